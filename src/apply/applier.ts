@@ -1,0 +1,318 @@
+// Applies whole source transactions to the target through one mysql2 connection per channel. Several
+// consecutive transactions go into one target transaction together with the position row; SQL goes in
+// multi-statement round trips of bounded size (DESIGN.md, Batching). DDL commits on its own and gets the
+// marker protocol described in PositionTable.
+import mysql, { type Connection, type ConnectionOptions, type ResultSetHeader } from 'mysql2/promise';
+import type { Logger } from 'pino';
+import type { DecodedEvent, QueryEvent, RowsEvent } from '../binlog/events.js';
+import type { ChannelPosition, PositionRow, PositionTable } from '../info/position-table.js';
+import { RowMappingError, rowStatements, type RowStatement } from './row-sql.js';
+import { contextEventSql, querySessionSql, queryStatements, type Collation } from './statement-context.js';
+import { TableDefinitions } from './table-definitions.js';
+
+export interface TransactionGroup {
+  /** 'ddl' commits implicitly on the target and is applied alone. */
+  kind: 'transaction' | 'ddl';
+  events: DecodedEvent[];
+  /** Positions before the group's first event (a restart from here re-applies it) and after its last. */
+  start: ChannelPosition;
+  end: ChannelPosition;
+  /** The group ended with ROLLBACK on the source (non-transactional changes are kept, the rest undone). */
+  rollback: boolean;
+  /** Default database to run statements under (after rewrite rules), per Query event. */
+  database: (event: QueryEvent) => string;
+}
+
+export class ApplyError extends Error {
+  constructor(
+    readonly errno: number,
+    message: string,
+    readonly group: TransactionGroup,
+    readonly transient: boolean,
+  ) {
+    super(message);
+  }
+}
+
+/** Target errors a retry can cure (deadlock, lock wait timeout, lost connection). */
+const TRANSIENT = new Set([1205, 1213, 2006, 2013, 1158, 1159, 1160, 1161]);
+
+// Row events are applied the way the servers apply them: no strict-mode rejection of values the source stored
+// (zero dates, ENUM index 0), explicit zeros kept in AUTO_INCREMENT columns, TIMESTAMP in UTC.
+const ROW_SESSION = "SET @@session.sql_mode='NO_AUTO_VALUE_ON_ZERO', @@session.time_zone='+00:00', " +
+  '@@session.character_set_client=utf8mb4, @@session.collation_connection=utf8mb4_general_ci, ' +
+  '@@session.unique_checks=1, @@session.autocommit=1';
+
+// Rows event flags.
+const NO_FOREIGN_KEY_CHECKS_F = 1 << 1;
+
+// Errors that mean a DDL already took effect, when re-run after a crash that cut it off from its position.
+const DDL_ALREADY_DONE = new Set([1007, 1008, 1050, 1051, 1054, 1060, 1061, 1091, 1146, 1049, 1025]);
+
+interface Piece {
+  sql: string;
+  expectRows?: number;
+  describe: () => string;
+}
+
+export interface ApplierOptions {
+  target: ConnectionOptions;
+  positions: PositionTable;
+  logger: Logger;
+  /** Upper bound of one round trip's SQL text; also kept under the target's max_allowed_packet. */
+  maxRoundTripBytes?: number;
+}
+
+export class Applier {
+  private conn: Connection | undefined;
+  private readonly tables: TableDefinitions;
+  private maxBytes: number;
+  private collations = new Map<number, Collation>();
+  /** The position of the last commit on the target. */
+  committed: ChannelPosition | undefined;
+
+  constructor(private readonly options: ApplierOptions) {
+    this.tables = new TableDefinitions(() => this.connection());
+    this.maxBytes = options.maxRoundTripBytes ?? 4 << 20;
+  }
+
+  private connection(): Connection {
+    if (!this.conn) throw new Error('applier is not open');
+    return this.conn;
+  }
+
+  async open(): Promise<PositionRow | undefined> {
+    const conn = await mysql.createConnection({
+      ...this.options.target,
+      charset: 'BINARY',
+      multipleStatements: true,
+      supportBigNumbers: true,
+      bigNumberStrings: true,
+      dateStrings: true,
+    });
+    this.conn = conn;
+    conn.on('error', () => undefined);
+    await conn.query('SET @@session.character_set_results=utf8mb4');
+    const [[packet]] = await conn.query('SELECT @@max_allowed_packet AS m') as [{ m: string }[], unknown];
+    this.maxBytes = Math.min(this.maxBytes, Number(packet!.m) - 1024);
+    const [collations] = await conn.query(
+      'SELECT ID AS id, COLLATION_NAME AS name, CHARACTER_SET_NAME AS charset FROM information_schema.COLLATIONS',
+    ) as [{ id: number | string; name: string; charset: string }[], unknown];
+    for (const c of collations) this.collations.set(Number(c.id), { name: c.name, charset: c.charset });
+    await this.options.positions.ensure(conn);
+    const row = await this.options.positions.read(conn);
+    this.committed = row;
+    return row;
+  }
+
+  async close(): Promise<void> {
+    const conn = this.conn;
+    this.conn = undefined;
+    await conn?.end().catch(() => conn.destroy());
+  }
+
+  /** Drops the connection at once: a STOP must not wait for a long statement. */
+  destroy(): void {
+    this.conn?.destroy();
+    this.conn = undefined;
+  }
+
+  /** Records a position that no transaction carries (events between transactions: Rotate, checkpoints ...). */
+  async savePosition(position: ChannelPosition): Promise<void> {
+    await this.connection().query(this.options.positions.writeSql(position));
+    this.committed = position;
+  }
+
+  /** Forgets the channel's position on the target (RESET SLAVE). */
+  async deletePosition(): Promise<void> {
+    await this.connection().query(this.options.positions.deleteSql());
+    this.committed = undefined;
+  }
+
+  /**
+   * Applies consecutive groups and records `groups.at(-1).end`. Transactions are batched into one target
+   * transaction; on failure the batch is rolled back and replayed one group at a time, so that everything
+   * before the failing group lands and the error names that group. Resolves with the last position written.
+   */
+  async apply(groups: TransactionGroup[], ddlMaybeDone?: (group: TransactionGroup) => boolean): Promise<void> {
+    let batch: TransactionGroup[] = [];
+    for (const group of groups) {
+      if (group.kind === 'ddl') {
+        await this.applyTransactions(batch);
+        batch = [];
+        await this.applyDdl(group, ddlMaybeDone?.(group) ?? false);
+      } else {
+        batch.push(group);
+      }
+    }
+    await this.applyTransactions(batch);
+  }
+
+  private async applyTransactions(groups: TransactionGroup[]): Promise<void> {
+    if (groups.length === 0) return;
+    try {
+      await this.runTransaction(groups);
+    } catch (err) {
+      if (groups.length === 1 || !(err instanceof ApplyError) || err.transient) throw err;
+      for (const group of groups) await this.runTransaction([group]);
+      throw err;
+    }
+  }
+
+  private async runTransaction(groups: TransactionGroup[]): Promise<void> {
+    const pieces: Piece[] = [{ sql: ROW_SESSION, describe: () => 'session setup' }, { sql: 'START TRANSACTION', describe: () => 'START TRANSACTION' }];
+    for (const group of groups) {
+      await this.groupPieces(group, pieces);
+      if (group.rollback) {
+        pieces.push({ sql: 'ROLLBACK', describe: () => 'ROLLBACK' }, { sql: 'START TRANSACTION', describe: () => 'START TRANSACTION' });
+      }
+    }
+    const last = groups.at(-1)!;
+    pieces.push({ sql: this.options.positions.writeSql(last.end), describe: () => 'position update' });
+    pieces.push({ sql: 'COMMIT', describe: () => 'COMMIT' });
+    try {
+      await this.send(pieces, groups);
+    } catch (err) {
+      await this.conn?.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    }
+    this.committed = last.end;
+  }
+
+  private async applyDdl(group: TransactionGroup, maybeDone: boolean): Promise<void> {
+    const positions = this.options.positions;
+    const end = { file: group.end.sourceLogFile, pos: group.end.sourceLogPos };
+    const pieces: Piece[] = [];
+    await this.groupPieces(group, pieces);
+    // The marker goes in with the position before the DDL, which is where a restart would begin.
+    await this.connection().query(positions.writeSql(group.start, end));
+    try {
+      await this.send(pieces, [group]);
+    } catch (err) {
+      if (!(maybeDone && err instanceof ApplyError && DDL_ALREADY_DONE.has(err.errno))) throw err;
+      this.options.logger.warn({ errno: err.errno, sourcePos: end },
+        'DDL interrupted by a crash had already taken effect; continuing');
+    }
+    this.tables.invalidate();
+    await this.connection().query(positions.writeSql(group.end));
+    this.committed = group.end;
+  }
+
+  /** Appends the SQL of one group. */
+  private async groupPieces(group: TransactionGroup, pieces: Piece[]): Promise<void> {
+    let rowRun: RowsEvent[] = [];
+    let foreignKeyChecks = 1;
+    let rowSession = true;
+    const flushRows = async () => {
+      if (rowRun.length === 0) return;
+      const map = rowRun[0]!.tableMap;
+      const table = await this.tables.get(map.database, map.table);
+      if (!table) {
+        throw new ApplyError(1146, `Error executing row event: 'Table '${map.database}.${map.table}' doesn't exist'`, group, false);
+      }
+      let statements: RowStatement[];
+      try {
+        statements = rowStatements(rowRun, table, this.maxBytes);
+      } catch (err) {
+        if (err instanceof RowMappingError) throw new ApplyError(err.errno, err.message, group, false);
+        throw err;
+      }
+      for (const s of statements) {
+        pieces.push({ sql: s.sql, expectRows: s.expectRows, describe: () => describeRows(s.source, group) });
+      }
+      rowRun = [];
+    };
+
+    for (const { header, event } of group.events) {
+      if (event.type === 'rows') {
+        if (!rowSession) {
+          pieces.push({ sql: ROW_SESSION, describe: () => 'session setup' });
+          rowSession = true;
+        }
+        const fk = event.flags & NO_FOREIGN_KEY_CHECKS_F ? 0 : 1;
+        const first = rowRun[0];
+        if (first && (first.tableId !== event.tableId || fk !== foreignKeyChecks)) await flushRows();
+        if (fk !== foreignKeyChecks) {
+          pieces.push({ sql: `SET @@session.foreign_key_checks=${fk}`, describe: () => 'session setup' });
+          foreignKeyChecks = fk;
+        }
+        rowRun.push(event);
+        continue;
+      }
+      await flushRows();
+      if (event.type === 'query') {
+        const database = group.database(event);
+        pieces.push({ sql: querySessionSql(event, header.timestamp, (id) => this.collations.get(id)), describe: () => 'session setup' });
+        for (const sql of queryStatements(event, database)) {
+          pieces.push({ sql, describe: () => describeQuery(event, group) });
+        }
+        rowSession = false;
+        foreignKeyChecks = -1;
+        continue;
+      }
+      const context = contextEventSql(event);
+      if (context) pieces.push({ sql: context, describe: () => `${event.type} event` });
+    }
+    await flushRows();
+  }
+
+  /** Sends pieces in multi-statement round trips and checks the rows each statement touched. */
+  private async send(pieces: Piece[], groups: TransactionGroup[]): Promise<void> {
+    const conn = this.connection();
+    let at = 0;
+    while (at < pieces.length) {
+      let end = at;
+      let bytes = 0;
+      do {
+        bytes += pieces[end]!.sql.length + 1;
+        end++;
+      } while (end < pieces.length && bytes + pieces[end]!.sql.length < this.maxBytes);
+      const chunk = pieces.slice(at, end);
+      let results: unknown;
+      try {
+        [results] = await conn.query(chunk.map((p) => p.sql).join(';\n'));
+      } catch (err) {
+        throw this.toApplyError(err, chunk, groups);
+      }
+      const list = chunk.length === 1 ? [results] : results as unknown[];
+      chunk.forEach((piece, i) => {
+        if (piece.expectRows === undefined) return;
+        const header = list[i] as ResultSetHeader;
+        if (header.affectedRows !== piece.expectRows) {
+          throw new ApplyError(1032, `Could not execute ${piece.describe()}; Can't find record, Error_code: 1032; ` +
+            'handler error HA_ERR_KEY_NOT_FOUND', groups[0]!, false);
+        }
+      });
+      at = end;
+    }
+  }
+
+  private toApplyError(err: unknown, chunk: Piece[], groups: TransactionGroup[]): Error {
+    const e = err as { errno?: number; sqlMessage?: string; message?: string; code?: string };
+    if (typeof e.errno !== 'number') {
+      // A client-side failure (lost connection): retry material.
+      return new ApplyError(2013, `Lost connection to the target: ${e.message}`, groups[0]!, true);
+    }
+    const what = chunk.find((p) => p.expectRows !== undefined || !p.describe().startsWith('session'))?.describe()
+      ?? 'statement';
+    const message = groups.length === 1 ? `Error '${e.sqlMessage}' on ${what}` : `Error '${e.sqlMessage}'`;
+    return new ApplyError(e.errno, message, groups[0]!, TRANSIENT.has(e.errno));
+  }
+
+  /** Table definitions are reloaded after DDL that the channel did not apply itself (e.g. RESET). */
+  invalidateTables(): void {
+    this.tables.invalidate();
+  }
+}
+
+function describeRows(event: RowsEvent, group: TransactionGroup): string {
+  const name = { write: 'Write_rows', update: 'Update_rows', delete: 'Delete_rows' }[event.kind];
+  return `${name} event on table ${event.tableMap.database}.${event.tableMap.table}` +
+    ` (transaction at source position ${group.start.sourceLogFile}:${group.start.sourceLogPos})`;
+}
+
+function describeQuery(event: QueryEvent, group: TransactionGroup): string {
+  const text = event.sql.toString('utf8');
+  return `Query '${text.length > 200 ? text.slice(0, 200) + '...' : text}'` +
+    ` (source position ${group.start.sourceLogFile}:${group.start.sourceLogPos})`;
+}

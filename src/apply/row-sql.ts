@@ -1,0 +1,117 @@
+// Row events into SQL statements on the target, by column position. Pure: the target's table definition comes
+// in, statements come out, each with the number of rows it must touch (a row event that finds nothing to
+// update or delete is the replica error 1032, as on the servers).
+import type { RowImage, RowsEvent } from '../binlog/events.js';
+import { qualifiedName, quoteIdentifier, renderValue } from './sql-text.js';
+import type { TargetTable } from './table-definitions.js';
+
+export interface RowStatement {
+  sql: string;
+  /** Rows the statement must match; undefined when any count is right (INSERT fails on its own). */
+  expectRows?: number;
+  /** For the error message: the rows event this statement came from. */
+  source: RowsEvent;
+}
+
+export class RowMappingError extends Error {
+  constructor(readonly errno: number, message: string) {
+    super(message);
+  }
+}
+
+/** Columns of the image that the target can take: present in the image, existing and not generated there. */
+function usableColumns(image: RowImage, table: TargetTable): number[] {
+  const used: number[] = [];
+  const limit = Math.min(image.length, table.columns.length);
+  for (let i = 0; i < limit; i++) {
+    if (image[i] !== undefined && !table.columns[i]!.generated) used.push(i);
+  }
+  return used;
+}
+
+function tuple(image: RowImage, columns: number[], event: RowsEvent, table: TargetTable): string {
+  const types = event.tableMap.columnMeta;
+  return '(' + columns.map((i) => renderValue(image[i]!, types[i]!.realType, table.columns[i]!)).join(',') + ')';
+}
+
+/** The WHERE condition that finds the row a before image describes: by key when it has the key, else by all. */
+function rowCondition(image: RowImage, event: RowsEvent, table: TargetTable): string {
+  const types = event.tableMap.columnMeta;
+  const byKey = table.key.length > 0 && table.key.every((i) => image[i] !== undefined);
+  const columns = byKey ? table.key : usableColumns(image, table);
+  if (columns.length === 0) {
+    throw new RowMappingError(1032, `no column of the row image identifies a row of ${table.database}.${table.table}`);
+  }
+  return columns.map((i) => {
+    const value = image[i]!;
+    const name = quoteIdentifier(table.columns[i]!.name);
+    return value === null ? `${name} IS NULL` : `${name}=${renderValue(value, types[i]!.realType, table.columns[i]!)}`;
+  }).join(' AND ');
+}
+
+function checkShape(event: RowsEvent, table: TargetTable): void {
+  if (event.tableMap.columnTypes.length > table.columns.length) {
+    const extra = event.tableMap.columnTypes.length - table.columns.length;
+    // A source table may have extra trailing columns the replica lacks, as long as rows carry no value there.
+    for (const row of event.rows) {
+      for (const image of [row.before, row.after]) {
+        if (!image) continue;
+        for (let i = table.columns.length; i < image.length; i++) {
+          if (image[i] !== undefined && image[i] !== null && event.kind !== 'delete') {
+            throw new RowMappingError(1677, `${table.database}.${table.table} on the target has ${table.columns.length} ` +
+              `columns but the source row has ${table.columns.length + extra} with a value in column ${i + 1}: ` +
+              'align the target table with the source');
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Statements for a run of rows events on one table. Consecutive write events with the same columns become one
+ * multi-row INSERT.
+ */
+export function rowStatements(events: RowsEvent[], table: TargetTable, maxStatementBytes: number): RowStatement[] {
+  const out: RowStatement[] = [];
+  const name = qualifiedName(table.database, table.table);
+  let insert: { head: string; tuples: string[]; bytes: number; source: RowsEvent } | undefined;
+  const flushInsert = () => {
+    if (insert) out.push({ sql: insert.head + insert.tuples.join(','), source: insert.source });
+    insert = undefined;
+  };
+
+  for (const event of events) {
+    checkShape(event, table);
+    if (event.kind === 'write') {
+      for (const row of event.rows) {
+        const columns = usableColumns(row.after!, table);
+        const head = `INSERT INTO ${name} (${columns.map((i) => quoteIdentifier(table.columns[i]!.name)).join(',')}) VALUES `;
+        const values = tuple(row.after!, columns, event, table);
+        if (!insert || insert.head !== head || insert.bytes + values.length > maxStatementBytes) {
+          flushInsert();
+          insert = { head, tuples: [], bytes: head.length, source: event };
+        }
+        insert.tuples.push(values);
+        insert.bytes += values.length + 1;
+      }
+      continue;
+    }
+    flushInsert();
+    for (const row of event.rows) {
+      const where = rowCondition(row.before!, event, table);
+      if (event.kind === 'delete') {
+        out.push({ sql: `DELETE FROM ${name} WHERE ${where} LIMIT 1`, expectRows: 1, source: event });
+        continue;
+      }
+      const columns = usableColumns(row.after!, table);
+      if (columns.length === 0) continue;
+      const types = event.tableMap.columnMeta;
+      const set = columns.map((i) => `${quoteIdentifier(table.columns[i]!.name)}=` +
+        renderValue(row.after![i]!, types[i]!.realType, table.columns[i]!)).join(',');
+      out.push({ sql: `UPDATE ${name} SET ${set} WHERE ${where} LIMIT 1`, expectRows: 1, source: event });
+    }
+  }
+  flushInsert();
+  return out;
+}

@@ -1,0 +1,426 @@
+// One channel (a MariaDB "connection"): its master info, relay log, I/O stage and SQL stage, and the commands
+// CHANGE / START / STOP / RESET that act on them.
+import { readFile, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ConnectionOptions } from 'mysql2/promise';
+import type { Logger } from 'pino';
+import { BinlogDecoder, decodeHeader } from './binlog/decoder.js';
+import { EventType } from './binlog/events.js';
+import { compareSourcePositions, SourcePositionTracker, type SourcePosition } from './binlog/position.js';
+import { Applier } from './apply/applier.js';
+import { ReplicationError } from './errors.js';
+import {
+  channelFileSuffix, defaultMasterInfo, formatMasterInfo, formatRelayLogInfo, masterInfoFileName, parseMasterInfo, parseRelayLogInfo,
+  relayLogInfoFileName, writeFileAtomic, type MasterInfo,
+} from './info/index.js';
+import { PositionTable, type ChannelPosition } from './info/position-table.js';
+import { IoStage } from './io-stage.js';
+import { RelayLog } from './relaylog/relay-log.js';
+import { SqlStage } from './sql-stage.js';
+import type { ReplicaStatus } from './status.js';
+
+/** Options of changeReplicationSource; a key left out keeps its value. */
+export interface ReplicationSourceOptions {
+  sourceHost?: string;
+  sourcePort?: number;
+  sourceUser?: string;
+  sourcePassword?: string;
+  /** Binlog file to start from; with sourceLogPos. A change of host or port without them starts at the beginning. */
+  sourceLogFile?: string;
+  sourceLogPos?: number;
+  /** Seconds between reconnect attempts (MASTER_CONNECT_RETRY), default 60. */
+  sourceConnectRetry?: number;
+  /** Reconnect attempts before the I/O stage gives up (MASTER_RETRY_COUNT), default 100000; 0 = no limit. */
+  sourceRetryCount?: number;
+  /** Seconds between heartbeats from an idle source (MASTER_HEARTBEAT_PERIOD); default replicaNetTimeout / 2; 0 = none. */
+  sourceHeartbeatPeriod?: number;
+}
+
+export interface EngineSettings {
+  dataDir: string;
+  serverId: number;
+  target: ConnectionOptions;
+  logger: Logger;
+  maxRelayLogSize: number;
+  relayLogPurge: boolean;
+  replicaNetTimeout: number;
+  replicateSameServerId: boolean;
+  positionTable: string;
+  replicaTransactionRetries: number;
+}
+
+export type ReplicaThread = 'IO_THREAD' | 'SQL_THREAD';
+
+const INFO_WRITE_INTERVAL_MS = 1000;
+/** master_retry_count's default on MariaDB. */
+const DEFAULT_RETRY_COUNT = 100000;
+
+export class Channel {
+  private io: IoStage | undefined;
+  private sql: SqlStage | undefined;
+  private applier: Applier | undefined;
+  private lastIoError = { errno: 0, message: '', at: '' };
+  private lastSqlError = { errno: 0, message: '', at: '' };
+  private infoTimer: NodeJS.Timeout | undefined;
+  private infoDirty = false;
+  private readonly logger: Logger;
+  private readonly positions: PositionTable;
+
+  private constructor(
+    readonly name: string,
+    private readonly settings: EngineSettings,
+    private masterInfo: MasterInfo,
+    /** The SQL stage's position when it is not running: what relay-log.info says. */
+    private applied: ChannelPosition,
+    readonly relayLog: RelayLog,
+  ) {
+    this.logger = settings.logger.child({ channel: name });
+    this.positions = new PositionTable(settings.positionTable, name);
+  }
+
+  static relayLogBaseName(name: string): string {
+    return name === '' ? 'relay-bin' : `relay-bin-${channelFileSuffix(name)}`;
+  }
+
+  private static relayLogOptions(name: string, settings: EngineSettings) {
+    return { dir: settings.dataDir, baseName: Channel.relayLogBaseName(name), maxSize: settings.maxRelayLogSize };
+  }
+
+  /** A channel that exists in the data directory. */
+  static async load(name: string, settings: EngineSettings): Promise<Channel> {
+    const masterPath = join(settings.dataDir, masterInfoFileName(name));
+    const masterInfo = parseMasterInfo(await readFile(masterPath, 'utf8'));
+    const relayLog = await RelayLog.open(Channel.relayLogOptions(name, settings));
+    let applied: ChannelPosition;
+    try {
+      const info = parseRelayLogInfo(await readFile(join(settings.dataDir, relayLogInfoFileName(name)), 'utf8'));
+      applied = { relayLogFile: info.relayLogFile, relayLogPos: info.relayLogPos,
+        sourceLogFile: info.relaySourceLogFile, sourceLogPos: info.execSourceLogPos };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      applied = startOf(name, { file: masterInfo.sourceLogFile, pos: masterInfo.readSourceLogPos });
+    }
+    return new Channel(name, settings, masterInfo, applied, relayLog);
+  }
+
+  /** A new channel from CHANGE MASTER options (validated by the caller). */
+  static async create(name: string, settings: EngineSettings, options: ReplicationSourceOptions): Promise<Channel> {
+    const relayLog = await RelayLog.open(Channel.relayLogOptions(name, settings));
+    await relayLog.reset();
+    const masterInfo = newMasterInfo(settings);
+    const channel = new Channel(name, settings, masterInfo, startOf(name, { file: '', pos: 4 }), relayLog);
+    await channel.change(options);
+    return channel;
+  }
+
+  get ioRunning(): boolean {
+    return this.io !== undefined && this.io.running !== 'No';
+  }
+
+  get sqlRunning(): boolean {
+    return this.sql?.running ?? false;
+  }
+
+  sourceAddress(): { host: string; port: number } {
+    return { host: this.masterInfo.sourceHost, port: this.masterInfo.sourcePort };
+  }
+
+  /** CHANGE MASTER: both stages must be stopped; a key left out keeps its value. */
+  async change(options: ReplicationSourceOptions): Promise<void> {
+    if (this.ioRunning || this.sqlRunning) {
+      throw new ReplicationError('ER_SLAVE_MUST_STOP', `This operation cannot be performed with a running slave; ` +
+        `run stopReplica('${this.name}') first`);
+    }
+    const next: MasterInfo = { ...this.masterInfo };
+    const moved = (options.sourceHost !== undefined && options.sourceHost !== next.sourceHost) ||
+      (options.sourcePort !== undefined && options.sourcePort !== next.sourcePort);
+    if (options.sourceHost !== undefined) next.sourceHost = options.sourceHost;
+    if (options.sourcePort !== undefined) next.sourcePort = options.sourcePort;
+    if (options.sourceUser !== undefined) next.sourceUser = options.sourceUser;
+    if (options.sourcePassword !== undefined) next.sourcePassword = options.sourcePassword;
+    if (options.sourceConnectRetry !== undefined) next.sourceConnectRetry = options.sourceConnectRetry;
+    if (options.sourceRetryCount !== undefined) next.retryCount = options.sourceRetryCount;
+    if (options.sourceHeartbeatPeriod !== undefined) next.heartbeatPeriod = options.sourceHeartbeatPeriod;
+    const positioned = options.sourceLogFile !== undefined || options.sourceLogPos !== undefined;
+    if (positioned) {
+      next.sourceLogFile = options.sourceLogFile ?? next.sourceLogFile;
+      next.readSourceLogPos = options.sourceLogPos ?? 4;
+    } else if (moved) {
+      // A new source: its binlog positions mean nothing here, so start at its beginning.
+      next.sourceLogFile = '';
+      next.readSourceLogPos = 4;
+    }
+    if (positioned || moved) {
+      // Relay logs hold events of the old position: they go, and both stages start at the new one.
+      await this.relayLog.reset();
+      this.applied = startOf(this.name, { file: next.sourceLogFile, pos: next.readSourceLogPos });
+      await this.withApplier((applier) => applier.savePosition(this.applied));
+      await this.writeRelayLogInfo();
+    }
+    this.masterInfo = next;
+    await this.writeMasterInfo();
+  }
+
+  async start(threads: ReplicaThread[]): Promise<void> {
+    if (!this.masterInfo.sourceHost) {
+      throw new ReplicationError('ER_BAD_SLAVE', `Misconfigured slave: MASTER_HOST was not set for channel ` +
+        `'${this.name}'; set it with changeReplicationSource`);
+    }
+    let wantIo = threads.includes('IO_THREAD') && !this.ioRunning;
+    const wantSql = threads.includes('SQL_THREAD') && !this.sqlRunning;
+    if (!wantIo && !wantSql) return;
+
+    let stored;
+    let restartIo = false;
+    if (wantSql) {
+      this.applier?.destroy();
+      this.applier = this.newApplier();
+      stored = await this.applier.open();
+      if (stored) this.applied = stored;
+      const end = await this.relayEndFromFiles();
+      if (!this.relayLog.list().includes(this.applied.relayLogFile) ||
+        (end && compareSourcePositions(end, sourceOf(this.applied)) < 0)) {
+        // The relay log does not hold the applied position (deleted, or behind the target): fetch again from it.
+        restartIo = this.ioRunning;
+        await this.stopIo();
+        await this.relayLog.reset();
+        this.masterInfo = { ...this.masterInfo, sourceLogFile: this.applied.sourceLogFile,
+          readSourceLogPos: this.applied.sourceLogPos };
+        this.applied = startOf(this.name, sourceOf(this.applied));
+      }
+    }
+    wantIo ||= restartIo;
+    if (wantIo) {
+      this.lastIoError = { errno: 0, message: '', at: '' };
+      const start = (await this.relayEndFromFiles()) ?? { file: this.masterInfo.sourceLogFile, pos: this.masterInfo.readSourceLogPos };
+      this.io = new IoStage({
+        relayLog: this.relayLog,
+        logger: this.logger,
+        replicaServerId: this.settings.serverId,
+        replicateSameServerId: this.settings.replicateSameServerId,
+        netTimeout: this.settings.replicaNetTimeout,
+        source: () => ({
+          host: this.masterInfo.sourceHost, port: this.masterInfo.sourcePort, user: this.masterInfo.sourceUser,
+          password: this.masterInfo.sourcePassword, connectRetry: this.masterInfo.sourceConnectRetry,
+          retryCount: this.masterInfo.retryCount, heartbeatPeriod: this.heartbeatPeriod(),
+          ignoreServerIds: this.masterInfo.ignoreServerIds,
+        }),
+        onPosition: (position) => {
+          this.masterInfo = { ...this.masterInfo, sourceLogFile: position.file, readSourceLogPos: position.pos };
+          this.scheduleInfoWrite();
+        },
+        onError: (errno, message) => {
+          this.lastIoError = { errno, message, at: new Date().toISOString() };
+        },
+      }, start);
+      this.io.start();
+    }
+    if (wantSql) {
+      this.lastSqlError = { errno: 0, message: '', at: '' };
+      this.sql = new SqlStage({
+        relayLog: this.relayLog,
+        applier: this.applier!,
+        logger: this.logger,
+        replicaServerId: this.settings.serverId,
+        transactionRetries: this.settings.replicaTransactionRetries,
+        relayLogPurge: this.settings.relayLogPurge,
+        database: (event) => event.database,
+        onProgress: (position) => {
+          this.applied = position;
+          this.scheduleInfoWrite();
+        },
+        onError: (errno, message) => {
+          this.lastSqlError = { errno, message, at: new Date().toISOString() };
+        },
+      }, this.applied);
+      this.sql.start(stored);
+    }
+  }
+
+  async stop(threads: ReplicaThread[]): Promise<void> {
+    if (threads.includes('IO_THREAD')) await this.stopIo();
+    if (threads.includes('SQL_THREAD') && this.sql) {
+      await this.sql.stop();
+      this.applied = this.sql.position;
+      await this.applier?.close();
+      this.applier = undefined;
+    }
+    await this.flushInfo();
+  }
+
+  private async stopIo(): Promise<void> {
+    if (!this.io) return;
+    await this.io.stop();
+    await this.relayLog.close();
+  }
+
+  /** RESET SLAVE: forgets relay logs and positions, keeps the connection settings; `all` forgets everything. */
+  async reset(all: boolean): Promise<void> {
+    if (this.ioRunning || this.sqlRunning) {
+      throw new ReplicationError('ER_SLAVE_MUST_STOP', `This operation cannot be performed with a running slave; ` +
+        `run stopReplica('${this.name}') first`);
+    }
+    await this.relayLog.reset();
+    await this.withApplier(async (applier) => {
+      await applier.deletePosition();
+    });
+    this.masterInfo = { ...this.masterInfo, sourceLogFile: '', readSourceLogPos: 4 };
+    this.applied = startOf(this.name, { file: '', pos: 4 });
+    this.lastIoError = { errno: 0, message: '', at: '' };
+    this.lastSqlError = { errno: 0, message: '', at: '' };
+    if (all) {
+      for (const file of [masterInfoFileName(this.name), relayLogInfoFileName(this.name)]) {
+        await unlink(join(this.settings.dataDir, file)).catch(() => undefined);
+      }
+      return;
+    }
+    await this.writeMasterInfo();
+    await this.writeRelayLogInfo();
+  }
+
+  waitForSourcePosition(target: SourcePosition, timeoutSeconds: number): Promise<number | null> {
+    return this.sql ? this.sql.waitForSourcePosition(target, timeoutSeconds) : Promise.resolve(null);
+  }
+
+  status(): ReplicaStatus {
+    const io = this.io;
+    const sql = this.sql;
+    const applied = sql?.position ?? this.applied;
+    const ioRunning = io?.running ?? 'No';
+    const sqlRunning = sql?.running ? 'Yes' : 'No';
+    let secondsBehind: number | null = null;
+    if (sqlRunning === 'Yes' && ioRunning === 'Yes') {
+      const ts = sql!.applyingTimestamp;
+      secondsBehind = ts === undefined ? 0 : Math.max(0, Math.floor(Date.now() / 1000) - ts);
+    }
+    return {
+      channel: this.name,
+      ioState: io?.running === 'No' ? '' : io?.state ?? '',
+      sqlState: sql?.running ? sql.state : '',
+      sourceHost: this.masterInfo.sourceHost,
+      sourceUser: this.masterInfo.sourceUser,
+      sourcePort: this.masterInfo.sourcePort,
+      sourceConnectRetry: this.masterInfo.sourceConnectRetry,
+      sourceLogFile: this.masterInfo.sourceLogFile,
+      readSourceLogPos: this.masterInfo.readSourceLogPos,
+      relayLogFile: applied.relayLogFile,
+      relayLogPos: applied.relayLogPos,
+      relaySourceLogFile: applied.sourceLogFile,
+      ioRunning,
+      sqlRunning,
+      lastErrno: this.lastSqlError.errno,
+      lastError: this.lastSqlError.message,
+      skipCounter: 0,
+      execSourceLogPos: applied.sourceLogPos,
+      relayLogSpace: this.relayLog.space(),
+      untilCondition: 'None',
+      untilLogFile: '',
+      untilLogPos: 0,
+      secondsBehindSource: secondsBehind,
+      lastIoErrno: this.lastIoError.errno,
+      lastIoError: this.lastIoError.message,
+      lastSqlErrno: this.lastSqlError.errno,
+      lastSqlError: this.lastSqlError.message,
+      replicateIgnoreServerIds: [...this.masterInfo.ignoreServerIds],
+      sourceServerId: io?.sourceServerId ?? 0,
+      retriedTransactions: sql?.retriedTransactions ?? 0,
+      maxRelayLogSize: this.settings.maxRelayLogSize,
+      executedLogEntries: sql?.executedLogEntries ?? 0,
+      receivedHeartbeats: io?.receivedHeartbeats ?? 0,
+      heartbeatPeriod: this.heartbeatPeriod(),
+      lastIoErrorTimestamp: this.lastIoError.at,
+      lastSqlErrorTimestamp: this.lastSqlError.at,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.stop(['IO_THREAD', 'SQL_THREAD']);
+    await this.relayLog.close();
+  }
+
+  private heartbeatPeriod(): number {
+    return this.masterInfo.heartbeatPeriod;
+  }
+
+  private newApplier(): Applier {
+    return new Applier({ target: this.settings.target, positions: this.positions, logger: this.logger });
+  }
+
+  private async withApplier<T>(work: (applier: Applier) => Promise<T>): Promise<T> {
+    const applier = this.newApplier();
+    await applier.open();
+    try {
+      return await work(applier);
+    } finally {
+      await applier.close();
+    }
+  }
+
+  /**
+   * Where the events in the relay log end, in source terms: the I/O stage continues from there. Found by reading
+   * the last relay log file from its head, which names the source position its events start at.
+   */
+  private async relayEndFromFiles(): Promise<SourcePosition | undefined> {
+    const last = this.relayLog.list().at(-1);
+    if (last === undefined) return undefined;
+    const reader = this.relayLog.reader({ file: last, pos: 4 });
+    const decoder = new BinlogDecoder();
+    let tracker: SourcePositionTracker | undefined;
+    try {
+      for (let event = await reader.tryNext(); event && event.file === last; event = await reader.tryNext()) {
+        const header = decodeHeader(event.raw);
+        const positional = header.typeCode === EventType.ROTATE || header.typeCode === EventType.FORMAT_DESCRIPTION;
+        const decoded = positional ? decoder.decode(event.raw).event : undefined;
+        if (decoded?.type === 'rotate') tracker ??= new SourcePositionTracker({ file: decoded.nextFile, pos: 0 });
+        tracker?.advance(header, decoded);
+      }
+    } finally {
+      await reader.close();
+    }
+    return tracker?.position();
+  }
+
+  private scheduleInfoWrite(): void {
+    this.infoDirty = true;
+    this.infoTimer ??= setTimeout(() => {
+      this.infoTimer = undefined;
+      void this.flushInfo().catch((err) => this.logger.error({ err }, 'cannot write info files'));
+    }, INFO_WRITE_INTERVAL_MS);
+  }
+
+  private async flushInfo(): Promise<void> {
+    if (this.infoTimer) clearTimeout(this.infoTimer);
+    this.infoTimer = undefined;
+    if (!this.infoDirty) return;
+    this.infoDirty = false;
+    await this.relayLog.sync();
+    await this.writeMasterInfo();
+    await this.writeRelayLogInfo();
+  }
+
+  private async writeMasterInfo(): Promise<void> {
+    await writeFileAtomic(join(this.settings.dataDir, masterInfoFileName(this.name)), formatMasterInfo(this.masterInfo), 0o600);
+  }
+
+  private async writeRelayLogInfo(): Promise<void> {
+    const a = this.sql?.position ?? this.applied;
+    await writeFileAtomic(join(this.settings.dataDir, relayLogInfoFileName(this.name)), formatRelayLogInfo({
+      relayLogFile: a.relayLogFile, relayLogPos: a.relayLogPos, relaySourceLogFile: a.sourceLogFile,
+      execSourceLogPos: a.sourceLogPos, sqlDelay: 0,
+    }));
+  }
+}
+
+function sourceOf(position: ChannelPosition): SourcePosition {
+  return { file: position.sourceLogFile, pos: position.sourceLogPos };
+}
+
+/** The position of a channel whose relay log is empty: the first relay log file will hold `source` onwards. */
+function startOf(name: string, source: SourcePosition): ChannelPosition {
+  return { relayLogFile: `${Channel.relayLogBaseName(name)}.000001`, relayLogPos: 4,
+    sourceLogFile: source.file, sourceLogPos: source.pos };
+}
+
+function newMasterInfo(settings: EngineSettings): MasterInfo {
+  return { ...defaultMasterInfo(), retryCount: DEFAULT_RETRY_COUNT, heartbeatPeriod: settings.replicaNetTimeout / 2 };
+}

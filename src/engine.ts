@@ -1,0 +1,221 @@
+// ReplicationEngine: the replica as a whole. Owns the data directory, the channels listed in
+// multi-master.info, and the engine-wide options; commands on one channel run one at a time.
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ConnectionOptions } from 'mysql2/promise';
+import PQueue from 'p-queue';
+import { pino, type Logger } from 'pino';
+import { Channel, type EngineSettings, type ReplicaThread, type ReplicationSourceOptions } from './channel.js';
+import { ReplicationError } from './errors.js';
+import { formatMultiMasterInfo, parseMultiMasterInfo, writeFileAtomic } from './info/index.js';
+import type { ReplicaStatus } from './status.js';
+
+export interface EngineOptions {
+  /** Relay logs and info files live here; created if missing. */
+  dataDir: string;
+  /** This replica's server_id, sent to sources when registering; must differ from theirs. */
+  serverId: number;
+  /** The target server, as mysql2 connection options. */
+  target: ConnectionOptions;
+  /** A pino logger; each channel logs through a child with `{ channel }`. Silent when left out. */
+  logger?: Logger;
+  /** max_relay_log_size: a relay log file rotates at this size. Default 1 GiB. */
+  maxRelayLogSize?: number;
+  /** relay_log_purge: delete relay log files the SQL stage has finished. Default true. */
+  relayLogPurge?: boolean;
+  /** replica_net_timeout in seconds: a source silent this long is reconnected. Default 60. */
+  replicaNetTimeout?: number;
+  /** replicate_same_server_id: keep events carrying this replica's own server_id. Default false. */
+  replicateSameServerId?: boolean;
+  /** Where the SQL stage keeps its positions on the target, `db.table`. Default `tributary.replication_position`. */
+  positionTable?: string;
+  /** replica_transaction_retries: retries of a transaction that hit a deadlock or lock wait timeout. Default 10. */
+  replicaTransactionRetries?: number;
+}
+
+export interface StartOptions {
+  /** Which stages to start; both when left out (START SLAVE IO_THREAD / SQL_THREAD). */
+  threads?: ReplicaThread[];
+}
+
+const MAX_CHANNEL_NAME = 64;
+const BOTH: ReplicaThread[] = ['IO_THREAD', 'SQL_THREAD'];
+
+export class ReplicationEngine {
+  private readonly channels = new Map<string, Channel>();
+  private readonly queues = new Map<string, PQueue>();
+  private closed = false;
+
+  private constructor(private readonly settings: EngineSettings) {}
+
+  /** Opens a data directory, restoring its channels and their positions. */
+  static async open(options: EngineOptions): Promise<ReplicationEngine> {
+    if (!options.dataDir) throw new ReplicationError('ER_WRONG_ARGUMENTS', 'open() needs a dataDir');
+    if (!Number.isInteger(options.serverId) || options.serverId < 1 || options.serverId > 0xffffffff) {
+      throw new ReplicationError('ER_WRONG_ARGUMENTS', `serverId must be an integer from 1 to 4294967295, got ${options.serverId}`);
+    }
+    await mkdir(options.dataDir, { recursive: true });
+    const settings: EngineSettings = {
+      dataDir: options.dataDir,
+      serverId: options.serverId,
+      target: options.target,
+      logger: options.logger ?? pino({ level: 'silent' }),
+      maxRelayLogSize: options.maxRelayLogSize ?? 1 << 30,
+      relayLogPurge: options.relayLogPurge ?? true,
+      replicaNetTimeout: options.replicaNetTimeout ?? 60,
+      replicateSameServerId: options.replicateSameServerId ?? false,
+      positionTable: options.positionTable ?? 'tributary.replication_position',
+      replicaTransactionRetries: options.replicaTransactionRetries ?? 10,
+    };
+    const engine = new ReplicationEngine(settings);
+    let names: string[] = [];
+    try {
+      names = parseMultiMasterInfo(await readFile(engine.multiMasterInfoPath, 'utf8'));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    for (const name of names) engine.channels.set(name, await Channel.load(name, settings));
+    return engine;
+  }
+
+  private get multiMasterInfoPath(): string {
+    return join(this.settings.dataDir, 'multi-master.info');
+  }
+
+  /** The names of all channels, in creation order. */
+  channelNames(): string[] {
+    return [...this.channels.keys()];
+  }
+
+  /** CHANGE MASTER 'channel' TO ...: creates the channel if it is new. Both of its stages must be stopped. */
+  changeReplicationSource(channel: string, options: ReplicationSourceOptions): Promise<void> {
+    const name = checkName(channel);
+    validateSourceOptions(options);
+    return this.serial(name, async () => {
+      const existing = this.channels.get(name);
+      if (existing) return existing.change(options);
+      const created = await Channel.create(name, this.settings, options);
+      this.channels.set(name, created);
+      await this.writeChannelList();
+    });
+  }
+
+  /** START SLAVE 'channel' [IO_THREAD | SQL_THREAD]. */
+  startReplica(channel: string, options: StartOptions = {}): Promise<void> {
+    return this.serial(channel, () => this.channel(channel).start(options.threads ?? BOTH));
+  }
+
+  /** STOP SLAVE 'channel' [IO_THREAD | SQL_THREAD]. */
+  stopReplica(channel: string, options: StartOptions = {}): Promise<void> {
+    return this.serial(channel, () => this.channel(channel).stop(options.threads ?? BOTH));
+  }
+
+  /** START ALL SLAVES. */
+  async startAllReplicas(): Promise<void> {
+    await Promise.all(this.channelNames().map((name) => this.startReplica(name)));
+  }
+
+  /** STOP ALL SLAVES. */
+  async stopAllReplicas(): Promise<void> {
+    await Promise.all(this.channelNames().map((name) => this.stopReplica(name)));
+  }
+
+  /** RESET SLAVE 'channel' [ALL]: `all` also forgets the channel and its settings. */
+  resetReplica(channel: string, options: { all?: boolean } = {}): Promise<void> {
+    return this.serial(channel, async () => {
+      await this.channel(channel).reset(options.all ?? false);
+      if (options.all) {
+        this.channels.delete(channel);
+        await this.writeChannelList();
+      }
+    });
+  }
+
+  /** SHOW SLAVE 'channel' STATUS. */
+  async replicaStatus(channel: string): Promise<ReplicaStatus> {
+    return this.channel(channel).status();
+  }
+
+  /** SHOW ALL SLAVES STATUS: one record per channel. */
+  async allReplicaStatus(): Promise<ReplicaStatus[]> {
+    return [...this.channels.values()].map((c) => c.status());
+  }
+
+  /**
+   * MASTER_POS_WAIT: resolves when the channel's SQL stage has applied up to `file`:`pos` of the source, with the
+   * number of events it waited for; -1 on timeout (timeoutSeconds <= 0 waits without limit); null when the SQL
+   * stage is not running or stops with an error while waiting.
+   */
+  async sourcePosWait(channel: string, file: string, pos: number, timeoutSeconds = 0): Promise<number | null> {
+    const found = this.channels.get(channel);
+    if (!found) return null;
+    return found.waitForSourcePosition({ file, pos }, timeoutSeconds);
+  }
+
+  /** Stops every channel and writes their info files. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    const closing = [...this.channels.keys()].map((name) => this.serial(name, () => this.channels.get(name)!.close()));
+    this.closed = true;
+    await Promise.all(closing);
+  }
+
+  private channel(name: string): Channel {
+    const found = this.channels.get(name);
+    if (!found) {
+      throw new ReplicationError('ER_BAD_SLAVE', `There is no channel '${name}': create it with changeReplicationSource`);
+    }
+    return found;
+  }
+
+  private serial<T>(name: string, work: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(new ReplicationError('ER_WRONG_ARGUMENTS', 'the engine is closed'));
+    let queue = this.queues.get(name);
+    if (!queue) {
+      queue = new PQueue({ concurrency: 1 });
+      this.queues.set(name, queue);
+    }
+    return queue.add(work) as Promise<T>;
+  }
+
+  private async writeChannelList(): Promise<void> {
+    await writeFileAtomic(this.multiMasterInfoPath, formatMultiMasterInfo(this.channelNames()));
+  }
+}
+
+function checkName(channel: string): string {
+  if (typeof channel !== 'string' || [...channel].length > MAX_CHANNEL_NAME) {
+    throw new ReplicationError('ER_WRONG_ARGUMENTS', `channel name must be a string of at most ${MAX_CHANNEL_NAME} characters`);
+  }
+  return channel;
+}
+
+const MAX_LENGTH: Partial<Record<keyof ReplicationSourceOptions, number>> = {
+  sourceHost: 255, sourceUser: 128, sourcePassword: 32, sourceLogFile: 511,
+};
+
+/** Refuses bad CHANGE MASTER values before anything changes. */
+function validateSourceOptions(options: ReplicationSourceOptions): void {
+  for (const [key, value] of Object.entries(options) as [keyof ReplicationSourceOptions, unknown][]) {
+    if (value === undefined) continue;
+    if (typeof value === 'string') {
+      if (/[\n\r]/.test(value)) {
+        throw new ReplicationError('ER_MASTER_INFO', `${key} must not contain a newline: master info files could not ` +
+          'be read back');
+      }
+      const max = MAX_LENGTH[key];
+      if (max !== undefined && value.length > max) {
+        throw new ReplicationError('ER_WRONG_ARGUMENTS', `${key} is longer than ${max} characters`);
+      }
+    } else if (typeof value === 'number') {
+      if (!Number.isFinite(value) || value < 0) {
+        throw new ReplicationError('ER_WRONG_ARGUMENTS', `${key} must be a number >= 0, got ${value}`);
+      }
+    } else {
+      throw new ReplicationError('ER_WRONG_ARGUMENTS', `${key} has the wrong type`);
+    }
+  }
+  if (options.sourceLogPos !== undefined && options.sourceLogPos < 4) {
+    throw new ReplicationError('ER_WRONG_ARGUMENTS', 'sourceLogPos must be at least 4 (the first event of a binlog)');
+  }
+}

@@ -1,0 +1,94 @@
+// The SQL stage's position, kept in a table on the target and updated in the same target transaction as the
+// changes it covers, so that after any crash the target knows exactly which source transactions it holds
+// (DESIGN.md, Positions). relay-log.info is only a readable mirror of the row.
+import type { Connection } from 'mysql2/promise';
+import { bytes } from '../apply/sql-text.js';
+
+export interface ChannelPosition {
+  relayLogFile: string;
+  relayLogPos: number;
+  sourceLogFile: string;
+  sourceLogPos: number;
+}
+
+export interface PositionRow extends ChannelPosition {
+  /**
+   * Set while a DDL runs: DDL commits on its own, so a crash between it and the position update leaves this
+   * marker, naming the source position at the end of that DDL, and the restart knows the DDL may already be done.
+   */
+  ddlEndSourceLogFile: string | null;
+  ddlEndSourceLogPos: number | null;
+}
+
+/** `db.table` split and quoted; the default is `tributary.replication_position`. */
+export class PositionTable {
+  readonly database: string;
+  readonly table: string;
+
+  constructor(qualified: string, readonly channel: string) {
+    const dot = qualified.indexOf('.');
+    if (dot <= 0 || dot === qualified.length - 1) {
+      throw new Error(`positionTable must be 'database.table', got '${qualified}'`);
+    }
+    this.database = qualified.slice(0, dot);
+    this.table = qualified.slice(dot + 1);
+  }
+
+  private get name(): string {
+    return `\`${bytes(this.database)}\`.\`${bytes(this.table)}\``;
+  }
+
+  private get key(): string {
+    return `'${bytes(this.channel).replace(/['\\]/g, '\\$&')}'`;
+  }
+
+  async ensure(conn: Connection): Promise<void> {
+    await conn.query(`CREATE DATABASE IF NOT EXISTS \`${bytes(this.database)}\``);
+    await conn.query(`CREATE TABLE IF NOT EXISTS ${this.name} (
+      channel VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
+      relay_log_file VARCHAR(512) NOT NULL,
+      relay_log_pos BIGINT UNSIGNED NOT NULL,
+      source_log_file VARCHAR(512) NOT NULL,
+      source_log_pos BIGINT UNSIGNED NOT NULL,
+      ddl_end_source_log_file VARCHAR(512) NULL,
+      ddl_end_source_log_pos BIGINT UNSIGNED NULL,
+      updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)
+    ) ENGINE=InnoDB`);
+  }
+
+  async read(conn: Connection): Promise<PositionRow | undefined> {
+    const [rows] = await conn.query(
+      `SELECT relay_log_file AS relayLogFile, relay_log_pos AS relayLogPos, source_log_file AS sourceLogFile,
+              source_log_pos AS sourceLogPos, ddl_end_source_log_file AS ddlEndSourceLogFile,
+              ddl_end_source_log_pos AS ddlEndSourceLogPos
+         FROM ${this.name} WHERE channel = ${this.key}`,
+    ) as [Record<string, unknown>[], unknown];
+    const row = rows[0];
+    if (!row) return undefined;
+    return {
+      relayLogFile: String(row.relayLogFile),
+      relayLogPos: Number(row.relayLogPos),
+      sourceLogFile: String(row.sourceLogFile),
+      sourceLogPos: Number(row.sourceLogPos),
+      ddlEndSourceLogFile: row.ddlEndSourceLogFile == null ? null : String(row.ddlEndSourceLogFile),
+      ddlEndSourceLogPos: row.ddlEndSourceLogPos == null ? null : Number(row.ddlEndSourceLogPos),
+    };
+  }
+
+  /** The statement that records `position` (and clears or sets the DDL marker); runs inside the caller's transaction. */
+  writeSql(position: ChannelPosition, ddlEnd?: { file: string; pos: number }): string {
+    const text = (s: string) => `'${bytes(s).replace(/['\\]/g, '\\$&')}'`;
+    const marker = ddlEnd ? `${text(ddlEnd.file)}, ${ddlEnd.pos}` : 'NULL, NULL';
+    return `INSERT INTO ${this.name} (channel, relay_log_file, relay_log_pos, source_log_file, source_log_pos,
+        ddl_end_source_log_file, ddl_end_source_log_pos)
+      VALUES (${this.key}, ${text(position.relayLogFile)}, ${position.relayLogPos}, ${text(position.sourceLogFile)},
+        ${position.sourceLogPos}, ${marker})
+      ON DUPLICATE KEY UPDATE relay_log_file = VALUES(relay_log_file), relay_log_pos = VALUES(relay_log_pos),
+        source_log_file = VALUES(source_log_file), source_log_pos = VALUES(source_log_pos),
+        ddl_end_source_log_file = VALUES(ddl_end_source_log_file), ddl_end_source_log_pos = VALUES(ddl_end_source_log_pos)`;
+  }
+
+  deleteSql(): string {
+    return `DELETE FROM ${this.name} WHERE channel = ${this.key}`;
+  }
+}

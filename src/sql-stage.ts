@@ -1,0 +1,301 @@
+// The SQL stage of one channel (the replica's SQL thread): reads the relay log as it grows, decodes events,
+// groups them into source transactions and hands whole transactions to the applier in batches.
+import type { Logger } from 'pino';
+import { BinlogChecksumError, BinlogDecoder, decodeHeader } from './binlog/decoder.js';
+import { EventType, type DecodedEvent, type QueryEvent } from './binlog/events.js';
+import { compareSourcePositions, SourcePositionTracker, type SourcePosition } from './binlog/position.js';
+import { ApplyError, type Applier, type TransactionGroup } from './apply/applier.js';
+import { commitsImplicitly, firstKeyword } from './apply/statement-kind.js';
+import type { ChannelPosition, PositionRow } from './info/position-table.js';
+import type { RelayEvent, RelayLog, RelayLogReader } from './relaylog/relay-log.js';
+import { SqlState } from './status.js';
+
+export interface SqlStageOptions {
+  relayLog: RelayLog;
+  applier: Applier;
+  logger: Logger;
+  /** This replica's server_id: Format_description events with it are the relay log's own headers. */
+  replicaServerId: number;
+  /** Groups per target transaction, at most. */
+  maxBatchGroups?: number;
+  /** Raw event bytes per target transaction, at most. */
+  maxBatchBytes?: number;
+  /** Retries of a transaction that failed with a transient target error (replica_transaction_retries). */
+  transactionRetries: number;
+  relayLogPurge: boolean;
+  /** Default database for a Query event on the target (rewrite rules apply here). */
+  database: (event: QueryEvent) => string;
+  /** Called after each commit (positions moved), e.g. to mirror relay-log.info. */
+  onProgress: (position: ChannelPosition) => void;
+  /** Called when the stage stops on its own after an error. */
+  onError: (errno: number, message: string) => void;
+}
+
+interface OpenGroup {
+  events: DecodedEvent[];
+  start: ChannelPosition;
+  timestamp: number;
+  begun: boolean;
+  bytes: number;
+}
+
+interface Waiter {
+  target: SourcePosition;
+  eventsAtStart: number;
+  resolve: (value: number | null) => void;
+}
+
+export class SqlStage {
+  state = '';
+  running = false;
+  executedLogEntries = 0;
+  retriedTransactions = 0;
+  /** Header timestamp of the transaction being applied, for Seconds_Behind_Master; undefined when idle. */
+  applyingTimestamp: number | undefined;
+  /** The last position applied: what Relay_Log_File/Pos, Relay_Master_Log_File and Exec_Master_Log_Pos show. */
+  position: ChannelPosition;
+
+  private abort = new AbortController();
+  private loop: Promise<void> | undefined;
+  private waiters: Waiter[] = [];
+
+  constructor(private readonly options: SqlStageOptions, start: ChannelPosition) {
+    this.position = start;
+  }
+
+  start(stored: PositionRow | undefined): void {
+    this.abort = new AbortController();
+    this.running = true;
+    this.state = SqlState.reading;
+    this.loop = this.run(stored).catch((err: unknown) => {
+      const e = err as { errno?: number; message?: string };
+      this.options.logger.error({ err }, 'SQL stage stopped with an error');
+      this.options.onError(e.errno ?? 1593, e.message ?? String(err));
+    }).finally(() => {
+      this.running = false;
+      this.state = '';
+      this.applyingTimestamp = undefined;
+      for (const waiter of this.waiters.splice(0)) waiter.resolve(null);
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.loop;
+  }
+
+  /** MASTER_POS_WAIT: events waited for, -1 on timeout, null when the stage is not running or stops. */
+  waitForSourcePosition(target: SourcePosition, timeoutSeconds: number): Promise<number | null> {
+    if (!this.running) return Promise.resolve(null);
+    if (this.reached(target)) return Promise.resolve(0);
+    return new Promise((resolve) => {
+      const waiter: Waiter = { target, eventsAtStart: this.executedLogEntries, resolve: () => undefined };
+      const timer = timeoutSeconds > 0
+        ? setTimeout(() => finish(-1), timeoutSeconds * 1000)
+        : undefined;
+      const finish = (value: number | null) => {
+        if (timer) clearTimeout(timer);
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve(value);
+      };
+      waiter.resolve = finish;
+      this.waiters.push(waiter);
+    });
+  }
+
+  private reached(target: SourcePosition): boolean {
+    const at = { file: this.position.sourceLogFile, pos: this.position.sourceLogPos };
+    return compareSourcePositions(at, target) >= 0;
+  }
+
+  private committed(position: ChannelPosition): void {
+    this.position = position;
+    this.options.onProgress(position);
+    for (const waiter of [...this.waiters]) {
+      if (this.reached(waiter.target)) waiter.resolve(this.executedLogEntries - waiter.eventsAtStart);
+    }
+  }
+
+  private async run(stored: PositionRow | undefined): Promise<void> {
+    const { relayLog, applier } = this.options;
+    const signal = this.abort.signal;
+    const decoder = new BinlogDecoder();
+    const tracker = new SourcePositionTracker({ file: this.position.sourceLogFile, pos: this.position.sourceLogPos });
+    await this.primeDecoder(decoder, this.position);
+    const reader = relayLog.reader({ file: this.position.relayLogFile, pos: this.position.relayLogPos });
+    const ddlMarker = stored?.ddlEndSourceLogFile
+      ? { file: stored.ddlEndSourceLogFile, pos: stored.ddlEndSourceLogPos! } : undefined;
+    const ddlMaybeDone = (group: TransactionGroup) => ddlMarker !== undefined &&
+      ddlMarker.file === group.end.sourceLogFile && ddlMarker.pos === group.end.sourceLogPos;
+    const maxGroups = this.options.maxBatchGroups ?? 1000;
+    const maxBytes = this.options.maxBatchBytes ?? 8 << 20;
+
+    let group: OpenGroup | undefined;
+    let batch: TransactionGroup[] = [];
+    let batchBytes = 0;
+    // The position after the last event read, when no transaction is open: saved when idle.
+    let between: ChannelPosition | undefined;
+
+    const here = (event: RelayEvent, at: 'start' | 'end'): ChannelPosition => ({
+      relayLogFile: event.file,
+      relayLogPos: at === 'start' ? event.pos : event.endPos,
+      sourceLogFile: tracker.file,
+      sourceLogPos: tracker.pos,
+    });
+    const open = (event: RelayEvent, decoded: DecodedEvent): OpenGroup => {
+      if (group) {
+        this.options.logger.warn({ at: group.start }, 'transaction without its end in the relay log; discarded');
+      }
+      return { events: [], start: here(event, 'start'), timestamp: decoded.header.timestamp, begun: false, bytes: 0 };
+    };
+    const close = (event: RelayEvent, kind: TransactionGroup['kind'], rollback: boolean) => {
+      const g = group!;
+      group = undefined;
+      batch.push({ kind, events: g.events, start: g.start, end: here(event, 'end'), rollback, database: this.options.database });
+      batchBytes += g.bytes;
+      between = undefined;
+    };
+
+    try {
+      while (!signal.aborted) {
+        let event = await reader.tryNext();
+        if (!event) {
+          if (batch.length > 0) {
+            await this.applyBatch(batch, ddlMaybeDone);
+            batch = [];
+            batchBytes = 0;
+          }
+          if (between && !group) {
+            await applier.savePosition(between);
+            this.committed(between);
+            between = undefined;
+          }
+          this.state = SqlState.waitingForRelayLog;
+          this.applyingTimestamp = undefined;
+          event = await reader.next(signal);
+          if (!event) break;
+          this.state = SqlState.reading;
+        }
+        let decoded: DecodedEvent;
+        try {
+          decoded = decoder.decode(event.raw);
+        } catch (err) {
+          const reason = err instanceof BinlogChecksumError ? 'event checksum failure' : (err as Error).message;
+          throw Object.assign(new Error(`Relay log read failure: could not parse relay log event entry at ` +
+            `${event.file}:${event.pos} (${reason}). The relay log may be corrupt: RESET the channel's relay log ` +
+            'with resetReplica and start again from the executed position'), { errno: 1594 });
+        }
+        this.executedLogEntries++;
+        const { header, event: e } = decoded;
+        let ends: { kind: TransactionGroup['kind']; rollback: boolean } | undefined;
+
+        switch (e.type) {
+          case 'rotate':
+            if (group && (e.nextFile !== tracker.file || Number(e.position) !== tracker.pos)) {
+              // The I/O stage restarted from another position: what was read of this group will come again.
+              group = undefined;
+            }
+            break;
+          case 'format_description':
+          case 'previous_gtids':
+          case 'gtid_list':
+          case 'binlog_checkpoint':
+          case 'stop':
+          case 'heartbeat':
+          case 'start_encryption':
+          case 'incident':
+            break;
+          case 'gtid':
+            group = open(event, decoded);
+            group.events.push(decoded);
+            if (e.flavor === 'mariadb' && !e.standalone) group.begun = true;
+            break;
+          case 'query': {
+            const keyword = firstKeyword(e.sql);
+            if (keyword === 'BEGIN' || (keyword === 'XA' && /^\s*XA\s+START/i.test(e.sql.toString('latin1', 0, 32)))) {
+              if (!group) group = open(event, decoded);
+              group.begun = true;
+            } else if (keyword === 'COMMIT' || (keyword === 'XA' && /^\s*XA\s+(END|COMMIT)/i.test(e.sql.toString('latin1', 0, 32)))) {
+              if (group) ends = { kind: 'transaction', rollback: false };
+            } else if (keyword === 'ROLLBACK') {
+              if (group) ends = { kind: 'transaction', rollback: true };
+            } else {
+              group ??= open(event, decoded);
+              group.events.push(decoded);
+              if (!group.begun) ends = { kind: commitsImplicitly(e.sql) ? 'ddl' : 'transaction', rollback: false };
+            }
+            break;
+          }
+          case 'xid':
+            if (group) ends = { kind: 'transaction', rollback: false };
+            break;
+          case 'transaction_payload':
+            throw Object.assign(new Error('the source compresses transactions (binlog_transaction_compression=ON), ' +
+              'which tributary cannot apply yet: turn it off on the source'), { errno: 1593 });
+          case 'unknown':
+            if (header.typeCode === EventType.IGNORABLE || (header.flags & 0x80) !== 0) break;
+            throw Object.assign(new Error(`unsupported event type ${header.typeCode} at relay log ${event.file}:` +
+              `${event.pos} (source ${tracker.file}:${tracker.pos})`), { errno: 1593 });
+          default:
+            group ??= open(event, decoded);
+            group.events.push(decoded);
+            if (e.type === 'rows' && e.statementEnd && !group.begun) ends = { kind: 'transaction', rollback: false };
+        }
+        if (group) group.bytes += event.raw.length;
+        tracker.advance(header, e);
+        if (ends && group) close(event, ends.kind, ends.rollback);
+        else if (!group) between = here(event, 'end');
+        if (batch.length >= maxGroups || batchBytes >= maxBytes || batch.at(-1)?.kind === 'ddl') {
+          await this.applyBatch(batch, ddlMaybeDone);
+          batch = [];
+          batchBytes = 0;
+        }
+      }
+    } finally {
+      await reader.close();
+    }
+  }
+
+  private async applyBatch(batch: TransactionGroup[], ddlMaybeDone: (g: TransactionGroup) => boolean): Promise<void> {
+    const { applier } = this.options;
+    this.applyingTimestamp = batch[0]!.events[0]?.header.timestamp;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await applier.apply(batch, ddlMaybeDone);
+        break;
+      } catch (err) {
+        if (applier.committed) this.committed(applier.committed);
+        if (!(err instanceof ApplyError) || !err.transient || attempt >= this.options.transactionRetries) throw err;
+        this.retriedTransactions++;
+        this.options.logger.warn({ errno: err.errno, attempt: attempt + 1 }, 'transient target error; retrying');
+        batch = batch.filter((g) => compareChannel(g.start, applier.committed) >= 0);
+        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+      }
+    }
+    this.committed(applier.committed!);
+    if (this.options.relayLogPurge) await this.options.relayLog.purgeBefore(this.position.relayLogFile);
+  }
+
+  /**
+   * Decodes the Format_description events of the relay log file before `from`, so that events after it decode
+   * with the format they were written in.
+   */
+  private async primeDecoder(decoder: BinlogDecoder, from: ChannelPosition): Promise<void> {
+    const reader = this.options.relayLog.reader({ file: from.relayLogFile, pos: 4 });
+    try {
+      for (;;) {
+        const event = await reader.tryNext();
+        if (!event || event.file !== from.relayLogFile || event.pos >= from.relayLogPos) break;
+        if (decodeHeader(event.raw).typeCode === EventType.FORMAT_DESCRIPTION) decoder.decode(event.raw);
+      }
+    } finally {
+      await reader.close();
+    }
+  }
+}
+
+/** Orders channel positions by their source position; an unknown position sorts first. */
+function compareChannel(a: ChannelPosition, b: ChannelPosition | undefined): number {
+  if (!b) return 1;
+  return compareSourcePositions({ file: a.sourceLogFile, pos: a.sourceLogPos }, { file: b.sourceLogFile, pos: b.sourceLogPos });
+}

@@ -1,0 +1,81 @@
+// The status record of a channel (SHOW ALL SLAVES STATUS) and the thread state strings of 5.5.3 / 5.5.4 of
+// the MySQL 5.1 manual, which monitoring built for the servers already knows.
+
+export const IoState = {
+  connecting: 'Connecting to master',
+  checkingVersion: 'Checking master version',
+  registering: 'Registering slave on master',
+  requestingDump: 'Requesting binlog dump',
+  waitingToReconnectAfterDump: 'Waiting to reconnect after a failed binlog dump request',
+  reconnectingAfterDump: 'Reconnecting after a failed binlog dump request',
+  waitingForEvent: 'Waiting for master to send event',
+  queueing: 'Queueing master event to the relay log',
+  waitingToReconnectAfterRead: 'Waiting to reconnect after a failed master event read',
+  reconnectingAfterRead: 'Reconnecting after a failed master event read',
+  waitingForRelaySpace: 'Waiting for the slave SQL thread to free enough relay log space',
+  exiting: 'Waiting for slave mutex on exit',
+} as const;
+
+export const SqlState = {
+  reading: 'Reading event from the relay log',
+  waitingForRelayLog: 'Has read all relay log; waiting for the slave I/O thread to update it',
+  exiting: 'Waiting for slave mutex on exit',
+} as const;
+
+/** One channel's status; each field means what the same-named field of SHOW ALL SLAVES STATUS means. */
+export interface ReplicaStatus {
+  /** Connection_name. */
+  channel: string;
+  /** Slave_IO_State. */
+  ioState: string;
+  /** Slave_SQL_State. */
+  sqlState: string;
+  sourceHost: string;
+  sourceUser: string;
+  sourcePort: number;
+  /** Connect_Retry, seconds. */
+  sourceConnectRetry: number;
+  /** Master_Log_File: the source binlog the I/O stage reads. */
+  sourceLogFile: string;
+  /** Read_Master_Log_Pos. */
+  readSourceLogPos: number;
+  relayLogFile: string;
+  relayLogPos: number;
+  /** Relay_Master_Log_File: the source binlog of the last event the SQL stage applied. */
+  relaySourceLogFile: string;
+  /** Slave_IO_Running. */
+  ioRunning: 'Yes' | 'No' | 'Connecting';
+  /** Slave_SQL_Running. */
+  sqlRunning: 'Yes' | 'No';
+  /** Last_Errno / Last_Error: the last SQL error, as the servers also show it. */
+  lastErrno: number;
+  lastError: string;
+  /** Skip_Counter. */
+  skipCounter: number;
+  /** Exec_Master_Log_Pos. */
+  execSourceLogPos: number;
+  relayLogSpace: number;
+  untilCondition: 'None' | 'Master' | 'Relay';
+  untilLogFile: string;
+  untilLogPos: number;
+  /** Seconds_Behind_Master: null when a stage is not running. */
+  secondsBehindSource: number | null;
+  lastIoErrno: number;
+  lastIoError: string;
+  lastSqlErrno: number;
+  lastSqlError: string;
+  /** Replicate_Ignore_Server_Ids. */
+  replicateIgnoreServerIds: number[];
+  /** Master_Server_Id. */
+  sourceServerId: number;
+  retriedTransactions: number;
+  maxRelayLogSize: number;
+  executedLogEntries: number;
+  /** Slave_received_heartbeats. */
+  receivedHeartbeats: number;
+  /** Slave_heartbeat_period, seconds. */
+  heartbeatPeriod: number;
+  /** Last_IO_Error_Timestamp / Last_SQL_Error_Timestamp, ISO strings or ''. */
+  lastIoErrorTimestamp: string;
+  lastSqlErrorTimestamp: string;
+}
