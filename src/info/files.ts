@@ -1,0 +1,65 @@
+// File names of a channel's info files, as MariaDB's multi-source replication names them, and atomic writes.
+import { open, rename, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { lowerConnectionName, toFilenameCharset } from './filename-charset.js';
+
+/** Master info files hold the source password. */
+export const MASTER_INFO_FILE_MODE = 0o600;
+
+export const MULTI_MASTER_INFO_FILE = 'multi-master.info';
+
+/**
+ * The channel part of its file names: '' for the default channel, otherwise the name lower-cased and
+ * encoded as MariaDB encodes table names in file names ('dbsv1' -> 'dbsv1', 'a/b' -> 'a@002fb',
+ * 'UPPER' -> 'upper'). Relay log files use it too: `<basename>-<suffix>.000001`.
+ */
+export function channelFileSuffix(channel: string): string {
+  return toFilenameCharset(lowerConnectionName(channel));
+}
+
+/** Inserts "-<suffix>" before the extension, as MariaDB does: master.info -> master-dbsv1.info. */
+function withChannel(file: string, channel: string): string {
+  const suffix = channelFileSuffix(channel);
+  if (!suffix) return file;
+  const dot = file.lastIndexOf('.');
+  return dot > 0 ? `${file.slice(0, dot)}-${suffix}${file.slice(dot)}` : `${file}-${suffix}`;
+}
+
+export function masterInfoFileName(channel: string): string {
+  return withChannel('master.info', channel);
+}
+
+export function relayLogInfoFileName(channel: string): string {
+  return withChannel('relay-log.info', channel);
+}
+
+/**
+ * Replaces `path` with `data` so that a crash leaves either the old or the new content: a temp file in the
+ * same directory, fsync, rename over the target, fsync of the directory (which makes the rename durable).
+ * `mode`, when given, is set exactly (not subject to the umask).
+ */
+export async function writeFileAtomic(path: string, data: string | Buffer, mode?: number): Promise<void> {
+  const dir = dirname(path);
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  const fh = await open(tmp, 'wx', mode ?? 0o666);
+  try {
+    try {
+      if (mode !== undefined) await fh.chmod(mode);
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+  const dh = await open(dir, 'r');
+  try {
+    await dh.sync();
+  } finally {
+    await dh.close();
+  }
+}

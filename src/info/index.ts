@@ -1,0 +1,9 @@
+export {
+  type MasterInfo, type UsingGtid, defaultMasterInfo, formatMasterInfo, parseMasterInfo,
+} from './master-info.js';
+export { type RelayLogInfo, formatRelayLogInfo, parseRelayLogInfo } from './relay-log-info.js';
+export { formatMultiMasterInfo, parseMultiMasterInfo } from './multi-master.js';
+export {
+  MASTER_INFO_FILE_MODE, MULTI_MASTER_INFO_FILE, channelFileSuffix, masterInfoFileName, relayLogInfoFileName,
+  writeFileAtomic,
+} from './files.js';

@@ -1,0 +1,2 @@
+export { BinlogDump, type DumpRequest, type SourceInfo } from './dump.js';
+export { SourceError } from './errors.js';
