@@ -1,13 +1,13 @@
 // ReplicationEngine: the replica as a whole. Owns the data directory, the channels listed in
 // multi-master.info, and the engine-wide options; commands on one channel run one at a time.
-import { mkdir, readFile } from 'node:fs/promises';
+import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'mysql2/promise';
 import PQueue from 'p-queue';
 import { pino, type Logger } from 'pino';
 import { Channel, type EngineSettings, type ReplicaThread, type ReplicationSourceOptions } from './channel.js';
 import { ReplicationError } from './errors.js';
-import { formatMultiMasterInfo, parseMultiMasterInfo, writeFileAtomic } from './info/index.js';
+import { formatMultiMasterInfo, masterInfoFileName, parseMultiMasterInfo, writeFileAtomic } from './info/index.js';
 import type { ReplicaStatus } from './status.js';
 
 export interface EngineOptions {
@@ -68,9 +68,10 @@ export class ReplicationEngine {
       replicaTransactionRetries: options.replicaTransactionRetries ?? 10,
     };
     const engine = new ReplicationEngine(settings);
-    let names: string[] = [];
+    // The default channel is not listed in multi-master.info: it exists when its master.info does.
+    const names = await exists(join(options.dataDir, masterInfoFileName(''))) ? [''] : [];
     try {
-      names = parseMultiMasterInfo(await readFile(engine.multiMasterInfoPath, 'utf8'));
+      names.push(...parseMultiMasterInfo(await readFile(engine.multiMasterInfoPath, 'utf8')));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
@@ -88,7 +89,7 @@ export class ReplicationEngine {
   }
 
   /** CHANGE MASTER 'channel' TO ...: creates the channel if it is new. Both of its stages must be stopped. */
-  changeReplicationSource(channel: string, options: ReplicationSourceOptions): Promise<void> {
+  async changeReplicationSource(channel: string, options: ReplicationSourceOptions): Promise<void> {
     const name = checkName(channel);
     validateSourceOptions(options);
     return this.serial(name, async () => {
@@ -179,8 +180,12 @@ export class ReplicationEngine {
   }
 
   private async writeChannelList(): Promise<void> {
-    await writeFileAtomic(this.multiMasterInfoPath, formatMultiMasterInfo(this.channelNames()));
+    await writeFileAtomic(this.multiMasterInfoPath, formatMultiMasterInfo(this.channelNames().filter((n) => n !== '')));
   }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(() => true, () => false);
 }
 
 function checkName(channel: string): string {

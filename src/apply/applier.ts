@@ -85,6 +85,9 @@ export class Applier {
     const conn = await mysql.createConnection({
       ...this.options.target,
       charset: 'BINARY',
+      // mysql2 re-encodes later queries when session tracking reports a new character_set_client; statements
+      // set it per event, and every byte we send must stay as it is.
+      flags: ['-SESSION_TRACK'],
       multipleStatements: true,
       supportBigNumbers: true,
       bigNumberStrings: true,

@@ -35,6 +35,8 @@ export interface TestServer {
   sql(...statements: string[]): Promise<any>;
   /** SIGTERM and wait; keeps the data directory. */
   stop(): Promise<void>;
+  /** Starts the stopped server again on the same port and data directory. */
+  restart(): Promise<void>;
   /** Stops (if running) and removes the data directory. */
   destroy(): Promise<void>;
 }
@@ -56,10 +58,16 @@ async function findBinary(name: string): Promise<string> {
 async function dataDirTemplate(): Promise<string> {
   template ??= (async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tributary-template-'));
-    await run(await findBinary('mariadb-install-db'), [
-      '--no-defaults', `--datadir=${dir}`, '--auth-root-authentication-method=normal', '--skip-test-db',
-      '--user=root',
-    ]);
+    // A private tmpdir: the bootstrap's temporary tables must not meet other processes' files in /tmp.
+    const scratch = await mkdtemp(join(tmpdir(), 'tributary-bootstrap-'));
+    try {
+      await run(await findBinary('mariadb-install-db'), [
+        '--no-defaults', `--datadir=${dir}`, '--auth-root-authentication-method=normal', '--skip-test-db',
+        '--user=root', `--tmpdir=${scratch}`,
+      ]);
+    } finally {
+      await rm(scratch, { recursive: true, force: true });
+    }
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     return dir;
   })();
@@ -90,25 +98,46 @@ export async function startMariaDb(options: ServerOptions): Promise<TestServer> 
   const args = [
     '--no-defaults', `--datadir=${dataDir}`, `--port=${port}`, '--bind-address=127.0.0.1',
     `--socket=${join(dataDir, 'sock')}`, `--server-id=${options.serverId}`, '--user=root',
-    `--log-error=${join(dataDir, 'error.log')}`, `--pid-file=${join(dataDir, 'mariadbd.pid')}`,
+    `--log-error=${join(dataDir, 'error.log')}`, `--tmpdir=${dataDir}`, `--pid-file=${join(dataDir, 'mariadbd.pid')}`,
     '--innodb-buffer-pool-size=64M', '--innodb-log-file-size=64M', '--skip-name-resolve',
     '--innodb-flush-log-at-trx-commit=2', '--sync-binlog=0', '--max-connections=200',
     ...(options.noBinlog ? [] : [`--log-bin=${join(dataDir, 'mysql-bin')}`,
       `--binlog-format=${options.binlogFormat ?? 'ROW'}`]),
     ...(options.args ?? []),
   ];
-  const child = spawn(await findBinary('mariadbd'), args, { stdio: 'ignore' });
-  started.add(child);
+  const binary = await findBinary('mariadbd');
+  let child: ChildProcess;
   let exited = false;
-  const exitPromise = new Promise<void>((resolve) => child.once('exit', () => {
-    exited = true;
-    started.delete(child);
-    resolve();
-  }));
+  let exitPromise: Promise<void>;
+  const launch = async () => {
+    child = spawn(binary, args, { stdio: 'ignore' });
+    started.add(child);
+    exited = false;
+    const self = child;
+    exitPromise = new Promise<void>((resolve) => self.once('exit', () => {
+      exited = true;
+      started.delete(self);
+      resolve();
+    }));
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      if (exited) throw new Error(`mariadbd exited at start; see ${join(dataDir, 'error.log')}`);
+      try {
+        const conn = await server.connect({ connectTimeout: 1000 });
+        await conn.end();
+        return;
+      } catch (err) {
+        if (Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  };
 
   const server: TestServer = {
     host: '127.0.0.1', port, user: 'root', password: '', dataDir, serverId: options.serverId,
-    pid: child.pid ?? 0,
+    get pid() {
+      return child.pid ?? 0;
+    },
     connectionOptions: (extra) => ({
       host: '127.0.0.1', port, user: 'root', password: '', multipleStatements: true, ...extra,
     }),
@@ -128,23 +157,13 @@ export async function startMariaDb(options: ServerOptions): Promise<TestServer> 
       child.kill('SIGTERM');
       await exitPromise;
     },
+    restart: launch,
     async destroy() {
       await server.stop();
       await rm(dataDir, { recursive: true, force: true });
     },
   };
 
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (exited) throw new Error(`mariadbd exited at start; see ${join(dataDir, 'error.log')}`);
-    try {
-      const conn = await server.connect({ connectTimeout: 1000 });
-      await conn.end();
-      break;
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
+  await launch();
   return server;
 }
