@@ -101,12 +101,27 @@ export interface TableMapEvent {
   nullable: boolean[];
   /** From optional metadata (binlog_row_metadata), when the source wrote it. */
   optional: {
+    /**
+     * true = unsigned, numeric columns only, in column order. Numeric: TINY..LONGLONG, FLOAT, DOUBLE, DECIMAL,
+     * and for MariaDB sources also YEAR (MariaDB writes a bit for it; mariadb-binlog misreads that).
+     */
     signedness?: boolean[]; // true = unsigned, numeric columns only, in column order
+    /** `signedness` spread over column positions (false for non-numeric columns). */
+    unsigned?: boolean[];
     columnNames?: string[];
     primaryKey?: number[];
+    /** One list per ENUM column, in column order. */
     enumValues?: Buffer[][];
+    /** One list per SET column, in column order. */
     setValues?: Buffer[][];
+    /** Collation id per column position (0 for columns without one: numbers, temporals, BIT, GEOMETRY, JSON). */
     charsets?: number[];
+    /** Geometry subtype per GEOMETRY column, in column order. */
+    geometryTypes?: number[];
+    /** Prefix length per `primaryKey` entry (0 = whole column), when the source wrote PRIMARY_KEY_WITH_PREFIX. */
+    primaryKeyPrefixes?: number[];
+    /** Per column position (MySQL 8.0.23+ invisible columns). */
+    visible?: boolean[];
   };
 }
 
@@ -134,6 +149,8 @@ export interface RowsEvent {
   statementEnd: boolean;
   /** Before image for update/delete, after image for write/update. */
   rows: { before?: RowImage; after?: RowImage }[];
+  /** v2 rows events: the extra-data block (after its length), when not empty. */
+  extraData?: Buffer;
 }
 
 export interface QueryStatusVars {
@@ -147,9 +164,15 @@ export interface QueryStatusVars {
   lcTimeNamesNumber?: number;
   charsetDatabaseNumber?: number;
   tableMapForUpdate?: bigint;
+  /** Q_MASTER_DATA_WRITTEN (relay logs of pre-5.0 sources). */
+  masterDataWritten?: number;
   invoker?: { user: string; host: string };
   updatedDbNames?: string[];
+  /** Q_UPDATED_DB_NAMES said the statement touched too many databases to list them. */
+  updatedDbNamesOverflow?: boolean;
   microseconds?: number;
+  /** Q_COMMIT_TS (MySQL 5.7 labs builds). */
+  commitTs?: bigint;
   explicitDefaultsForTimestamp?: boolean;
   ddlXid?: bigint;
   defaultCollationForUtf8mb4?: number;
@@ -159,6 +182,16 @@ export interface QueryStatusVars {
   hrnow?: number;
   /** MariaDB Q_XID. */
   xid?: bigint;
+  /** MariaDB Q_GTID_FLAGS3 (flags_extra of the GTID, e.g. for split ALTER). */
+  gtidFlagsExtra?: number;
+  /** MariaDB Q_GTID_FLAGS3: sequence number of the START ALTER a COMMIT/ROLLBACK ALTER refers to. */
+  startAlterSeqNo?: bigint;
+  /** MariaDB Q_CHARACTER_SET_COLLATIONS: [character set id, default collation id] pairs. */
+  characterSetCollations?: [number, number][];
+  /** Status parsing stopped at this code, which this decoder does not know (later variables are lost). */
+  unknownStatusVar?: number;
+  /** A status variable ran past the status block; parsing stopped there. */
+  truncatedStatusVars?: boolean;
 }
 
 export interface QueryEvent {
@@ -201,23 +234,32 @@ export type BinlogEvent =
     charset: number;
     /** Raw value bytes, as the event stores them. */
     value: Buffer;
-    /** Decoded: Buffer for strings, number for REAL, bigint for INT, string for DECIMAL. */
+    /** Decoded: Buffer for strings, number for REAL, bigint for INT (unsigned when `unsigned`), string for DECIMAL. */
     decoded: Buffer | number | bigint | string | null;
     unsigned: boolean;
   }
   | TableMapEvent
   | RowsEvent
-  | { type: 'heartbeat'; logFile: string }
+  | { type: 'heartbeat'; logFile: string; /** HEARTBEAT_V2 only; v1 carries it in the header's logPos. */ position?: bigint }
   | {
     type: 'gtid';
     flavor: 'mysql';
     anonymous: boolean;
     uuid: string;
     gno: bigint;
+    /** FLAG_MAY_HAVE_SBR cleared: the transaction is row-based only. */
+    commitFlag?: boolean;
     lastCommitted?: bigint;
     sequenceNumber?: bigint;
+    /** Microseconds since the epoch. */
     immediateCommitTimestamp?: bigint;
+    originalCommitTimestamp?: bigint;
+    transactionLength?: bigint;
+    immediateServerVersion?: number;
+    originalServerVersion?: number;
+    commitGroupTicket?: bigint;
   }
+  /** Intervals as stored: [start, end) with `end` exclusive (uuid:1-5 is [1n, 6n]). */
   | { type: 'previous_gtids'; sids: { uuid: string; intervals: [bigint, bigint][] }[] }
   | {
     type: 'gtid';
@@ -229,11 +271,21 @@ export type BinlogEvent =
     /** FL_STANDALONE: no BEGIN, the group is one statement ending without XID/COMMIT. */
     standalone: boolean;
     commitId?: bigint;
+    /** XA PREPARE (prepared) or XA COMMIT/ROLLBACK of a prepared transaction. */
+    xa?: { prepared: boolean; formatId: number; gtrid: Buffer; bqual: Buffer };
+    flagsExtra?: number;
+    extraEngines?: number;
+    /** COMMIT/ROLLBACK ALTER of a split ALTER: the GTID seq_no of its START ALTER. */
+    startAlterSeqNo?: bigint;
   }
-  | { type: 'gtid_list'; gtids: { domainId: number; serverId: number; seqNo: bigint }[] }
+  | { type: 'gtid_list'; gtids: { domainId: number; serverId: number; seqNo: bigint }[]; flags?: number }
   | { type: 'binlog_checkpoint'; logFile: string }
   | { type: 'annotate_rows'; sql: Buffer }
   | { type: 'rows_query'; sql: Buffer }
+  /**
+   * MySQL binlog_transaction_compression: the inner raw events, in order. They carry no CRC of their own:
+   * decode them with the same decoder, `decode(raw, { checksum: false })`.
+   */
   | { type: 'transaction_payload'; events: Buffer[] }
   | { type: 'begin_load_query' | 'execute_load_query' | 'append_block' | 'delete_file' | 'incident' | 'xa_prepare' | 'start_encryption' }
   | { type: 'unknown'; typeCode: number };

@@ -1,0 +1,152 @@
+// Crash safety: a replica process killed with SIGKILL at arbitrary moments, while applying a backlog and
+// while the source keeps writing, ends with a target identical to the source (nothing lost, nothing applied
+// twice); and a crash between a DDL and its position update restarts cleanly.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import type { Connection } from 'mysql2/promise';
+import { assertSameData } from './helpers/compare.js';
+import { catchUp, openEngine, sourceStatus, tempDir } from './helpers/replica.js';
+import { startMariaDb, type TestServer } from './helpers/servers.js';
+import { Rng, alterMidway, createTypeRichSchema, extremeRows, runTransactions } from './helpers/workload.js';
+
+const fixture = fileURLToPath(new URL('./fixtures/replica-process.ts', import.meta.url));
+
+/** Starts the replica process and resolves once it replicates; `kill()` sends SIGKILL and waits for the end. */
+async function replicaProcess(config: object): Promise<{ kill: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture, JSON.stringify(config)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('started')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`replica process exited with ${code} before starting`)));
+  });
+  return {
+    kill: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+async function appliedPosition(target: TestServer): Promise<number> {
+  const rows = await target.sql(
+    "SELECT source_log_pos AS pos FROM tributary.replication_position WHERE channel = 'c1'",
+  ) as { pos: string }[];
+  return rows.length ? Number(rows[0]!.pos) : 0;
+}
+
+describe('kill -9', () => {
+  let source: TestServer;
+  let target: TestServer;
+  let conn: Connection;
+
+  before(async () => {
+    [source, target] = await Promise.all([startMariaDb({ serverId: 111 }), startMariaDb({ serverId: 211, noBinlog: true })]);
+    conn = await source.connect();
+    await createTypeRichSchema(conn, 'crash');
+    await extremeRows(conn, 'crash');
+    await runTransactions(conn, 'crash', { count: 4000, seed: 11 });
+    await alterMidway(conn, 'crash');
+    await runTransactions(conn, 'crash', { count: 4000, seed: 12 });
+  });
+
+  after(async () => {
+    await conn?.end();
+    await Promise.all([source?.destroy(), target?.destroy()]);
+  });
+
+  test('at random moments during apply and live traffic, then restart: target identical to source', async () => {
+    const dataDir = await tempDir('crash');
+    const config = {
+      dataDir, serverId: 3001, channel: 'c1', maxRelayLogSize: 1 << 20,
+      target: { host: target.host, port: target.port, user: target.user, password: target.password },
+      source: {
+        sourceHost: source.host, sourcePort: source.port, sourceUser: 'root', sourcePassword: '',
+        sourceLogFile: 'mysql-bin.000001', sourceLogPos: 4, sourceConnectRetry: 1,
+      },
+    };
+    const rng = new Rng(2026);
+    // More traffic arrives while the replica is being killed.
+    const traffic = runTransactions(await source.connect(), 'crash', { count: 2000, seed: 13 });
+    const behind: boolean[] = [];
+    for (let round = 0; round < 8; round++) {
+      const replica = await replicaProcess(config);
+      await new Promise((r) => setTimeout(r, rng.int(200, 1500)));
+      await replica.kill();
+      behind.push((await appliedPosition(target)) < (await sourceStatus(source)).pos);
+    }
+    await traffic;
+    assert.ok(behind.filter(Boolean).length >= 4, `most kills landed before the replica caught up: ${behind}`);
+
+    const engine = await openEngine(target, { dataDir });
+    try {
+      await engine.startReplica('c1');
+      await catchUp(engine, 'c1', source, 300);
+      await assertSameData(conn, await target.connect(), ['crash']);
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
+describe('crash between a DDL and its position update', () => {
+  let source: TestServer;
+  let target: TestServer;
+
+  before(async () => {
+    [source, target] = await Promise.all([startMariaDb({ serverId: 112 }), startMariaDb({ serverId: 212, noBinlog: true })]);
+    await source.sql('CREATE DATABASE d', 'CREATE TABLE d.t (id INT PRIMARY KEY, v INT)', 'INSERT INTO d.t VALUES (1, 1)',
+      'ALTER TABLE d.t ADD COLUMN w INT DEFAULT 5');
+  });
+  after(async () => Promise.all([source?.destroy(), target?.destroy()]));
+
+  /** Puts the target's position back to the start of the ALTER, as a crash right after the DDL would leave it. */
+  async function rewindToAlter(marker: boolean): Promise<void> {
+    const events = await source.sql("SHOW BINLOG EVENTS IN 'mysql-bin.000001'") as
+      { Pos: number; End_log_pos: number; Event_type: string; Info: string }[];
+    const at = events.findIndex((e) => e.Event_type === 'Query' && /ALTER TABLE/i.test(e.Info));
+    const start = events[at - 1]!.Pos;
+    const end = events[at]!.End_log_pos;
+    await target.sql(`UPDATE tributary.replication_position SET relay_log_file = 'relay-bin-c2.999999',
+      relay_log_pos = 4, source_log_pos = ${start},
+      ddl_end_source_log_file = ${marker ? "'mysql-bin.000001'" : 'NULL'}, ddl_end_source_log_pos = ${marker ? end : 'NULL'}
+      WHERE channel = 'c2'`);
+  }
+
+  test('with the marker the DDL is recognised as done; without it the replica stops as the servers would', async () => {
+    const engine = await openEngine(target);
+    try {
+      await engine.changeReplicationSource('c2', {
+        sourceHost: source.host, sourcePort: source.port, sourceUser: 'root', sourcePassword: '',
+        sourceLogFile: 'mysql-bin.000001', sourceLogPos: 4,
+      });
+      await engine.startReplica('c2');
+      await catchUp(engine, 'c2', source);
+      await engine.stopReplica('c2');
+
+      await rewindToAlter(false);
+      await engine.startReplica('c2');
+      const stopped = await engine.sourcePosWait('c2', 'mysql-bin.000001', (await sourceStatus(source)).pos, 30);
+      assert.equal(stopped, null);
+      const failed = await engine.replicaStatus('c2');
+      assert.equal(failed.lastSqlErrno, 1060, failed.lastSqlError);
+      assert.equal(failed.sqlRunning, 'No');
+
+      await engine.stopReplica('c2');
+      await rewindToAlter(true);
+      await engine.startReplica('c2');
+      await source.sql('INSERT INTO d.t (id) VALUES (2)');
+      await catchUp(engine, 'c2', source);
+      const s = await engine.replicaStatus('c2');
+      assert.equal(s.lastSqlErrno, 0);
+      await assertSameData(await source.connect(), await target.connect(), ['d']);
+    } finally {
+      await engine.close();
+    }
+  });
+});
