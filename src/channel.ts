@@ -34,6 +34,8 @@ export interface ReplicationSourceOptions {
   sourceRetryCount?: number;
   /** Seconds between heartbeats from an idle source (MASTER_HEARTBEAT_PERIOD); default replicaNetTimeout / 2; 0 = none. */
   sourceHeartbeatPeriod?: number;
+  /** Events from these server ids are not written to the relay log (IGNORE_SERVER_IDS); [] clears the list. */
+  ignoreServerIds?: number[];
 }
 
 export interface EngineSettings {
@@ -63,6 +65,8 @@ export class Channel {
   private lastSqlError = { errno: 0, message: '', at: '' };
   private infoTimer: NodeJS.Timeout | undefined;
   private infoDirty = false;
+  /** CHANGE MASTER named a new read position: the I/O stage starts there, not where the relay log ends. */
+  private readPositionChanged = false;
   private readonly logger: Logger;
   private readonly positions: PositionTable;
 
@@ -125,11 +129,18 @@ export class Channel {
     return { host: this.masterInfo.sourceHost, port: this.masterInfo.sourcePort };
   }
 
-  /** CHANGE MASTER: both stages must be stopped; a key left out keeps its value. */
+  /**
+   * CHANGE MASTER: a key left out keeps its value. Every option here belongs to the I/O stage, which must be
+   * stopped; the SQL stage may keep running and applies what the relay log already holds (seed 003's rules).
+   */
   async change(options: ReplicationSourceOptions): Promise<void> {
-    if (this.ioRunning || this.sqlRunning) {
-      throw new ReplicationError('ER_SLAVE_MUST_STOP', `This operation cannot be performed with a running slave; ` +
-        `run stopReplica('${this.name}') first`);
+    if (this.ioRunning) {
+      throw new ReplicationError('ER_SLAVE_MUST_STOP', `This operation cannot be performed with a running slave io ` +
+        `thread; run stopReplica('${this.name}', { threads: ['IO_THREAD'] }) first`);
+    }
+    if (options.ignoreServerIds?.includes(this.settings.serverId) && this.settings.replicateSameServerId) {
+      throw new ReplicationError('ER_WRONG_ARGUMENTS', `ignoreServerIds cannot hold this replica's own server id ` +
+        `${this.settings.serverId} while replicateSameServerId is set`);
     }
     const next: MasterInfo = { ...this.masterInfo };
     const moved = (options.sourceHost !== undefined && options.sourceHost !== next.sourceHost) ||
@@ -141,6 +152,7 @@ export class Channel {
     if (options.sourceConnectRetry !== undefined) next.sourceConnectRetry = options.sourceConnectRetry;
     if (options.sourceRetryCount !== undefined) next.retryCount = options.sourceRetryCount;
     if (options.sourceHeartbeatPeriod !== undefined) next.heartbeatPeriod = options.sourceHeartbeatPeriod;
+    if (options.ignoreServerIds !== undefined) next.ignoreServerIds = [...new Set(options.ignoreServerIds)].sort((a, b) => a - b);
     const positioned = options.sourceLogFile !== undefined || options.sourceLogPos !== undefined;
     if (positioned) {
       next.sourceLogFile = options.sourceLogFile ?? next.sourceLogFile;
@@ -150,14 +162,16 @@ export class Channel {
       next.sourceLogFile = '';
       next.readSourceLogPos = 4;
     }
-    if (positioned || moved) {
-      // Relay logs hold events of the old position: they go, and both stages start at the new one.
+    if ((positioned || moved) && !this.sqlRunning) {
+      // Relay logs hold events of the old position: they go, and both stages start at the new one. With the SQL
+      // stage running they stay: it applies them, then follows the I/O stage to the new position.
       await this.relayLog.reset();
       this.applied = startOf(this.name, { file: next.sourceLogFile, pos: next.readSourceLogPos });
       await this.withApplier((applier) => applier.savePosition(this.applied));
       await this.writeRelayLogInfo();
     }
     this.masterInfo = next;
+    this.readPositionChanged ||= positioned || moved;
     await this.writeMasterInfo();
   }
 
@@ -192,7 +206,9 @@ export class Channel {
     wantIo ||= restartIo;
     if (wantIo) {
       this.lastIoError = { errno: 0, message: '', at: '' };
-      const start = (await this.relayEndFromFiles()) ?? { file: this.masterInfo.sourceLogFile, pos: this.masterInfo.readSourceLogPos };
+      const named = { file: this.masterInfo.sourceLogFile, pos: this.masterInfo.readSourceLogPos };
+      const start = this.readPositionChanged ? named : (await this.relayEndFromFiles()) ?? named;
+      this.readPositionChanged = false;
       this.io = new IoStage({
         relayLog: this.relayLog,
         logger: this.logger,

@@ -94,6 +94,7 @@ export class ReplicationEngine {
     validateSourceOptions(options);
     return this.serial(name, async () => {
       const existing = this.channels.get(name);
+      this.refuseSecondChannelToSource(name, existing, options);
       if (existing) return existing.change(options);
       const created = await Channel.create(name, this.settings, options);
       this.channels.set(name, created);
@@ -161,6 +162,20 @@ export class ReplicationEngine {
     await Promise.all(closing);
   }
 
+  /** One source server feeds one channel, as MariaDB's ER_CONNECTION_ALREADY_EXISTS says. */
+  private refuseSecondChannelToSource(name: string, existing: Channel | undefined, options: ReplicationSourceOptions): void {
+    const host = options.sourceHost ?? existing?.sourceAddress().host;
+    const port = options.sourcePort ?? existing?.sourceAddress().port ?? 3306;
+    if (!host) return;
+    for (const [other, channel] of this.channels) {
+      const address = channel.sourceAddress();
+      if (other !== name && address.host === host && address.port === port) {
+        throw new ReplicationError('ER_CONNECTION_ALREADY_EXISTS', `Connection '${other}' conflicts with existing ` +
+          `connection '${name}': both would replicate from ${host}:${port}; use the existing channel`);
+      }
+    }
+  }
+
   private channel(name: string): Channel {
     const found = this.channels.get(name);
     if (!found) {
@@ -195,8 +210,9 @@ function checkName(channel: string): string {
   return channel;
 }
 
+// The maximum lengths of CHANGE MASTER's string options.
 const MAX_LENGTH: Partial<Record<keyof ReplicationSourceOptions, number>> = {
-  sourceHost: 255, sourceUser: 128, sourcePassword: 32, sourceLogFile: 511,
+  sourceHost: 255, sourceUser: 96, sourcePassword: 32, sourceLogFile: 511,
 };
 
 /** Refuses bad CHANGE MASTER values before anything changes. */
@@ -211,6 +227,10 @@ function validateSourceOptions(options: ReplicationSourceOptions): void {
       const max = MAX_LENGTH[key];
       if (max !== undefined && value.length > max) {
         throw new ReplicationError('ER_WRONG_ARGUMENTS', `${key} is longer than ${max} characters`);
+      }
+    } else if (key === 'ignoreServerIds') {
+      if (!Array.isArray(value) || !value.every((id) => Number.isInteger(id) && id >= 0 && id <= 0xffffffff)) {
+        throw new ReplicationError('ER_WRONG_ARGUMENTS', 'ignoreServerIds must be an array of server ids (integers from 0 to 4294967295)');
       }
     } else if (typeof value === 'number') {
       if (!Number.isFinite(value) || value < 0) {

@@ -2,6 +2,7 @@
 // in, statements come out, each with the number of rows it must touch (a row event that finds nothing to
 // update or delete is the replica error 1032, as on the servers).
 import type { RowImage, RowsEvent } from '../binlog/events.js';
+import { ColumnType } from '../binlog/column-types.js';
 import { qualifiedName, quoteIdentifier, renderValue } from './sql-text.js';
 import type { TargetTable } from './table-definitions.js';
 
@@ -45,7 +46,12 @@ function rowCondition(image: RowImage, event: RowsEvent, table: TargetTable): st
   return columns.map((i) => {
     const value = image[i]!;
     const name = quoteIdentifier(table.columns[i]!.name);
-    return value === null ? `${name} IS NULL` : `${name}=${renderValue(value, types[i]!.realType, table.columns[i]!)}`;
+    if (value === null) return `${name} IS NULL`;
+    const literal = renderValue(value, types[i]!.realType, table.columns[i]!);
+    // Without a key, several rows may be equal under the column's collation ('abc', 'ABC', 'abc '): only the
+    // bytes find the one the event means. A key lookup needs no such care, as the key holds one of them at most.
+    return !byKey && Buffer.isBuffer(value) && types[i]!.realType !== ColumnType.BIT
+      ? `BINARY ${name}=${literal}` : `${name}=${literal}`;
   }).join(' AND ');
 }
 

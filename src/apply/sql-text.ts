@@ -63,6 +63,7 @@ export function renderValue(value: ColumnValue, binlogType: number, column: Targ
     if (binlogType === ColumnType.JSON) return textLiteral(value);
     return `'${value}'`;
   }
-  if (binlogType === ColumnType.BIT) return `X'${value.toString('hex')}'`;
+  // BIT as a number: a hex literal compares as a string in WHERE and finds nothing.
+  if (binlogType === ColumnType.BIT) return value.length === 0 ? '0' : BigInt(`0x${value.toString('hex')}`).toString();
   return byteLiteral(value);
 }

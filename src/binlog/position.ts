@@ -45,7 +45,7 @@ export class SourcePositionTracker {
    * - A Format_description occupies bytes only when it is the one at position 4 of the file; the copy a source
    *   sends at the start of a dump from a later position, and the one a replica writes at the head of its relay
    *   log files, are not in the source's binlog there.
-   * - Other artificial events are made up by the sender and occupy nothing.
+   * - Other artificial events, and heartbeats, are made up by the sender and occupy nothing.
    */
   advance(header: EventHeader, event?: BinlogEvent): void {
     if (header.typeCode === EventType.ROTATE) {
@@ -58,7 +58,9 @@ export class SourcePositionTracker {
       if (this.pos === 4 && header.logPos === 4 + header.eventLength) this.pos = header.logPos;
       return;
     }
-    if (header.flags & LOG_EVENT_ARTIFICIAL_F) return;
+    // Heartbeats are made up by the source too, though MariaDB sends them without the artificial flag.
+    if (header.flags & LOG_EVENT_ARTIFICIAL_F || header.typeCode === EventType.HEARTBEAT ||
+      header.typeCode === EventType.HEARTBEAT_V2) return;
     this.pos += header.eventLength;
   }
 }
