@@ -253,7 +253,7 @@ export class Applier {
         foreignKeyChecks = -1;
         continue;
       }
-      const context = contextEventSql(event);
+      const context = contextEventSql(event, (id) => this.collations.get(id));
       if (context) pieces.push({ sql: context, describe: () => `${event.type} event` });
     }
     await flushRows();

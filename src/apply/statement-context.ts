@@ -2,10 +2,15 @@
 // statement runs (what `mariadb-binlog` prints before each statement). Pure.
 import type { BinlogEvent, QueryEvent } from '../binlog/events.js';
 import { bytes, byteLiteral, quoteIdentifier } from './sql-text.js';
-import { isDatabaseStatement } from './statement-kind.js';
+import { runsWithoutDefaultDatabase } from './statement-kind.js';
 
 // Q_FLAGS2 bits (the OPTION_* bits of the source session).
 const OPTION_AUTO_IS_NULL = 1 << 14;
+// MariaDB's own bits; MySQL never sets them, so their absence means the servers' defaults.
+const OPTION_NO_CHECK_CONSTRAINT_CHECKS = 1 << 15;
+const OPTION_EXPLICIT_DEF_TIMESTAMP = 1 << 24;
+const OPTION_IF_EXISTS = 1 << 28;
+const OPTION_INSERT_HISTORY = 1 << 30;
 const OPTION_NOT_AUTOCOMMIT = 1 << 19;
 const OPTION_NO_FOREIGN_KEY_CHECKS = 1 << 26;
 const OPTION_RELAXED_UNIQUE_CHECKS = 1 << 27;
@@ -35,12 +40,17 @@ export function querySessionSql(event: QueryEvent, timestamp: number, collation:
       `@@session.sql_auto_is_null=${f & OPTION_AUTO_IS_NULL ? 1 : 0}`,
       `@@session.unique_checks=${f & OPTION_RELAXED_UNIQUE_CHECKS ? 0 : 1}`,
       `@@session.autocommit=${f & OPTION_NOT_AUTOCOMMIT ? 0 : 1}`);
+    if (vars.explicitDefaultsForTimestamp === undefined) {
+      set.push(`@@session.explicit_defaults_for_timestamp=${f & OPTION_EXPLICIT_DEF_TIMESTAMP ? 1 : 0}`);
+    }
+  }
+  if (vars.explicitDefaultsForTimestamp !== undefined) {
+    set.push(`@@session.explicit_defaults_for_timestamp=${vars.explicitDefaultsForTimestamp ? 1 : 0}`);
   }
   if (vars.sqlMode !== undefined) set.push(`@@session.sql_mode=${vars.sqlMode}`);
-  if (vars.autoIncrementIncrement !== undefined) {
-    set.push(`@@session.auto_increment_increment=${vars.autoIncrementIncrement}`,
-      `@@session.auto_increment_offset=${vars.autoIncrementOffset ?? 1}`);
-  }
+  // Sources write these only when they differ from 1; absent means 1, not the target session's value.
+  set.push(`@@session.auto_increment_increment=${vars.autoIncrementIncrement ?? 1}`,
+    `@@session.auto_increment_offset=${vars.autoIncrementOffset ?? 1}`);
   if (vars.charset) {
     set.push(`@@session.character_set_client=${charsetOf(vars.charset.client)}`,
       `@@session.collation_connection=${collationOf(vars.charset.connection)}`,
@@ -51,11 +61,22 @@ export function querySessionSql(event: QueryEvent, timestamp: number, collation:
   if (vars.charsetDatabaseNumber !== undefined) {
     set.push(`@@session.collation_database=${collationOf(vars.charsetDatabaseNumber)}`);
   }
-  return `SET ${set.join(', ')}`;
+  let text = `SET ${set.join(', ')}`;
+  if (vars.flags2 !== undefined) {
+    // Variables only MariaDB has, in executable comments that a MySQL target skips.
+    const f = vars.flags2;
+    text += ` /*M!100201 , @@session.check_constraint_checks=${f & OPTION_NO_CHECK_CONSTRAINT_CHECKS ? 0 : 1} */` +
+      ` /*M!100502 , @@session.sql_if_exists=${f & OPTION_IF_EXISTS ? 1 : 0} */` +
+      ` /*M!101100 , @@session.system_versioning_insert_history=${f & OPTION_INSERT_HISTORY ? 1 : 0} */`;
+  }
+  return text;
 }
 
-/** The statement to run for an IntVar, Rand or User_var event, which set context for the next Query event. */
-export function contextEventSql(event: BinlogEvent): string | undefined {
+/**
+ * The statement to run for an IntVar, Rand or User_var event, which set context for the next Query event. A
+ * string user variable keeps its character set and collation when `collation` knows them.
+ */
+export function contextEventSql(event: BinlogEvent, collation: CollationLookup = () => undefined): string | undefined {
   switch (event.type) {
     case 'intvar':
       if (event.kind === 'insert_id') return `SET INSERT_ID=${event.value}`;
@@ -66,13 +87,20 @@ export function contextEventSql(event: BinlogEvent): string | undefined {
     case 'user_var': {
       const name = '@' + quoteIdentifier(event.name);
       if (event.isNull || event.decoded === null) return `SET ${name}:=NULL`;
-      if (typeof event.decoded === 'number' || typeof event.decoded === 'bigint') {
-        const n = event.unsigned && typeof event.decoded === 'bigint' && event.decoded < 0n
-          ? event.decoded + (1n << 64n) : event.decoded;
+      if (typeof event.decoded === 'number') {
+        // A REAL variable must stay a double: a plain literal like 0.1 would make it a DECIMAL.
+        const text = String(event.decoded);
+        return `SET ${name}:=${/e/i.test(text) ? text : `${text}e0`}`;
+      }
+      if (typeof event.decoded === 'bigint') {
+        const n = event.unsigned && event.decoded < 0n ? event.decoded + (1n << 64n) : event.decoded;
         return `SET ${name}:=${n}`;
       }
       if (typeof event.decoded === 'string') return `SET ${name}:=${event.decoded}`;
-      return `SET ${name}:=${byteLiteral(event.decoded)}`;
+      const c = collation(event.charset);
+      return c
+        ? `SET ${name}:=_${c.charset} X'${event.decoded.toString('hex')}' COLLATE ${quoteIdentifier(c.name)}`
+        : `SET ${name}:=${byteLiteral(event.decoded)}`;
     }
     default:
       return undefined;
@@ -82,7 +110,7 @@ export function contextEventSql(event: BinlogEvent): string | undefined {
 /** The statement text of a Query event as a byte string, under its default database when it has one. */
 export function queryStatements(event: QueryEvent, database: string): string[] {
   const out: string[] = [];
-  if (database && !isDatabaseStatement(event.sql)) out.push(`USE ${quoteIdentifier(database)}`);
+  if (database && !runsWithoutDefaultDatabase(event.sql)) out.push(`USE ${quoteIdentifier(database)}`);
   out.push(event.sql.toString('latin1'));
   return out;
 }

@@ -226,8 +226,13 @@ async function validLength(path: string): Promise<number> {
     const header = decodeHeader(data, pos);
     if (header.eventLength < EVENT_HEADER_LENGTH || pos + header.eventLength > data.length) break;
     if (header.typeCode === EventType.FORMAT_DESCRIPTION) {
-      const fde = new BinlogDecoder().decode(data.subarray(pos, pos + header.eventLength));
-      if (fde.event.type === 'format_description') checksummed = fde.event.checksumAlg === 1;
+      try {
+        const fde = new BinlogDecoder().decode(data.subarray(pos, pos + header.eventLength));
+        if (fde.event.type === 'format_description') checksummed = fde.event.checksumAlg === 1;
+      } catch {
+        // A Format_description that does not decode (torn, bad checksum) is where the whole events end.
+        return pos;
+      }
     }
     lastStart = pos;
     pos += header.eventLength;
