@@ -4,9 +4,7 @@ import { readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ConnectionOptions } from 'mysql2/promise';
 import type { Logger } from 'pino';
-import { BinlogDecoder, decodeHeader } from './binlog/decoder.js';
-import { EventType } from './binlog/events.js';
-import { compareSourcePositions, SourcePositionTracker, type SourcePosition } from './binlog/position.js';
+import { compareSourcePositions, type SourcePosition } from './binlog/position.js';
 import { Applier } from './apply/applier.js';
 import { ReplicationError } from './errors.js';
 import {
@@ -15,7 +13,7 @@ import {
 } from './info/index.js';
 import { PositionTable, type ChannelPosition } from './info/position-table.js';
 import { IoStage } from './io-stage.js';
-import { RelayLog } from './relaylog/relay-log.js';
+import { RelayLog, scanRelayFile } from './relaylog/relay-log.js';
 import { SqlStage } from './sql-stage.js';
 import type { ReplicaStatus } from './status.js';
 
@@ -378,22 +376,7 @@ export class Channel {
    */
   private async relayEndFromFiles(): Promise<SourcePosition | undefined> {
     const last = this.relayLog.list().at(-1);
-    if (last === undefined) return undefined;
-    const reader = this.relayLog.reader({ file: last, pos: 4 });
-    const decoder = new BinlogDecoder();
-    let tracker: SourcePositionTracker | undefined;
-    try {
-      for (let event = await reader.tryNext(); event && event.file === last; event = await reader.tryNext()) {
-        const header = decodeHeader(event.raw);
-        const positional = header.typeCode === EventType.ROTATE || header.typeCode === EventType.FORMAT_DESCRIPTION;
-        const decoded = positional ? decoder.decode(event.raw).event : undefined;
-        if (decoded?.type === 'rotate') tracker ??= new SourcePositionTracker({ file: decoded.nextFile, pos: 0 });
-        tracker?.advance(header, decoded);
-      }
-    } finally {
-      await reader.close();
-    }
-    return tracker?.position();
+    return last === undefined ? undefined : (await scanRelayFile(this.relayLog, last)).source;
   }
 
   private scheduleInfoWrite(): void {

@@ -1,13 +1,13 @@
 // The SQL stage of one channel (the replica's SQL thread): reads the relay log as it grows, decodes events,
 // groups them into source transactions and hands whole transactions to the applier in batches.
 import type { Logger } from 'pino';
-import { BinlogChecksumError, BinlogDecoder, decodeHeader } from './binlog/decoder.js';
+import { BinlogChecksumError } from './binlog/decoder.js';
 import { EventType, type DecodedEvent, type QueryEvent } from './binlog/events.js';
 import { compareSourcePositions, SourcePositionTracker, type SourcePosition } from './binlog/position.js';
 import { ApplyError, type Applier, type TransactionGroup } from './apply/applier.js';
 import { commitsImplicitly, firstKeyword } from './apply/statement-kind.js';
 import type { ChannelPosition, PositionRow } from './info/position-table.js';
-import type { RelayEvent, RelayLog, RelayLogReader } from './relaylog/relay-log.js';
+import { scanRelayFile, type RelayEvent, type RelayLog } from './relaylog/relay-log.js';
 import { SqlState } from './status.js';
 
 export interface SqlStageOptions {
@@ -119,9 +119,9 @@ export class SqlStage {
   private async run(stored: PositionRow | undefined): Promise<void> {
     const { relayLog, applier } = this.options;
     const signal = this.abort.signal;
-    const decoder = new BinlogDecoder();
     const tracker = new SourcePositionTracker({ file: this.position.sourceLogFile, pos: this.position.sourceLogPos });
-    await this.primeDecoder(decoder, this.position);
+    // Events after the start decode with the format the file's head set.
+    const { decoder } = await scanRelayFile(relayLog, this.position.relayLogFile, this.position.relayLogPos);
     const reader = relayLog.reader({ file: this.position.relayLogFile, pos: this.position.relayLogPos });
     const ddlMarker = stored?.ddlEndSourceLogFile
       ? { file: stored.ddlEndSourceLogFile, pos: stored.ddlEndSourceLogPos! } : undefined;
@@ -274,23 +274,6 @@ export class SqlStage {
     }
     this.committed(applier.committed!);
     if (this.options.relayLogPurge) await this.options.relayLog.purgeBefore(this.position.relayLogFile);
-  }
-
-  /**
-   * Decodes the Format_description events of the relay log file before `from`, so that events after it decode
-   * with the format they were written in.
-   */
-  private async primeDecoder(decoder: BinlogDecoder, from: ChannelPosition): Promise<void> {
-    const reader = this.options.relayLog.reader({ file: from.relayLogFile, pos: 4 });
-    try {
-      for (;;) {
-        const event = await reader.tryNext();
-        if (!event || event.file !== from.relayLogFile || event.pos >= from.relayLogPos) break;
-        if (decodeHeader(event.raw).typeCode === EventType.FORMAT_DESCRIPTION) decoder.decode(event.raw);
-      }
-    } finally {
-      await reader.close();
-    }
   }
 }
 

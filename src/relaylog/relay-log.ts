@@ -6,6 +6,7 @@ import { open, readFile, stat, truncate, unlink, type FileHandle } from 'node:fs
 import { join } from 'node:path';
 import { BINLOG_MAGIC, EVENT_HEADER_LENGTH, EventType } from '../binlog/events.js';
 import { BinlogDecoder, crc32, decodeHeader } from '../binlog/decoder.js';
+import { SourcePositionTracker, type SourcePosition } from '../binlog/position.js';
 import { writeFileAtomic } from '../info/files.js';
 
 export interface RelayLogOptions {
@@ -56,9 +57,7 @@ export class RelayLog extends EventEmitter {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
-    for (const line of index.split('\n')) {
-      const name = line.trim().replace(/^\.\//, '');
-      if (!name) continue;
+    for (const name of parseIndexNames(index)) {
       try {
         log.sizes.set(name, (await stat(log.path(name))).size);
         log.files.push(name);
@@ -242,6 +241,31 @@ async function validLength(path: string): Promise<number> {
     if (crc32(body) !== data.readUInt32LE(pos - 4)) return lastStart;
   }
   return pos;
+}
+
+/**
+ * Reads a relay log file from its head up to `until` (its end by default), decoding only the events that set
+ * the format and the source position. Every file starts with a Rotate naming where its events come from, so
+ * the result is the decoder state at `until` and the source position there.
+ */
+export async function scanRelayFile(log: RelayLog, file: string, until = Infinity):
+  Promise<{ decoder: BinlogDecoder; source: SourcePosition | undefined }> {
+  const reader = log.reader({ file, pos: BINLOG_MAGIC.length });
+  const decoder = new BinlogDecoder();
+  let tracker: SourcePositionTracker | undefined;
+  try {
+    for (let event = await reader.tryNext(); event && event.file === file && event.pos < until;
+      event = await reader.tryNext()) {
+      const header = decodeHeader(event.raw);
+      const positional = header.typeCode === EventType.ROTATE || header.typeCode === EventType.FORMAT_DESCRIPTION;
+      const decoded = positional ? decoder.decode(event.raw).event : undefined;
+      if (decoded?.type === 'rotate') tracker ??= new SourcePositionTracker({ file: decoded.nextFile, pos: 0 });
+      tracker?.advance(header, decoded);
+    }
+  } finally {
+    await reader.close();
+  }
+  return { decoder, source: tracker?.position() };
 }
 
 const CHUNK = 1 << 20;
