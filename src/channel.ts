@@ -8,8 +8,11 @@ import { compareSourcePositions, type SourcePosition } from './binlog/position.j
 import { Applier } from './apply/applier.js';
 import { ReplicationError } from './errors.js';
 import {
-  channelFileSuffix, defaultMasterInfo, formatMasterInfo, formatRelayLogInfo, masterInfoFileName, parseMasterInfo, parseRelayLogInfo,
-  relayLogInfoFileName, writeFileAtomic, type MasterInfo,
+  EventFilter, explain, formatFilterList, type Decision, type ExplainQuery, type ReplicationFilters,
+} from './filter/index.js';
+import {
+  channelFileSuffix, defaultMasterInfo, filtersFileName, formatMasterInfo, formatRelayLogInfo, masterInfoFileName, parseMasterInfo,
+  parseRelayLogInfo, relayLogInfoFileName, writeFileAtomic, type MasterInfo,
 } from './info/index.js';
 import { PositionTable, type ChannelPosition } from './info/position-table.js';
 import { IoStage } from './io-stage.js';
@@ -47,6 +50,8 @@ export interface EngineSettings {
   replicateSameServerId: boolean;
   positionTable: string;
   replicaTransactionRetries: number;
+  /** Engine-wide rules, copied into a channel when it is created. */
+  filters: ReplicationFilters;
 }
 
 export type ReplicaThread = 'IO_THREAD' | 'SQL_THREAD';
@@ -75,6 +80,7 @@ export class Channel {
     /** The SQL stage's position when it is not running: what relay-log.info says. */
     private applied: ChannelPosition,
     readonly relayLog: RelayLog,
+    private filters: ReplicationFilters,
   ) {
     this.logger = settings.logger.child({ channel: name });
     this.positions = new PositionTable(settings.positionTable, name);
@@ -102,7 +108,14 @@ export class Channel {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       applied = startOf(name, { file: masterInfo.sourceLogFile, pos: masterInfo.readSourceLogPos });
     }
-    return new Channel(name, settings, masterInfo, applied, relayLog);
+    let filters: ReplicationFilters;
+    try {
+      filters = JSON.parse(await readFile(join(settings.dataDir, filtersFileName(name)), 'utf8')) as ReplicationFilters;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      filters = structuredClone(settings.filters);
+    }
+    return new Channel(name, settings, masterInfo, applied, relayLog, filters);
   }
 
   /** A new channel from CHANGE MASTER options (validated by the caller). */
@@ -110,8 +123,10 @@ export class Channel {
     const relayLog = await RelayLog.open(Channel.relayLogOptions(name, settings));
     await relayLog.reset();
     const masterInfo = newMasterInfo(settings);
-    const channel = new Channel(name, settings, masterInfo, startOf(name, { file: '', pos: 4 }), relayLog);
+    const channel = new Channel(name, settings, masterInfo, startOf(name, { file: '', pos: 4 }), relayLog,
+      structuredClone(settings.filters));
     await channel.change(options);
+    await channel.writeFilters();
     return channel;
   }
 
@@ -171,6 +186,20 @@ export class Channel {
     this.masterInfo = next;
     this.readPositionChanged ||= positioned || moved;
     await this.writeMasterInfo();
+  }
+
+  /** CHANGE REPLICATION FILTER: keys given replace the channel's rules; the SQL stage must be stopped. */
+  async changeFilters(filters: Partial<ReplicationFilters>): Promise<void> {
+    if (this.sqlRunning) {
+      throw new ReplicationError('ER_SLAVE_MUST_STOP', `This operation cannot be performed with a running slave sql ` +
+        `thread; run stopReplica('${this.name}', { threads: ['SQL_THREAD'] }) first`);
+    }
+    this.filters = { ...this.filters, ...structuredClone(filters) };
+    await this.writeFilters();
+  }
+
+  explainFilter(query: ExplainQuery): Decision {
+    return explain(this.filters, query);
   }
 
   async start(threads: ReplicaThread[]): Promise<void> {
@@ -238,7 +267,7 @@ export class Channel {
         replicaServerId: this.settings.serverId,
         transactionRetries: this.settings.replicaTransactionRetries,
         relayLogPurge: this.settings.relayLogPurge,
-        database: (event) => event.database,
+        filter: new EventFilter(this.filters),
         onProgress: (position) => {
           this.applied = position;
           this.scheduleInfoWrite();
@@ -283,7 +312,7 @@ export class Channel {
     this.lastIoError = { errno: 0, message: '', at: '' };
     this.lastSqlError = { errno: 0, message: '', at: '' };
     if (all) {
-      for (const file of [masterInfoFileName(this.name), relayLogInfoFileName(this.name)]) {
+      for (const file of [masterInfoFileName(this.name), relayLogInfoFileName(this.name), filtersFileName(this.name)]) {
         await unlink(join(this.settings.dataDir, file)).catch(() => undefined);
       }
       return;
@@ -324,6 +353,13 @@ export class Channel {
       sqlRunning,
       lastErrno: this.lastSqlError.errno,
       lastError: this.lastSqlError.message,
+      replicateDoDb: formatFilterList(this.filters.replicateDoDb),
+      replicateIgnoreDb: formatFilterList(this.filters.replicateIgnoreDb),
+      replicateDoTable: formatFilterList(this.filters.replicateDoTable),
+      replicateIgnoreTable: formatFilterList(this.filters.replicateIgnoreTable),
+      replicateWildDoTable: formatFilterList(this.filters.replicateWildDoTable),
+      replicateWildIgnoreTable: formatFilterList(this.filters.replicateWildIgnoreTable),
+      replicateRewriteDb: formatFilterList(this.filters.replicateRewriteDb),
       skipCounter: 0,
       execSourceLogPos: applied.sourceLogPos,
       relayLogSpace: this.relayLog.space(),
@@ -342,6 +378,8 @@ export class Channel {
       executedLogEntries: sql?.executedLogEntries ?? 0,
       receivedHeartbeats: io?.receivedHeartbeats ?? 0,
       heartbeatPeriod: this.heartbeatPeriod(),
+      sqlDelay: 0,
+      sqlRemainingDelay: null,
       lastIoErrorTimestamp: this.lastIoError.at,
       lastSqlErrorTimestamp: this.lastSqlError.at,
     };
@@ -395,6 +433,10 @@ export class Channel {
     await this.relayLog.sync();
     await this.writeMasterInfo();
     await this.writeRelayLogInfo();
+  }
+
+  private async writeFilters(): Promise<void> {
+    await writeFileAtomic(join(this.settings.dataDir, filtersFileName(this.name)), JSON.stringify(this.filters, null, 2) + '\n');
   }
 
   private async writeMasterInfo(): Promise<void> {

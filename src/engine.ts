@@ -8,6 +8,8 @@ import { pino, type Logger } from 'pino';
 import { Channel, type EngineSettings, type ReplicaThread, type ReplicationSourceOptions } from './channel.js';
 import { ReplicationError } from './errors.js';
 import { formatMultiMasterInfo, masterInfoFileName, parseMultiMasterInfo, writeFileAtomic } from './info/index.js';
+import { lowerConnectionName } from './info/filename-charset.js';
+import { emptyFilters, validateFilters, type Decision, type ExplainQuery, type ReplicationFilters } from './filter/index.js';
 import type { ReplicaStatus } from './status.js';
 
 export interface EngineOptions {
@@ -31,12 +33,32 @@ export interface EngineOptions {
   positionTable?: string;
   /** replica_transaction_retries: retries of a transaction that hit a deadlock or lock wait timeout. Default 10. */
   replicaTransactionRetries?: number;
+  /**
+   * The engine-wide replicate-* rules (my.cnf's replicate-do-db ...): a channel copies them when it is created,
+   * then keeps its own (changeReplicationFilter).
+   */
+  filters?: Partial<ReplicationFilters>;
+  /**
+   * slave_skip_errors: target errnos (or 'all') on which the failing statement is skipped and its transaction
+   * goes on, instead of stopping the SQL stage.
+   */
+  replicaSkipErrors?: number[] | 'all';
 }
+
+/** START SLAVE ... UNTIL: the SQL stage stops after the event group that reaches this position. */
+export type UntilCondition =
+  | { sourceLogFile: string; sourceLogPos: number }
+  | { relayLogFile: string; relayLogPos: number };
 
 export interface StartOptions {
   /** Which stages to start; both when left out (START SLAVE IO_THREAD / SQL_THREAD). */
   threads?: ReplicaThread[];
+  /** START SLAVE UNTIL; needs the SQL stage among `threads`. A stop or a plain start clears it. */
+  until?: UntilCondition;
 }
+
+/** What explainFilter says: whether the event would be applied, the rule that decided, and why. */
+export type FilterDecision = Decision;
 
 const MAX_CHANNEL_NAME = 64;
 const BOTH: ReplicaThread[] = ['IO_THREAD', 'SQL_THREAD'];
@@ -66,6 +88,7 @@ export class ReplicationEngine {
       replicateSameServerId: options.replicateSameServerId ?? false,
       positionTable: options.positionTable ?? 'tributary.replication_position',
       replicaTransactionRetries: options.replicaTransactionRetries ?? 10,
+      filters: { ...emptyFilters(), ...structuredClone(checkFilters(options.filters ?? {})) },
     };
     const engine = new ReplicationEngine(settings);
     // The default channel is not listed in multi-master.info: it exists when its master.info does.
@@ -75,7 +98,7 @@ export class ReplicationEngine {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
-    for (const name of names) engine.channels.set(name, await Channel.load(name, settings));
+    for (const name of names) engine.channels.set(lowerConnectionName(name), await Channel.load(name, settings));
     return engine;
   }
 
@@ -83,23 +106,50 @@ export class ReplicationEngine {
     return join(this.settings.dataDir, 'multi-master.info');
   }
 
-  /** The names of all channels, in creation order. */
+  /** The names of all channels, in creation order, spelled as they were created. */
   channelNames(): string[] {
-    return [...this.channels.keys()];
+    return [...this.channels.values()].map((c) => c.name);
   }
 
-  /** CHANGE MASTER 'channel' TO ...: creates the channel if it is new. Both of its stages must be stopped. */
+  /**
+   * CHANGE MASTER 'channel' TO ...: creates the channel if it is new. Channel names compare without regard to
+   * letter case, as MariaDB's connection names do.
+   */
   async changeReplicationSource(channel: string, options: ReplicationSourceOptions): Promise<void> {
     const name = checkName(channel);
     validateSourceOptions(options);
     return this.serial(name, async () => {
-      const existing = this.channels.get(name);
+      const existing = this.channels.get(lowerConnectionName(name));
       this.refuseSecondChannelToSource(name, existing, options);
       if (existing) return existing.change(options);
       const created = await Channel.create(name, this.settings, options);
-      this.channels.set(name, created);
+      this.channels.set(lowerConnectionName(name), created);
       await this.writeChannelList();
     });
+  }
+
+  /**
+   * CHANGE REPLICATION FILTER ... FOR CHANNEL (SET GLOBAL 'channel'.replicate_do_db = ... on MariaDB): each key
+   * given replaces that rule list, [] clears it, keys left out keep their lists. The SQL stage must be stopped.
+   * Kept in the data directory, unlike the servers, which forget them on restart.
+   */
+  async changeReplicationFilter(channel: string, filters: Partial<ReplicationFilters>): Promise<void> {
+    checkFilters(filters);
+    return this.serial(channel, () => this.channel(channel).changeFilters(filters));
+  }
+
+  /**
+   * Whether the channel's rules would apply an event, which rule decides and why: `{ db, table }` is a row
+   * event on that table, `{ db, statement }` a statement run with default database `db`, `{ db }` a statement
+   * that updates no table. Names are the source's (before replicate-rewrite-db).
+   */
+  explainFilter(channel: string, query: ExplainQuery): FilterDecision {
+    try {
+      return this.channel(channel).explainFilter(query);
+    } catch (err) {
+      if (err instanceof ReplicationError) throw err;
+      throw new ReplicationError('ER_WRONG_ARGUMENTS', (err as Error).message);
+    }
   }
 
   /** START SLAVE 'channel' [IO_THREAD | SQL_THREAD]. */
@@ -127,7 +177,7 @@ export class ReplicationEngine {
     return this.serial(channel, async () => {
       await this.channel(channel).reset(options.all ?? false);
       if (options.all) {
-        this.channels.delete(channel);
+        this.channels.delete(lowerConnectionName(channel));
         await this.writeChannelList();
       }
     });
@@ -149,7 +199,7 @@ export class ReplicationEngine {
    * stage is not running or stops with an error while waiting.
    */
   async sourcePosWait(channel: string, file: string, pos: number, timeoutSeconds = 0): Promise<number | null> {
-    const found = this.channels.get(channel);
+    const found = this.channels.get(lowerConnectionName(channel));
     if (!found) return null;
     return found.waitForSourcePosition({ file, pos }, timeoutSeconds);
   }
@@ -157,7 +207,7 @@ export class ReplicationEngine {
   /** Stops every channel and writes their info files. */
   async close(): Promise<void> {
     if (this.closed) return;
-    const closing = [...this.channels.keys()].map((name) => this.serial(name, () => this.channels.get(name)!.close()));
+    const closing = [...this.channels.values()].map((c) => this.serial(c.name, () => c.close()));
     this.closed = true;
     await Promise.all(closing);
   }
@@ -167,9 +217,10 @@ export class ReplicationEngine {
     const host = options.sourceHost ?? existing?.sourceAddress().host;
     const port = options.sourcePort ?? existing?.sourceAddress().port ?? 3306;
     if (!host) return;
-    for (const [other, channel] of this.channels) {
+    for (const channel of this.channels.values()) {
       const address = channel.sourceAddress();
-      if (other !== name && address.host === host && address.port === port) {
+      const other = channel.name;
+      if (channel !== existing && address.host === host && address.port === port) {
         throw new ReplicationError('ER_CONNECTION_ALREADY_EXISTS', `Connection '${other}' conflicts with existing ` +
           `connection '${name}': both would replicate from ${host}:${port}; use the existing channel`);
       }
@@ -177,7 +228,7 @@ export class ReplicationEngine {
   }
 
   private channel(name: string): Channel {
-    const found = this.channels.get(name);
+    const found = this.channels.get(lowerConnectionName(name));
     if (!found) {
       throw new ReplicationError('ER_BAD_SLAVE', `There is no channel '${name}': create it with changeReplicationSource`);
     }
@@ -186,10 +237,11 @@ export class ReplicationEngine {
 
   private serial<T>(name: string, work: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(new ReplicationError('ER_WRONG_ARGUMENTS', 'the engine is closed'));
-    let queue = this.queues.get(name);
+    const key = lowerConnectionName(name);
+    let queue = this.queues.get(key);
     if (!queue) {
       queue = new PQueue({ concurrency: 1 });
-      this.queues.set(name, queue);
+      this.queues.set(key, queue);
     }
     return queue.add(work) as Promise<T>;
   }
@@ -201,6 +253,16 @@ export class ReplicationEngine {
 
 async function exists(path: string): Promise<boolean> {
   return access(path).then(() => true, () => false);
+}
+
+/** Refuses a rule set the servers would refuse, before anything changes. */
+function checkFilters(filters: Partial<ReplicationFilters>): Partial<ReplicationFilters> {
+  try {
+    validateFilters(filters);
+  } catch (err) {
+    throw new ReplicationError('ER_WRONG_ARGUMENTS', (err as Error).message);
+  }
+  return filters;
 }
 
 function checkName(channel: string): string {

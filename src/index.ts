@@ -1,4 +1,7 @@
-export { ReplicationEngine, type EngineOptions, type StartOptions } from './engine.js';
+export {
+  ReplicationEngine, type EngineOptions, type StartOptions, type UntilCondition, type FilterDecision,
+} from './engine.js';
+export type { ReplicationFilters, ExplainQuery } from './filter/index.js';
 export type { ReplicationSourceOptions, ReplicaThread } from './channel.js';
 export type { ReplicaStatus } from './status.js';
 export { ReplicationError, ErrorCodes, type ErrorCode } from './errors.js';

@@ -3,6 +3,7 @@
 import type { Logger } from 'pino';
 import { BinlogChecksumError } from './binlog/decoder.js';
 import { EventType, type DecodedEvent, type QueryEvent } from './binlog/events.js';
+import { StatementFilterError, type EventFilter } from './filter/index.js';
 import { compareSourcePositions, SourcePositionTracker, type SourcePosition } from './binlog/position.js';
 import { ApplyError, type Applier, type TransactionGroup } from './apply/applier.js';
 import { commitsImplicitly, firstKeyword } from './apply/statement-kind.js';
@@ -23,8 +24,8 @@ export interface SqlStageOptions {
   /** Retries of a transaction that failed with a transient target error (replica_transaction_retries). */
   transactionRetries: number;
   relayLogPurge: boolean;
-  /** Default database for a Query event on the target (rewrite rules apply here). */
-  database: (event: QueryEvent) => string;
+  /** The channel's replicate-* rules. */
+  filter: EventFilter;
   /** Called after each commit (positions moved), e.g. to mirror relay-log.info. */
   onProgress: (position: ChannelPosition) => void;
   /** Called when the stage stops on its own after an error. */
@@ -117,7 +118,7 @@ export class SqlStage {
   }
 
   private async run(stored: PositionRow | undefined): Promise<void> {
-    const { relayLog, applier } = this.options;
+    const { relayLog, applier, filter } = this.options;
     const signal = this.abort.signal;
     const tracker = new SourcePositionTracker({ file: this.position.sourceLogFile, pos: this.position.sourceLogPos });
     // Events after the start decode with the format the file's head set.
@@ -151,7 +152,8 @@ export class SqlStage {
     const close = (event: RelayEvent, kind: TransactionGroup['kind'], rollback: boolean) => {
       const g = group!;
       group = undefined;
-      batch.push({ kind, events: g.events, start: g.start, end: here(event, 'end'), rollback, database: this.options.database });
+      batch.push({ kind, events: g.events, start: g.start, end: here(event, 'end'), rollback,
+        database: (e) => filter.database(e) });
       batchBytes += g.bytes;
       between = undefined;
     };
@@ -221,8 +223,10 @@ export class SqlStage {
               if (group) ends = { kind: 'transaction', rollback: true };
             } else {
               group ??= open(event, decoded);
-              group.events.push(decoded);
-              if (!group.begun) ends = { kind: commitsImplicitly(e.sql) ? 'ddl' : 'transaction', rollback: false };
+              const applied = this.judge(e, tracker);
+              if (applied) group.events.push(decoded);
+              else dropContext(group.events);
+              if (!group.begun) ends = { kind: applied && commitsImplicitly(e.sql) ? 'ddl' : 'transaction', rollback: false };
             }
             break;
           }
@@ -236,10 +240,16 @@ export class SqlStage {
             if (header.typeCode === EventType.IGNORABLE || (header.flags & 0x80) !== 0) break;
             throw Object.assign(new Error(`unsupported event type ${header.typeCode} at relay log ${event.file}:` +
               `${event.pos} (source ${tracker.file}:${tracker.pos})`), { errno: 1593 });
+          case 'rows': {
+            group ??= open(event, decoded);
+            const kept = filter.rows(e);
+            if (kept) group.events.push(kept === e ? decoded : { header, event: kept });
+            if (e.statementEnd && !group.begun) ends = { kind: 'transaction', rollback: false };
+            break;
+          }
           default:
             group ??= open(event, decoded);
             group.events.push(decoded);
-            if (e.type === 'rows' && e.statementEnd && !group.begun) ends = { kind: 'transaction', rollback: false };
         }
         if (group) group.bytes += event.raw.length;
         tracker.advance(header, e);
@@ -253,6 +263,17 @@ export class SqlStage {
       }
     } finally {
       await reader.close();
+    }
+  }
+
+  /** Whether the channel's rules let a statement through; a statement they cannot judge stops the stage. */
+  private judge(event: QueryEvent, at: SourcePositionTracker): boolean {
+    try {
+      return this.options.filter.statement(event).apply;
+    } catch (err) {
+      if (!(err instanceof StatementFilterError)) throw err;
+      throw Object.assign(new Error(`Error in query '${err.statement.slice(0, 200)}' at source position ` +
+        `${at.file}:${at.pos}: ${err.message}`), { errno: 1593 });
     }
   }
 
@@ -276,6 +297,16 @@ export class SqlStage {
     if (this.options.relayLogPurge) await this.options.relayLog.purgeBefore(this.position.relayLogFile);
   }
 }
+
+/**
+ * Drops the IntVar, Rand and User_var events that belong to a statement the rules filtered out: they only carry
+ * that statement's context.
+ */
+function dropContext(events: DecodedEvent[]): void {
+  while (events.length > 0 && CONTEXT_EVENTS.has(events.at(-1)!.event.type)) events.pop();
+}
+
+const CONTEXT_EVENTS = new Set<DecodedEvent['event']['type']>(['intvar', 'rand', 'user_var']);
 
 /** Orders channel positions by their source position; an unknown position sorts first. */
 function compareChannel(a: ChannelPosition, b: ChannelPosition | undefined): number {

@@ -50,11 +50,21 @@ export interface ReplicaStatus {
   /** Last_Errno / Last_Error: the last SQL error, as the servers also show it. */
   lastErrno: number;
   lastError: string;
-  /** Skip_Counter. */
+  /** Replicate_Do_DB ... Replicate_Rewrite_DB: the channel's filters, comma-separated as the servers show them. */
+  replicateDoDb: string;
+  replicateIgnoreDb: string;
+  replicateDoTable: string;
+  replicateIgnoreTable: string;
+  replicateWildDoTable: string;
+  replicateWildIgnoreTable: string;
+  /** `from->to` pairs, as MariaDB shows Replicate_Rewrite_DB. */
+  replicateRewriteDb: string;
+  /** Skip_Counter: events setSkipCounter still has to skip. */
   skipCounter: number;
   /** Exec_Master_Log_Pos. */
   execSourceLogPos: number;
   relayLogSpace: number;
+  /** Until_Condition of the running SQL stage, from startReplica's `until`. */
   untilCondition: 'None' | 'Master' | 'Relay';
   untilLogFile: string;
   untilLogPos: number;
@@ -75,6 +85,10 @@ export interface ReplicaStatus {
   receivedHeartbeats: number;
   /** Slave_heartbeat_period, seconds. */
   heartbeatPeriod: number;
+  /** SQL_Delay: sourceDelay, seconds. */
+  sqlDelay: number;
+  /** SQL_Remaining_Delay: seconds until the waiting transaction may be applied; null when none is waiting. */
+  sqlRemainingDelay: number | null;
   /** Last_IO_Error_Timestamp / Last_SQL_Error_Timestamp, ISO strings or ''. */
   lastIoErrorTimestamp: string;
   lastSqlErrorTimestamp: string;

@@ -3,6 +3,7 @@ export {
   emptyFilters,
   validateFilters,
   rewriteDb,
+  hasAnyRules,
   filterRowEvent,
   filterStatement,
   explain,
@@ -25,3 +26,4 @@ export {
   type StatementParseOptions,
   type Token,
 } from './statement-tables.js';
+export { EventFilter, StatementFilterError } from './event-filter.js';

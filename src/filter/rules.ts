@@ -203,7 +203,7 @@ function hasDbRules(f: ReplicationFilters): boolean {
   return f.replicateDoDb.length > 0 || f.replicateIgnoreDb.length > 0;
 }
 
-function hasAnyRules(f: ReplicationFilters): boolean {
+export function hasAnyRules(f: ReplicationFilters): boolean {
   return hasDbRules(f) || hasTableRules(f);
 }
 

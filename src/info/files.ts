@@ -34,6 +34,11 @@ export function relayLogInfoFileName(channel: string): string {
   return withChannel('relay-log.info', channel);
 }
 
+/** The channel's replicate-* rules. The servers keep them only in memory; tributary keeps them across restarts. */
+export function filtersFileName(channel: string): string {
+  return withChannel('replication-filters.json', channel);
+}
+
 /**
  * Replaces `path` with `data` so that a crash leaves either the old or the new content: a temp file in the
  * same directory, fsync, rename over the target, fsync of the directory (which makes the rename durable).

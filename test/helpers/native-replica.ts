@@ -1,0 +1,101 @@
+// A native MariaDB multi-source replica driven with the statements the servers know, configured the way a
+// test configures tributary: the reference every comparison test measures tributary against.
+import type { ReplicationFilters } from '../../src/index.js';
+import { startMariaDb, type ServerOptions, type TestServer } from './servers.js';
+
+const FILTER_VARIABLE: Record<keyof ReplicationFilters, string> = {
+  replicateDoDb: 'replicate_do_db',
+  replicateIgnoreDb: 'replicate_ignore_db',
+  replicateDoTable: 'replicate_do_table',
+  replicateIgnoreTable: 'replicate_ignore_table',
+  replicateWildDoTable: 'replicate_wild_do_table',
+  replicateWildIgnoreTable: 'replicate_wild_ignore_table',
+  replicateRewriteDb: 'replicate_rewrite_db',
+};
+
+export type NativeUntil = { sourceLogFile: string; sourceLogPos: number } | { relayLogFile: string; relayLogPos: number };
+
+export interface NativeReplica {
+  readonly server: TestServer;
+  /** CHANGE MASTER 'name' TO the source as root, at `position` (the beginning of its first binlog by default). */
+  changeSource(name: string, source: TestServer, position?: { file: string; pos: number }, extra?: string): Promise<void>;
+  /** SET GLOBAL 'name'.replicate_* for each key given (the connection's SQL thread must be stopped). */
+  setFilters(name: string, filters: Partial<ReplicationFilters>): Promise<void>;
+  start(name: string, options?: { threads?: ('IO_THREAD' | 'SQL_THREAD')[]; until?: NativeUntil }): Promise<void>;
+  stop(name: string, threads?: ('IO_THREAD' | 'SQL_THREAD')[]): Promise<void>;
+  reset(name: string, all?: boolean): Promise<void>;
+  /** SHOW SLAVE 'name' STATUS as a row of column name -> value. */
+  status(name: string): Promise<Record<string, any>>;
+  /** MASTER_POS_WAIT on the connection for everything `source` has logged; throws with the status if not reached. */
+  catchUp(name: string, source: TestServer, timeoutSeconds?: number): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+function quoteString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+function quoteName(name: string): string {
+  return quoteString(name);
+}
+
+/** The text a replicate_* variable takes: comma-separated values, rewrite pairs as from->to. */
+export function filterVariableValue(key: keyof ReplicationFilters, value: ReplicationFilters[keyof ReplicationFilters]): string {
+  if (key === 'replicateRewriteDb') return (value as [string, string][]).map(([from, to]) => `${from}->${to}`).join(',');
+  return (value as string[]).join(',');
+}
+
+/** Starts a mariadbd meant to be a replica: no binlog unless asked, so it pays what tributary's target pays. */
+export async function startNativeReplica(options: ServerOptions): Promise<NativeReplica> {
+  const server = await startMariaDb({ noBinlog: true, ...options });
+  return nativeReplica(server);
+}
+
+export function nativeReplica(server: TestServer): NativeReplica {
+  const threadList = (threads?: ('IO_THREAD' | 'SQL_THREAD')[]) => (threads ? ' ' + threads.join(', ') : '');
+  const replica: NativeReplica = {
+    server,
+    async changeSource(name, source, position, extra) {
+      const at = position ?? { file: 'mysql-bin.000001', pos: 4 };
+      await server.sql(`CHANGE MASTER ${quoteName(name)} TO MASTER_HOST='${source.host}', MASTER_PORT=${source.port}, ` +
+        `MASTER_USER='${source.user}', MASTER_PASSWORD='${source.password}', MASTER_LOG_FILE=${quoteString(at.file)}, ` +
+        `MASTER_LOG_POS=${at.pos}${extra ? ', ' + extra : ''}`);
+    },
+    async setFilters(name, filters) {
+      const statements = (Object.keys(filters) as (keyof ReplicationFilters)[]).map((key) =>
+        `SET GLOBAL \`${name.replace(/`/g, '``')}\`.${FILTER_VARIABLE[key]} = ${quoteString(filterVariableValue(key, filters[key]!))}`);
+      if (statements.length > 0) await server.sql(...statements);
+    },
+    async start(name, options = {}) {
+      let until = '';
+      if (options.until && 'sourceLogFile' in options.until) {
+        until = ` UNTIL MASTER_LOG_FILE=${quoteString(options.until.sourceLogFile)}, MASTER_LOG_POS=${options.until.sourceLogPos}`;
+      } else if (options.until) {
+        until = ` UNTIL RELAY_LOG_FILE=${quoteString(options.until.relayLogFile)}, RELAY_LOG_POS=${options.until.relayLogPos}`;
+      }
+      await server.sql(`START SLAVE ${quoteName(name)}${threadList(options.threads)}${until}`);
+    },
+    async stop(name, threads) {
+      await server.sql(`STOP SLAVE ${quoteName(name)}${threadList(threads)}`);
+    },
+    async reset(name, all = false) {
+      await server.sql(`RESET SLAVE ${quoteName(name)}${all ? ' ALL' : ''}`);
+    },
+    async status(name) {
+      const rows = await server.sql(`SHOW SLAVE ${quoteName(name)} STATUS`) as Record<string, any>[];
+      if (!rows[0]) throw new Error(`the native replica has no connection '${name}'`);
+      return rows[0];
+    },
+    async catchUp(name, source, timeoutSeconds = 120) {
+      const [master] = await source.sql('SHOW MASTER STATUS') as { File: string; Position: number }[];
+      const [row] = await server.sql(`SELECT MASTER_POS_WAIT(${quoteString(master!.File)}, ${Number(master!.Position)}, ` +
+        `${timeoutSeconds}, ${quoteName(name)}) AS waited`) as { waited: number | null }[];
+      if (row?.waited === null || row?.waited === undefined || Number(row.waited) < 0) {
+        throw new Error(`native connection '${name}' did not reach ${master!.File}:${master!.Position} ` +
+          `(MASTER_POS_WAIT gave ${row?.waited}): ${JSON.stringify(await replica.status(name), null, 2)}`);
+      }
+    },
+    destroy: () => server.destroy(),
+  };
+  return replica;
+}
