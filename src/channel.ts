@@ -17,7 +17,7 @@ import {
 import { PositionTable, type ChannelPosition } from './info/position-table.js';
 import { IoStage } from './io-stage.js';
 import { RelayLog, scanRelayFile } from './relaylog/relay-log.js';
-import { SqlStage } from './sql-stage.js';
+import { SqlStage, type SqlStageCounters, type UntilCondition } from './sql-stage.js';
 import type { ReplicaStatus } from './status.js';
 
 /** Options of changeReplicationSource; a key left out keeps its value. */
@@ -37,6 +37,12 @@ export interface ReplicationSourceOptions {
   sourceHeartbeatPeriod?: number;
   /** Events from these server ids are not written to the relay log (IGNORE_SERVER_IDS); [] clears the list. */
   ignoreServerIds?: number[];
+  /**
+   * MASTER_DELAY: a transaction is applied no earlier than this many seconds after it committed on the source
+   * (by the source's clock as its events carry it). The only option that needs the SQL stage, not the I/O
+   * stage, stopped.
+   */
+  sourceDelay?: number;
 }
 
 export interface EngineSettings {
@@ -52,6 +58,8 @@ export interface EngineSettings {
   replicaTransactionRetries: number;
   /** Engine-wide rules, copied into a channel when it is created. */
   filters: ReplicationFilters;
+  /** slave_skip_errors. */
+  replicaSkipErrors: ReadonlySet<number> | 'all';
 }
 
 export type ReplicaThread = 'IO_THREAD' | 'SQL_THREAD';
@@ -66,6 +74,9 @@ export class Channel {
   private applier: Applier | undefined;
   private lastIoError = { errno: 0, message: '', at: '' };
   private lastSqlError = { errno: 0, message: '', at: '' };
+  /** START SLAVE UNTIL of the SQL stage started last; cleared by a stop or a start without it. */
+  private until: UntilCondition | undefined;
+  private readonly counters: SqlStageCounters = { skip: 0, retriedTransactions: 0 };
   private infoTimer: NodeJS.Timeout | undefined;
   private infoDirty = false;
   /** CHANGE MASTER named a new read position: the I/O stage starts there, not where the relay log ends. */
@@ -81,6 +92,8 @@ export class Channel {
     private applied: ChannelPosition,
     readonly relayLog: RelayLog,
     private filters: ReplicationFilters,
+    /** MASTER_DELAY, seconds; kept in relay-log.info as the servers keep it. */
+    private sqlDelay: number,
   ) {
     this.logger = settings.logger.child({ channel: name });
     this.positions = new PositionTable(settings.positionTable, name);
@@ -100,10 +113,12 @@ export class Channel {
     const masterInfo = parseMasterInfo(await readFile(masterPath, 'utf8'));
     const relayLog = await RelayLog.open(Channel.relayLogOptions(name, settings));
     let applied: ChannelPosition;
+    let sqlDelay = 0;
     try {
       const info = parseRelayLogInfo(await readFile(join(settings.dataDir, relayLogInfoFileName(name)), 'utf8'));
       applied = { relayLogFile: info.relayLogFile, relayLogPos: info.relayLogPos,
         sourceLogFile: info.relaySourceLogFile, sourceLogPos: info.execSourceLogPos };
+      sqlDelay = info.sqlDelay;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       applied = startOf(name, { file: masterInfo.sourceLogFile, pos: masterInfo.readSourceLogPos });
@@ -115,7 +130,7 @@ export class Channel {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       filters = structuredClone(settings.filters);
     }
-    return new Channel(name, settings, masterInfo, applied, relayLog, filters);
+    return new Channel(name, settings, masterInfo, applied, relayLog, filters, sqlDelay);
   }
 
   /** A new channel from CHANGE MASTER options (validated by the caller). */
@@ -124,7 +139,7 @@ export class Channel {
     await relayLog.reset();
     const masterInfo = newMasterInfo(settings);
     const channel = new Channel(name, settings, masterInfo, startOf(name, { file: '', pos: 4 }), relayLog,
-      structuredClone(settings.filters));
+      structuredClone(settings.filters), 0);
     await channel.change(options);
     await channel.writeFilters();
     return channel;
@@ -147,9 +162,14 @@ export class Channel {
    * stopped; the SQL stage may keep running and applies what the relay log already holds (seed 003's rules).
    */
   async change(options: ReplicationSourceOptions): Promise<void> {
-    if (this.ioRunning) {
+    const { sourceDelay, ...ioOptions } = options;
+    if (this.ioRunning && Object.values(ioOptions).some((v) => v !== undefined)) {
       throw new ReplicationError('ER_SLAVE_MUST_STOP', `This operation cannot be performed with a running slave io ` +
         `thread; run stopReplica('${this.name}', { threads: ['IO_THREAD'] }) first`);
+    }
+    if (this.sqlRunning && sourceDelay !== undefined) {
+      throw new ReplicationError('ER_SLAVE_MUST_STOP', `sourceDelay (MASTER_DELAY) cannot change while the SQL stage ` +
+        `runs; run stopReplica('${this.name}', { threads: ['SQL_THREAD'] }) first`);
     }
     if (options.ignoreServerIds?.includes(this.settings.serverId) && this.settings.replicateSameServerId) {
       throw new ReplicationError('ER_WRONG_ARGUMENTS', `ignoreServerIds cannot hold this replica's own server id ` +
@@ -186,6 +206,10 @@ export class Channel {
     this.masterInfo = next;
     this.readPositionChanged ||= positioned || moved;
     await this.writeMasterInfo();
+    if (sourceDelay !== undefined) {
+      this.sqlDelay = sourceDelay;
+      await this.writeRelayLogInfo();
+    }
   }
 
   /** CHANGE REPLICATION FILTER: keys given replace the channel's rules; the SQL stage must be stopped. */
@@ -202,7 +226,16 @@ export class Channel {
     return explain(this.filters, query);
   }
 
-  async start(threads: ReplicaThread[]): Promise<void> {
+  /** sql_slave_skip_counter for the next start of the SQL stage, which must be stopped. */
+  setSkipCounter(count: number): void {
+    if (this.sqlRunning) {
+      throw new ReplicationError('ER_SLAVE_MUST_STOP', `the skip counter cannot change while the SQL stage runs; ` +
+        `run stopReplica('${this.name}', { threads: ['SQL_THREAD'] }) first`);
+    }
+    this.counters.skip = count;
+  }
+
+  async start(threads: ReplicaThread[], until?: UntilCondition): Promise<void> {
     if (!this.masterInfo.sourceHost) {
       throw new ReplicationError('ER_BAD_SLAVE', `Misconfigured slave: MASTER_HOST was not set for channel ` +
         `'${this.name}'; set it with changeReplicationSource`);
@@ -260,6 +293,7 @@ export class Channel {
     }
     if (wantSql) {
       this.lastSqlError = { errno: 0, message: '', at: '' };
+      this.until = until;
       this.sql = new SqlStage({
         relayLog: this.relayLog,
         applier: this.applier!,
@@ -268,6 +302,9 @@ export class Channel {
         transactionRetries: this.settings.replicaTransactionRetries,
         relayLogPurge: this.settings.relayLogPurge,
         filter: new EventFilter(this.filters),
+        ...(until ? { until } : {}),
+        delaySeconds: this.sqlDelay,
+        counters: this.counters,
         onProgress: (position) => {
           this.applied = position;
           this.scheduleInfoWrite();
@@ -282,6 +319,7 @@ export class Channel {
 
   async stop(threads: ReplicaThread[]): Promise<void> {
     if (threads.includes('IO_THREAD')) await this.stopIo();
+    if (threads.includes('SQL_THREAD')) this.until = undefined;
     if (threads.includes('SQL_THREAD') && this.sql) {
       await this.sql.stop();
       this.applied = this.sql.position;
@@ -360,12 +398,12 @@ export class Channel {
       replicateWildDoTable: formatFilterList(this.filters.replicateWildDoTable),
       replicateWildIgnoreTable: formatFilterList(this.filters.replicateWildIgnoreTable),
       replicateRewriteDb: formatFilterList(this.filters.replicateRewriteDb),
-      skipCounter: 0,
+      skipCounter: this.counters.skip,
       execSourceLogPos: applied.sourceLogPos,
       relayLogSpace: this.relayLog.space(),
-      untilCondition: 'None',
-      untilLogFile: '',
-      untilLogPos: 0,
+      untilCondition: !this.until ? 'None' : 'sourceLogFile' in this.until ? 'Master' : 'Relay',
+      untilLogFile: !this.until ? '' : 'sourceLogFile' in this.until ? this.until.sourceLogFile : this.until.relayLogFile,
+      untilLogPos: !this.until ? 0 : 'sourceLogFile' in this.until ? this.until.sourceLogPos : this.until.relayLogPos,
       secondsBehindSource: secondsBehind,
       lastIoErrno: this.lastIoError.errno,
       lastIoError: this.lastIoError.message,
@@ -373,13 +411,13 @@ export class Channel {
       lastSqlError: this.lastSqlError.message,
       replicateIgnoreServerIds: [...this.masterInfo.ignoreServerIds],
       sourceServerId: io?.sourceServerId ?? 0,
-      retriedTransactions: sql?.retriedTransactions ?? 0,
+      retriedTransactions: this.counters.retriedTransactions,
       maxRelayLogSize: this.settings.maxRelayLogSize,
       executedLogEntries: sql?.executedLogEntries ?? 0,
       receivedHeartbeats: io?.receivedHeartbeats ?? 0,
       heartbeatPeriod: this.heartbeatPeriod(),
-      sqlDelay: 0,
-      sqlRemainingDelay: null,
+      sqlDelay: this.sqlDelay,
+      sqlRemainingDelay: sql?.delayUntil === undefined ? null : Math.max(0, Math.ceil(sql.delayUntil - Date.now() / 1000)),
       lastIoErrorTimestamp: this.lastIoError.at,
       lastSqlErrorTimestamp: this.lastSqlError.at,
     };
@@ -447,7 +485,7 @@ export class Channel {
     const a = this.sql?.position ?? this.applied;
     await writeFileAtomic(join(this.settings.dataDir, relayLogInfoFileName(this.name)), formatRelayLogInfo({
       relayLogFile: a.relayLogFile, relayLogPos: a.relayLogPos, relaySourceLogFile: a.sourceLogFile,
-      execSourceLogPos: a.sourceLogPos, sqlDelay: 0,
+      execSourceLogPos: a.sourceLogPos, sqlDelay: this.sqlDelay,
     }));
   }
 }

@@ -10,7 +10,10 @@ import { ReplicationError } from './errors.js';
 import { formatMultiMasterInfo, masterInfoFileName, parseMultiMasterInfo, writeFileAtomic } from './info/index.js';
 import { lowerConnectionName } from './info/filename-charset.js';
 import { emptyFilters, validateFilters, type Decision, type ExplainQuery, type ReplicationFilters } from './filter/index.js';
+import type { UntilCondition } from './sql-stage.js';
 import type { ReplicaStatus } from './status.js';
+
+export type { UntilCondition };
 
 export interface EngineOptions {
   /** Relay logs and info files live here; created if missing. */
@@ -44,11 +47,6 @@ export interface EngineOptions {
    */
   replicaSkipErrors?: number[] | 'all';
 }
-
-/** START SLAVE ... UNTIL: the SQL stage stops after the event group that reaches this position. */
-export type UntilCondition =
-  | { sourceLogFile: string; sourceLogPos: number }
-  | { relayLogFile: string; relayLogPos: number };
 
 export interface StartOptions {
   /** Which stages to start; both when left out (START SLAVE IO_THREAD / SQL_THREAD). */
@@ -89,6 +87,7 @@ export class ReplicationEngine {
       positionTable: options.positionTable ?? 'tributary.replication_position',
       replicaTransactionRetries: options.replicaTransactionRetries ?? 10,
       filters: { ...emptyFilters(), ...structuredClone(checkFilters(options.filters ?? {})) },
+      replicaSkipErrors: checkSkipErrors(options.replicaSkipErrors ?? []),
     };
     const engine = new ReplicationEngine(settings);
     // The default channel is not listed in multi-master.info: it exists when its master.info does.
@@ -152,14 +151,34 @@ export class ReplicationEngine {
     }
   }
 
-  /** START SLAVE 'channel' [IO_THREAD | SQL_THREAD]. */
-  startReplica(channel: string, options: StartOptions = {}): Promise<void> {
-    return this.serial(channel, () => this.channel(channel).start(options.threads ?? BOTH));
+  /** START SLAVE 'channel' [IO_THREAD | SQL_THREAD] [UNTIL ...]. */
+  async startReplica(channel: string, options: StartOptions = {}): Promise<void> {
+    const threads = options.threads ?? BOTH;
+    if (options.until !== undefined) checkUntil(options.until, threads);
+    return this.serial(channel, () => {
+      const found = this.channel(channel);
+      if (options.until && found.sqlRunning) {
+        throw new ReplicationError('ER_SLAVE_MUST_STOP', `the SQL stage of '${channel}' is already running, so it ` +
+          `cannot take an until position; stop it first`);
+      }
+      return found.start(threads, options.until);
+    });
   }
 
   /** STOP SLAVE 'channel' [IO_THREAD | SQL_THREAD]. */
   stopReplica(channel: string, options: StartOptions = {}): Promise<void> {
     return this.serial(channel, () => this.channel(channel).stop(options.threads ?? BOTH));
+  }
+
+  /**
+   * SET GLOBAL sql_slave_skip_counter (for the channel): the next start of the SQL stage skips `count` events
+   * from the source; an event group the skip enters is skipped whole. The SQL stage must be stopped.
+   */
+  async setSkipCounter(channel: string, count: number): Promise<void> {
+    if (!Number.isInteger(count) || count < 0 || count > 0xffffffff) {
+      throw new ReplicationError('ER_WRONG_ARGUMENTS', `the skip counter must be an integer from 0 to 4294967295, got ${count}`);
+    }
+    return this.serial(channel, async () => this.channel(channel).setSkipCounter(count));
   }
 
   /** START ALL SLAVES. */
@@ -265,6 +284,36 @@ function checkFilters(filters: Partial<ReplicationFilters>): Partial<Replication
   return filters;
 }
 
+function checkSkipErrors(errors: number[] | 'all'): ReadonlySet<number> | 'all' {
+  if (errors === 'all') return errors;
+  if (!Array.isArray(errors) || !errors.every((e) => Number.isInteger(e) && e > 0)) {
+    throw new ReplicationError('ER_WRONG_ARGUMENTS', `replicaSkipErrors must be 'all' or a list of error numbers, like [1062, 1032]`);
+  }
+  return new Set(errors);
+}
+
+/** START SLAVE UNTIL takes a source or a relay log position; GTID forms wait for GTID support. */
+function checkUntil(until: UntilCondition, threads: ReplicaThread[]): void {
+  const refuse = (why: string): never => {
+    throw new ReplicationError('ER_BAD_SLAVE_UNTIL_COND', `Incorrect parameter or combination of parameters for ` +
+      `START SLAVE UNTIL: ${why}`);
+  };
+  const given = (typeof until === 'object' && until !== null ? until : {}) as Record<string, unknown>;
+  const keys = Object.keys(given).sort().join(',');
+  if (/gtid/i.test(keys)) {
+    refuse('GTID positions are not supported yet; give { sourceLogFile, sourceLogPos } or { relayLogFile, relayLogPos }');
+  }
+  const [fileKey, posKey] = keys === 'sourceLogFile,sourceLogPos' ? ['sourceLogFile', 'sourceLogPos']
+    : keys === 'relayLogFile,relayLogPos' ? ['relayLogFile', 'relayLogPos']
+      : refuse(`give either { sourceLogFile, sourceLogPos } or { relayLogFile, relayLogPos }, got { ${keys} }`);
+  const file = given[fileKey];
+  const pos = given[posKey];
+  if (typeof file !== 'string' || file === '' || typeof pos !== 'number' || !Number.isInteger(pos) || pos < 0) {
+    refuse('the log file must be a non-empty string and the position an integer >= 0');
+  }
+  if (!threads.includes('SQL_THREAD')) refuse('an until position needs the SQL stage (SQL_THREAD) among the threads');
+}
+
 function checkName(channel: string): string {
   if (typeof channel !== 'string' || [...channel].length > MAX_CHANNEL_NAME) {
     throw new ReplicationError('ER_WRONG_ARGUMENTS', `channel name must be a string of at most ${MAX_CHANNEL_NAME} characters`);
@@ -301,6 +350,9 @@ function validateSourceOptions(options: ReplicationSourceOptions): void {
     } else {
       throw new ReplicationError('ER_WRONG_ARGUMENTS', `${key} has the wrong type`);
     }
+  }
+  if (options.sourceDelay !== undefined && (!Number.isInteger(options.sourceDelay) || options.sourceDelay > 0x7fffffff)) {
+    throw new ReplicationError('ER_WRONG_ARGUMENTS', `sourceDelay must be an integer from 0 to 2147483647 seconds, got ${options.sourceDelay}`);
   }
   if (options.sourceLogPos !== undefined && options.sourceLogPos < 4) {
     throw new ReplicationError('ER_WRONG_ARGUMENTS', 'sourceLogPos must be at least 4 (the first event of a binlog)');

@@ -11,6 +11,18 @@ import type { ChannelPosition, PositionRow } from './info/position-table.js';
 import { scanRelayFile, type RelayEvent, type RelayLog } from './relaylog/relay-log.js';
 import { SqlState } from './status.js';
 
+/** START SLAVE ... UNTIL: the SQL stage stops after the event group that reaches this position. */
+export type UntilCondition =
+  | { sourceLogFile: string; sourceLogPos: number }
+  | { relayLogFile: string; relayLogPos: number };
+
+export interface SqlStageCounters {
+  /** sql_slave_skip_counter: events still to skip. */
+  skip: number;
+  /** Retried_transactions. */
+  retriedTransactions: number;
+}
+
 export interface SqlStageOptions {
   relayLog: RelayLog;
   applier: Applier;
@@ -26,6 +38,12 @@ export interface SqlStageOptions {
   relayLogPurge: boolean;
   /** The channel's replicate-* rules. */
   filter: EventFilter;
+  /** START SLAVE UNTIL: stop before the first event group that starts at or after this position. */
+  until?: UntilCondition;
+  /** MASTER_DELAY, seconds. */
+  delaySeconds: number;
+  /** Counters the channel keeps across starts of the stage; the stage updates them. */
+  counters: SqlStageCounters;
   /** Called after each commit (positions moved), e.g. to mirror relay-log.info. */
   onProgress: (position: ChannelPosition) => void;
   /** Called when the stage stops on its own after an error. */
@@ -38,6 +56,8 @@ interface OpenGroup {
   timestamp: number;
   begun: boolean;
   bytes: number;
+  /** Entered by the skip counter: skipped whole. */
+  skipped: boolean;
 }
 
 interface Waiter {
@@ -50,9 +70,10 @@ export class SqlStage {
   state = '';
   running = false;
   executedLogEntries = 0;
-  retriedTransactions = 0;
   /** Header timestamp of the transaction being applied, for Seconds_Behind_Master; undefined when idle. */
   applyingTimestamp: number | undefined;
+  /** While a transaction waits for MASTER_DELAY: when it may be applied, seconds since the epoch. */
+  delayUntil: number | undefined;
   /** The last position applied: what Relay_Log_File/Pos, Relay_Master_Log_File and Exec_Master_Log_Pos show. */
   position: ChannelPosition;
 
@@ -147,36 +168,48 @@ export class SqlStage {
       if (group) {
         this.options.logger.warn({ at: group.start }, 'transaction without its end in the relay log; discarded');
       }
-      return { events: [], start: here(event, 'start'), timestamp: decoded.header.timestamp, begun: false, bytes: 0 };
+      return { events: [], start: here(event, 'start'), timestamp: decoded.header.timestamp, begun: false, bytes: 0,
+        skipped: false };
     };
-    const close = (event: RelayEvent, kind: TransactionGroup['kind'], rollback: boolean) => {
+    const close = (event: RelayEvent, kind: TransactionGroup['kind'], rollback: boolean): TransactionGroup => {
       const g = group!;
       group = undefined;
-      batch.push({ kind, events: g.events, start: g.start, end: here(event, 'end'), rollback,
-        database: (e) => filter.database(e) });
+      const closed: TransactionGroup = g.skipped
+        ? { kind: 'transaction', events: [], start: g.start, end: here(event, 'end'), rollback: false, database: filter.database.bind(filter) }
+        : { kind, events: g.events, start: g.start, end: here(event, 'end'), rollback, database: filter.database.bind(filter) };
       batchBytes += g.bytes;
+      between = undefined;
+      return closed;
+    };
+    const flush = async () => {
+      if (batch.length > 0) await this.applyBatch(batch, ddlMaybeDone);
+      batch = [];
+      batchBytes = 0;
+    };
+    const saveBetween = async () => {
+      if (!between || group) return;
+      await applier.savePosition(between);
+      this.committed(between);
       between = undefined;
     };
 
     try {
+      if (this.untilReached({ file: tracker.file, pos: tracker.pos }, this.position)) return;
       while (!signal.aborted) {
         let event = await reader.tryNext();
         if (!event) {
-          if (batch.length > 0) {
-            await this.applyBatch(batch, ddlMaybeDone);
-            batch = [];
-            batchBytes = 0;
-          }
-          if (between && !group) {
-            await applier.savePosition(between);
-            this.committed(between);
-            between = undefined;
-          }
+          await flush();
+          await saveBetween();
           this.state = SqlState.waitingForRelayLog;
           this.applyingTimestamp = undefined;
           event = await reader.next(signal);
           if (!event) break;
           this.state = SqlState.reading;
+        }
+        if (!group && this.untilReached({ file: tracker.file, pos: tracker.pos }, here(event, 'start'))) {
+          await flush();
+          await saveBetween();
+          return;
         }
         let decoded: DecodedEvent;
         try {
@@ -190,6 +223,7 @@ export class SqlStage {
         this.executedLogEntries++;
         const { header, event: e } = decoded;
         let ends: { kind: TransactionGroup['kind']; rollback: boolean } | undefined;
+        const skipping = this.options.counters.skip > 0 && SKIP_COUNTED.has(e.type);
 
         switch (e.type) {
           case 'rotate':
@@ -223,7 +257,7 @@ export class SqlStage {
               if (group) ends = { kind: 'transaction', rollback: true };
             } else {
               group ??= open(event, decoded);
-              const applied = this.judge(e, tracker);
+              const applied = !skipping && !group.skipped && this.judge(e, tracker);
               if (applied) group.events.push(decoded);
               else dropContext(group.events);
               if (!group.begun) ends = { kind: applied && commitsImplicitly(e.sql) ? 'ddl' : 'transaction', rollback: false };
@@ -251,19 +285,71 @@ export class SqlStage {
             group ??= open(event, decoded);
             group.events.push(decoded);
         }
+        if (skipping) {
+          if (group) group.skipped = true;
+          this.countSkip(e.type, group !== undefined && ends === undefined);
+        }
         if (group) group.bytes += event.raw.length;
         tracker.advance(header, e);
-        if (ends && group) close(event, ends.kind, ends.rollback);
-        else if (!group) between = here(event, 'end');
-        if (batch.length >= maxGroups || batchBytes >= maxBytes || batch.at(-1)?.kind === 'ddl') {
-          await this.applyBatch(batch, ddlMaybeDone);
-          batch = [];
-          batchBytes = 0;
+        if (ends && group) {
+          const closed = close(event, ends.kind, ends.rollback);
+          const due = this.options.delaySeconds > 0 ? header.timestamp + this.options.delaySeconds : 0;
+          if (due * 1000 > Date.now()) {
+            await flush();
+            if (!await this.waitForDelay(due, signal)) break;
+          }
+          batch.push(closed);
+        } else if (!group) {
+          between = here(event, 'end');
         }
+        if (batch.length >= maxGroups || batchBytes >= maxBytes || batch.at(-1)?.kind === 'ddl') await flush();
       }
     } finally {
       await reader.close();
     }
+  }
+
+  /**
+   * sql_slave_skip_counter, as MariaDB counts it: every event from the source counts one, except that the last
+   * count is kept until the group it fell in ends (so that group is skipped whole), and that IntVar, Rand and
+   * User_var events do not spend the last count, which belongs to the statement they prepare.
+   */
+  private countSkip(type: DecodedEvent['event']['type'], insideGroup: boolean): void {
+    const counters = this.options.counters;
+    if (counters.skip === 1 && (insideGroup || CONTEXT_EVENTS.has(type))) return;
+    counters.skip--;
+  }
+
+  /** START SLAVE UNTIL: whether the next event, at `source` / `relay`, lies at or past the UNTIL position. */
+  private untilReached(source: SourcePosition, relay: { relayLogFile: string; relayLogPos: number }): boolean {
+    const until = this.options.until;
+    if (!until) return false;
+    const reached = 'sourceLogFile' in until
+      ? compareSourcePositions(source, { file: until.sourceLogFile, pos: until.sourceLogPos }) >= 0
+      : compareRelayPositions(relay, until) >= 0;
+    if (reached) this.options.logger.info({ until }, 'SQL stage stopped because it reached its UNTIL position');
+    return reached;
+  }
+
+  /** MASTER_DELAY: waits until `due` (seconds since the epoch); false when the stage was stopped meanwhile. */
+  private async waitForDelay(due: number, signal: AbortSignal): Promise<boolean> {
+    this.state = SqlState.waitingForDelay;
+    this.delayUntil = due;
+    try {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(finish, due * 1000 - Date.now());
+        function finish() {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', finish);
+          resolve();
+        }
+        signal.addEventListener('abort', finish);
+      });
+    } finally {
+      this.delayUntil = undefined;
+      this.state = SqlState.reading;
+    }
+    return !signal.aborted;
   }
 
   /** Whether the channel's rules let a statement through; a statement they cannot judge stops the stage. */
@@ -287,7 +373,7 @@ export class SqlStage {
       } catch (err) {
         if (applier.committed) this.committed(applier.committed);
         if (!(err instanceof ApplyError) || !err.transient || attempt >= this.options.transactionRetries) throw err;
-        this.retriedTransactions++;
+        this.options.counters.retriedTransactions++;
         this.options.logger.warn({ errno: err.errno, attempt: attempt + 1 }, 'transient target error; retrying');
         batch = batch.filter((g) => compareChannel(g.start, applier.committed) >= 0);
         await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
@@ -307,6 +393,18 @@ function dropContext(events: DecodedEvent[]): void {
 }
 
 const CONTEXT_EVENTS = new Set<DecodedEvent['event']['type']>(['intvar', 'rand', 'user_var']);
+
+// Events that come from the source's binlog and count for sql_slave_skip_counter; the relay log's own headers,
+// Rotate and the binlog's bookkeeping events do not.
+const SKIP_COUNTED = new Set<DecodedEvent['event']['type']>([
+  'gtid', 'query', 'xid', 'rows', 'table_map', 'intvar', 'rand', 'user_var', 'unknown',
+]);
+
+/** Relay log positions in file order: files compare by their sequence number. */
+function compareRelayPositions(a: { relayLogFile: string; relayLogPos: number }, b: { relayLogFile: string; relayLogPos: number }): number {
+  const seq = (file: string) => Number(file.slice(file.lastIndexOf('.') + 1));
+  return seq(a.relayLogFile) - seq(b.relayLogFile) || a.relayLogPos - b.relayLogPos;
+}
 
 /** Orders channel positions by their source position; an unknown position sorts first. */
 function compareChannel(a: ChannelPosition, b: ChannelPosition | undefined): number {

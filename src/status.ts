@@ -19,6 +19,7 @@ export const IoState = {
 export const SqlState = {
   reading: 'Reading event from the relay log',
   waitingForRelayLog: 'Has read all relay log; waiting for the slave I/O thread to update it',
+  waitingForDelay: 'Waiting until MASTER_DELAY seconds after master executed event',
   exiting: 'Waiting for slave mutex on exit',
 } as const;
 

@@ -156,6 +156,7 @@ export class Applier {
     try {
       await this.runTransaction(groups);
     } catch (err) {
+      console.error("BATCH ERROR", err);
       if (groups.length === 1 || !(err instanceof ApplyError) || err.transient) throw err;
       for (const group of groups) await this.runTransaction([group]);
       throw err;
@@ -245,7 +246,7 @@ export class Applier {
       await flushRows();
       if (event.type === 'query') {
         const database = group.database(event);
-        pieces.push({ sql: querySessionSql(event, header.timestamp, (id) => this.collations.get(id)), describe: () => 'session setup' });
+        pieces.push({ sql: querySessionSql(event, header, (id) => this.collations.get(id)), describe: () => 'session setup' });
         for (const sql of queryStatements(event, database)) {
           pieces.push({ sql, describe: () => describeQuery(event, group) });
         }

@@ -1,6 +1,6 @@
 // The session state a Query event carries, as the SET statements that recreate it on the target before the
 // statement runs (what `mariadb-binlog` prints before each statement). Pure.
-import type { BinlogEvent, QueryEvent } from '../binlog/events.js';
+import type { BinlogEvent, EventHeader, QueryEvent } from '../binlog/events.js';
 import { bytes, byteLiteral, quoteIdentifier } from './sql-text.js';
 import { runsWithoutDefaultDatabase } from './statement-kind.js';
 
@@ -24,16 +24,21 @@ export interface Collation {
 export type CollationLookup = (id: number) => Collation | undefined;
 
 /**
- * SET assignments for a Query event's status variables and timestamp. The event names collations by id;
- * character_set_client takes a character set, so ids go through the target's collation table.
+ * SET assignments for a Query event's status variables, timestamp and session. The event names collations by
+ * id; character_set_client takes a character set, so ids go through the target's collation table.
  */
-export function querySessionSql(event: QueryEvent, timestamp: number, collation: CollationLookup): string {
+export function querySessionSql(event: QueryEvent, header: Pick<EventHeader, 'timestamp' | 'serverId'>,
+  collation: CollationLookup): string {
+  const { timestamp } = header;
   const charsetOf = (id: number) => collation(id)?.charset ?? String(id);
   const collationOf = (id: number) => collation(id)?.name ?? String(id);
   const vars = event.statusVars;
-  const set: string[] = [];
   const micro = vars.microseconds ?? vars.hrnow;
-  set.push(`TIMESTAMP=${micro === undefined ? timestamp : `${timestamp}.${String(micro).padStart(6, '0')}`}`);
+  // The servers key temporary tables by (server_id, pseudo_thread_id), which the SQL thread sets per event:
+  // one connection then keeps the temporary tables of every source session apart. CONNECTION_ID() reads the
+  // pseudo thread id too.
+  const set = [`TIMESTAMP=${micro === undefined ? timestamp : `${timestamp}.${String(micro).padStart(6, '0')}`}`,
+    `@@session.pseudo_thread_id=${event.threadId}`, `@@session.server_id=${header.serverId}`];
   if (vars.flags2 !== undefined) {
     const f = vars.flags2;
     set.push(`@@session.foreign_key_checks=${f & OPTION_NO_FOREIGN_KEY_CHECKS ? 0 : 1}`,
