@@ -1,61 +1,185 @@
-// `npm run demo`: throwaway MariaDB servers on loopback, a type-rich backlog and live traffic on a source,
-// replicated by tributary through channel 'dbsv1' into a target, with the channel's status printed while it
-// catches up and a byte-for-byte comparison at the end.
-import { ReplicationEngine, type ReplicaStatus } from '../src/index.js';
-import { assertSameData } from '../test/helpers/compare.js';
+// `npm run demo`: the consolidation of seed 000 on throwaway MariaDB servers. Three sources with distinct and
+// overlapping schemas feed one analytics target through the channels dbsv1, dbsv2 and dbsv3, each with its own
+// replicate-* rules (dbsv2 keeps only ttt1, as in the seed, plus its `shop` renamed so that it does not collide
+// with dbsv1's). A backlog waits on every source, live traffic runs while the channels catch up, every
+// channel's status is printed as it goes, and at the end each table the rules keep is checked against its
+// source while the tables they leave out are shown absent.
+import type { Connection } from 'mysql2/promise';
+import { ReplicationEngine, type ReplicaStatus, type ReplicationFilters } from '../src/index.js';
 import { tempDir } from '../test/helpers/replica.js';
-import { startMariaDb } from '../test/helpers/servers.js';
-import { createTypeRichSchema, extremeRows, runTransactions } from '../test/helpers/workload.js';
+import { startMariaDb, type TestServer } from '../test/helpers/servers.js';
+import { createTypeRichSchema, Rng, runTransactions } from '../test/helpers/workload.js';
 
-const line = (s: ReplicaStatus) =>
-  `IO ${s.ioRunning.padEnd(10)} SQL ${s.sqlRunning.padEnd(3)} read ${s.sourceLogFile}:${s.readSourceLogPos}  ` +
-  `exec ${s.relaySourceLogFile}:${s.execSourceLogPos}  behind ${s.secondsBehindSource ?? 'NULL'}s  ` +
-  `relay ${s.relayLogFile}:${s.relayLogPos}  [${s.sqlState || '-'}]`;
+interface SourcePlan {
+  channel: string;
+  /** Databases and their simple tables, created with `USE db` so that rewrites apply to them. */
+  schemas: Record<string, string[]>;
+  filters: Partial<ReplicationFilters>;
+  /** Where each source table should land on the target (`db.table` -> `db.table`); absent = filtered out. */
+  expect: (db: string, table: string) => string | undefined;
+}
 
-console.log('starting a source and a target mariadbd on loopback ...');
-const [source, target] = await Promise.all([
-  startMariaDb({ serverId: 1 }),
-  startMariaDb({ serverId: 2, noBinlog: true }),
+const PLANS: SourcePlan[] = [
+  {
+    channel: 'dbsv1',
+    schemas: { hr: ['staff', 'tmp_import'], scratch: ['junk'] },
+    filters: { replicateIgnoreDb: ['scratch'], replicateWildIgnoreTable: ['hr.tmp\\_%'] },
+    expect: (db, table) => (db === 'scratch' || (db === 'hr' && table.startsWith('tmp_')) ? undefined : `${db}.${table}`),
+  },
+  {
+    channel: 'dbsv2',
+    schemas: { ttt1: ['orders', 'items'], ttt2: ['orders'], shop: ['carts'] },
+    filters: { replicateDoDb: ['ttt1', 'shop_dbsv2'], replicateRewriteDb: [['shop', 'shop_dbsv2']] },
+    expect: (db, table) => (db === 'ttt1' ? `${db}.${table}` : db === 'shop' ? `shop_dbsv2.${table}` : undefined),
+  },
+  {
+    channel: 'dbsv3',
+    schemas: { analytics: ['page_views', 'raw_clicks', 'tmp_agg'], logs: ['access'] },
+    filters: { replicateWildDoTable: ['analytics.%'], replicateIgnoreTable: ['analytics.raw_clicks'] },
+    expect: (db, table) => (db === 'analytics' && table !== 'raw_clicks' ? `${db}.${table}` : undefined),
+  },
+];
+
+async function createSchemas(conn: Connection, plan: SourcePlan): Promise<void> {
+  for (const [db, tables] of Object.entries(plan.schemas)) {
+    await conn.query(`CREATE DATABASE ${db}`);
+    await conn.query(`USE ${db}`);
+    for (const table of tables) {
+      await conn.query(`CREATE TABLE ${table} (id INT AUTO_INCREMENT PRIMARY KEY, who VARCHAR(40) NOT NULL, ` +
+        `amount DECIMAL(12,2), at DATETIME(6) NOT NULL, KEY (who))`);
+    }
+  }
+}
+
+/** Small transactions over every table of the plan: inserts, updates and deletes. */
+async function traffic(conn: Connection, plan: SourcePlan, transactions: number, seed: number): Promise<void> {
+  const rng = new Rng(seed);
+  const tables = Object.entries(plan.schemas).flatMap(([db, list]) => list.map((t) => `${db}.${t}`));
+  for (let i = 0; i < transactions; i++) {
+    const table = tables[rng.int(0, tables.length - 1)]!;
+    const statements = ['BEGIN'];
+    for (let n = rng.int(1, 4); n > 0; n--) {
+      const roll = rng.int(0, 9);
+      if (roll < 6) {
+        statements.push(`INSERT INTO ${table} (who, amount, at) VALUES ('user${rng.int(1, 500)}', ` +
+          `${rng.int(0, 99999)}.${rng.int(10, 99)}, NOW(6))`);
+      } else if (roll < 9) {
+        statements.push(`UPDATE ${table} SET amount = amount + 1 WHERE who = 'user${rng.int(1, 500)}'`);
+      } else {
+        statements.push(`DELETE FROM ${table} WHERE who = 'user${rng.int(1, 500)}' LIMIT 1`);
+      }
+    }
+    statements.push('COMMIT');
+    await conn.query(statements.join(';'));
+  }
+}
+
+const statusLine = (s: ReplicaStatus) =>
+  `${s.channel.padEnd(6)} IO ${s.ioRunning.padEnd(10)} SQL ${s.sqlRunning.padEnd(3)} ` +
+  `read ${s.sourceLogFile}:${String(s.readSourceLogPos).padEnd(8)} exec ${s.relaySourceLogFile}:${String(s.execSourceLogPos).padEnd(8)} ` +
+  `behind ${String(s.secondsBehindSource ?? 'NULL').padStart(4)}s  [${s.sqlState || '-'}]`;
+
+console.log('starting three source mariadbd and one target on loopback ...');
+const servers = await Promise.all([
+  ...PLANS.map((_, i) => startMariaDb({ serverId: i + 1 })),
+  startMariaDb({ serverId: 100, noBinlog: true }),
 ]);
+const sources = servers.slice(0, PLANS.length) as TestServer[];
+const target = servers.at(-1)!;
 const dataDir = await tempDir('demo');
 try {
-  await source.sql("CREATE USER 'repl'@'127.0.0.1' IDENTIFIED BY 'replpass'",
-    "GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO 'repl'@'127.0.0.1'");
-  const conn = await source.connect();
-  console.log('writing a backlog of 3,000 transactions over every column type ...');
-  await createTypeRichSchema(conn, 'shop');
-  await extremeRows(conn, 'shop');
-  await runTransactions(conn, 'shop', { count: 3000, seed: 1 });
+  const connections = await Promise.all(sources.map((s) => s.connect()));
+  console.log('writing a backlog on every source (dbsv1 also gets a type-rich `shop` schema) ...');
+  await createTypeRichSchema(connections[0]!, 'shop');
+  await runTransactions(connections[0]!, 'shop', { count: 1500, seed: 1 });
+  await Promise.all(PLANS.map(async (plan, i) => {
+    await createSchemas(connections[i]!, plan);
+    await traffic(connections[i]!, plan, 1500, 10 + i);
+  }));
+  // The rewritten database must exist on the target: CREATE DATABASE is never rewritten.
+  await target.sql('CREATE DATABASE shop_dbsv2');
 
   const engine = await ReplicationEngine.open({
     dataDir,
     serverId: 3001,
     target: { host: target.host, port: target.port, user: 'root', password: '' },
   });
-  await engine.changeReplicationSource('dbsv1', {
-    sourceHost: source.host, sourcePort: source.port, sourceUser: 'repl', sourcePassword: 'replpass',
-    sourceLogFile: 'mysql-bin.000001', sourceLogPos: 4,
-  });
-  await engine.startReplica('dbsv1');
-  console.log(`replicating into ${target.host}:${target.port} (data directory ${dataDir}), with live traffic:`);
-  const traffic = runTransactions(await source.connect(), 'shop', { count: 1000, seed: 2 });
+  for (const [i, plan] of PLANS.entries()) {
+    await engine.changeReplicationSource(plan.channel, {
+      sourceHost: sources[i]!.host, sourcePort: sources[i]!.port, sourceUser: 'root', sourcePassword: '',
+      sourceLogFile: 'mysql-bin.000001', sourceLogPos: 4,
+    });
+    await engine.changeReplicationFilter(plan.channel, plan.filters);
+  }
+  console.log('\nexplainFilter, for whoever debugs a rule set:');
+  for (const [channel, query] of [
+    ['dbsv2', { db: 'ttt2', table: 'orders' }],
+    ['dbsv2', { db: 'shop', table: 'carts' }],
+    ['dbsv1', { db: 'hr', statement: 'UPDATE tmp_import SET amount = 0' }],
+    ['dbsv3', { db: 'analytics', table: 'raw_clicks' }],
+  ] as const) {
+    const d = engine.explainFilter(channel, query);
+    console.log(`  ${channel} ${JSON.stringify(query)}: ${d.apply ? 'applied' : 'filtered'} by ${d.rule}: ${d.reason}`);
+  }
+
+  console.log(`\nSTART ALL SLAVES into ${target.host}:${target.port} (data directory ${dataDir}), with live traffic:`);
+  await engine.startAllReplicas();
+  const live = Promise.all(PLANS.map((plan, i) => traffic(connections[i]!, plan, 400, 20 + i)));
+  let done = false;
+  void live.then(() => { done = true; });
   const ticker = setInterval(() => {
-    void engine.replicaStatus('dbsv1').then((s) => console.log('  ' + line(s)));
-  }, 500);
-  await traffic;
-  const [master] = await source.sql('SHOW MASTER STATUS') as { File: string; Position: number }[];
-  const waited = await engine.sourcePosWait('dbsv1', master!.File, Number(master!.Position), 120);
+    void engine.allReplicaStatus().then((all) => {
+      console.log(all.map((s) => '  ' + statusLine(s)).join('\n') + (done ? '' : '\n  (traffic running)'));
+    });
+  }, 1000);
+  await live;
+  for (const [i, plan] of PLANS.entries()) {
+    const [master] = await sources[i]!.sql('SHOW MASTER STATUS') as { File: string; Position: number }[];
+    const waited = await engine.sourcePosWait(plan.channel, master!.File, Number(master!.Position), 120);
+    if (waited === null || waited < 0) throw new Error(`${plan.channel} did not catch up: ${JSON.stringify(await engine.replicaStatus(plan.channel))}`);
+  }
   clearInterval(ticker);
-  console.log(`sourcePosWait(${master!.File}, ${master!.Position}) = ${waited}`);
-  await assertSameData(conn, await target.connect(), ['shop']);
-  console.log('target is byte-identical to the source in every table of `shop`.\n');
-  console.log('SHOW SLAVE \'dbsv1\' STATUS:');
-  const status = await engine.replicaStatus('dbsv1');
-  const width = Math.max(...Object.keys(status).map((k) => k.length));
-  for (const [key, value] of Object.entries(status)) console.log(`${key.padStart(width)}: ${value}`);
+
+  console.log('\nevery source table and where it landed (CHECKSUM TABLE on both sides):');
+  const targetConn = await target.connect();
+  let failures = 0;
+  for (const [i, plan] of PLANS.entries()) {
+    const schemas = i === 0 ? { ...plan.schemas, shop: await tableNames(connections[0]!, 'shop') } : plan.schemas;
+    for (const [db, tables] of Object.entries(schemas)) {
+      for (const table of tables) {
+        const landed = plan.expect(db, table) ?? (i === 0 && db === 'shop' ? `shop.${table}` : undefined);
+        const sourceSum = await checksum(connections[i]!, `${db}.${table}`);
+        const targetSum = landed ? await checksum(targetConn, landed) : await checksum(targetConn, `${db}.${table}`);
+        const ok = landed ? targetSum === sourceSum : targetSum === null;
+        if (!ok) failures++;
+        console.log(`  ${plan.channel} ${`${db}.${table}`.padEnd(24)} -> ${(landed ?? 'filtered out').padEnd(24)} ${ok ? 'ok' : `MISMATCH (${sourceSum} vs ${targetSum})`}`);
+      }
+    }
+  }
+  console.log('\nSHOW ALL SLAVES STATUS (filter columns):');
+  for (const s of await engine.allReplicaStatus()) {
+    console.log(`  ${s.channel}: Replicate_Do_DB='${s.replicateDoDb}' Replicate_Ignore_DB='${s.replicateIgnoreDb}' ` +
+      `Replicate_Ignore_Table='${s.replicateIgnoreTable}' Replicate_Wild_Do_Table='${s.replicateWildDoTable}' ` +
+      `Replicate_Wild_Ignore_Table='${s.replicateWildIgnoreTable}' Replicate_Rewrite_DB='${s.replicateRewriteDb}'`);
+  }
   await engine.close();
-  await conn.end();
+  await targetConn.end();
+  await Promise.all(connections.map((c) => c.end()));
+  if (failures > 0) throw new Error(`${failures} table(s) differ from what the rules say`);
+  console.log('\nevery table the rules keep matches its source; every table they leave out is absent.');
 } finally {
-  await Promise.all([source.destroy(), target.destroy()]);
+  await Promise.all(servers.map((s) => s.destroy()));
 }
 process.exit(0);
+
+async function tableNames(conn: Connection, db: string): Promise<string[]> {
+  const [rows] = await conn.query('SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY 1', [db]);
+  return (rows as { t: string }[]).map((r) => r.t);
+}
+
+/** CHECKSUM TABLE of `db.table`, or null when the table does not exist. */
+async function checksum(conn: Connection, name: string): Promise<string | null> {
+  const [rows] = await conn.query(`CHECKSUM TABLE ${name}`);
+  const value = (rows as { Checksum: string | number | null }[])[0]?.Checksum;
+  return value === null || value === undefined ? null : String(value);
+}
