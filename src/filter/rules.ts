@@ -24,9 +24,10 @@ export interface ReplicationFilters {
 
 export interface FilterOptions {
   /**
-   * Compare database and table names without regard to letter case, as a target with
-   * lower_case_table_names=1 (or 2) does. Off by default: lower_case_table_names=0, the Linux default,
-   * compares them exactly.
+   * Compare database names in replicate-do-db / ignore-db / rewrite-db without regard to letter case, as a
+   * target with lower_case_table_names=1 (or 2) does. Off by default: with lower_case_table_names=0, the Linux
+   * default, the servers compare them exactly. Table rules (do/ignore/wild) ignore letter case either way, as
+   * MariaDB's do (checked against a 10.11 replica).
    */
   caseInsensitiveNames?: boolean;
 }
@@ -171,6 +172,9 @@ export function validateFilters(f: Partial<ReplicationFilters>, options: FilterO
 
 // -------------------------------------------------------------------------------------------- matching
 
+// The servers keep table rules in hashes and match wild patterns under a case-insensitive collation.
+const TABLE_RULES: FilterOptions = { caseInsensitiveNames: true };
+
 function nameEq(a: string, b: string, options: FilterOptions): boolean {
   return a === b || (options.caseInsensitiveNames === true && a.toLowerCase() === b.toLowerCase());
 }
@@ -248,11 +252,10 @@ function databaseStage(f: ReplicationFilters, db: string, subject: string, optio
  * wild-do-table, wild-ignore-table; so an earlier table's do match wins over a later table's ignore match
  * and vice versa. Only when no table matched anything do the do rules' mere existence decide.
  */
-function tableStage(f: ReplicationFilters, tables: TableRef[], options: FilterOptions): Decision {
-  const ci = options.caseInsensitiveNames === true;
+function tableStage(f: ReplicationFilters, tables: TableRef[]): Decision {
   const exact = (rule: string, t: TableRef): boolean => {
     const [db, table] = splitTableRule('', rule);
-    return nameEq(db, t.db, options) && nameEq(table, t.table, options);
+    return nameEq(db, t.db, TABLE_RULES) && nameEq(table, t.table, TABLE_RULES);
   };
   for (const t of tables) {
     const name = qualified(t.db, t.table);
@@ -265,11 +268,11 @@ function tableStage(f: ReplicationFilters, tables: TableRef[], options: FilterOp
       return { apply: false, rule: 'replicate-ignore-table', reason: `table ${name} matches replicate-ignore-table '${ignoreRule}'` };
     }
     // Wild patterns match the whole 'db.table' string, as the servers do (so % may span the dot).
-    const wildDo = f.replicateWildDoTable.find((p) => likeMatch(p, name, ci));
+    const wildDo = f.replicateWildDoTable.find((p) => likeMatch(p, name, true));
     if (wildDo !== undefined) {
       return { apply: true, rule: 'replicate-wild-do-table', reason: `table ${name} matches replicate-wild-do-table pattern '${wildDo}'` };
     }
-    const wildIgnore = f.replicateWildIgnoreTable.find((p) => likeMatch(p, name, ci));
+    const wildIgnore = f.replicateWildIgnoreTable.find((p) => likeMatch(p, name, true));
     if (wildIgnore !== undefined) {
       return { apply: false, rule: 'replicate-wild-ignore-table', reason: `table ${name} matches replicate-wild-ignore-table pattern '${wildIgnore}'` };
     }
@@ -299,14 +302,13 @@ function tableStage(f: ReplicationFilters, tables: TableRef[], options: FilterOp
  * 'foo%.%' matches database foo1 while 'foo%.bar%' does not. Plain do-table/ignore-table rules name tables
  * and cannot match a database.
  */
-function databaseWildStage(f: ReplicationFilters, db: string, options: FilterOptions): Decision | undefined {
-  const ci = options.caseInsensitiveNames === true;
+function databaseWildStage(f: ReplicationFilters, db: string): Decision | undefined {
   const key = `${db}.`;
-  const wildDo = f.replicateWildDoTable.find((p) => likeMatch(p, key, ci));
+  const wildDo = f.replicateWildDoTable.find((p) => likeMatch(p, key, true));
   if (wildDo !== undefined) {
     return { apply: true, rule: 'replicate-wild-do-table', reason: `database ${db} matches replicate-wild-do-table pattern '${wildDo}'` };
   }
-  const wildIgnore = f.replicateWildIgnoreTable.find((p) => likeMatch(p, key, ci));
+  const wildIgnore = f.replicateWildIgnoreTable.find((p) => likeMatch(p, key, true));
   if (wildIgnore !== undefined) {
     return { apply: false, rule: 'replicate-wild-ignore-table', reason: `database ${db} matches replicate-wild-ignore-table pattern '${wildIgnore}'` };
   }
@@ -332,7 +334,7 @@ export function filterRowEvent(filters: ReplicationFilters, db: string, table: s
   const stage = databaseStage(filters, db, 'database', options);
   if ('done' in stage) return stage.done;
   if (!hasTableRules(filters)) return withNoTableRules(stage.passed);
-  return tableStage(filters, [{ db, table }], options);
+  return tableStage(filters, [{ db, table }]);
 }
 
 function withNoTableRules(passed: Decision): Decision {
@@ -363,7 +365,7 @@ export function filterStatement(filters: ReplicationFilters, input: StatementFil
       if ('done' in named) return named.done;
       passed = named.passed;
     }
-    return databaseWildStage(filters, db, options) ?? (hasTableRules(filters) ? {
+    return databaseWildStage(filters, db) ?? (hasTableRules(filters) ? {
       apply: true,
       rule: 'replicate-*-table (no pattern matched the database)',
       reason: `database ${db} matches no wild-table pattern and there are no replicate-wild-do-table rules, so the statement on the database is applied`,
@@ -377,7 +379,7 @@ export function filterStatement(filters: ReplicationFilters, input: StatementFil
   if (input.updatedTables.length === 0) {
     return { apply: true, rule: 'no table updated', reason: `${stage.passed.reason}, and the statement updates no table, so the table rules do not apply` };
   }
-  return tableStage(filters, input.updatedTables, options);
+  return tableStage(filters, input.updatedTables);
 }
 
 // ------------------------------------------------------------------------------------------------ explain
