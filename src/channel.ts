@@ -74,7 +74,7 @@ export class Channel {
   private applier: Applier | undefined;
   private lastIoError = { errno: 0, message: '', at: '' };
   private lastSqlError = { errno: 0, message: '', at: '' };
-  /** START SLAVE UNTIL of the SQL stage started last; cleared by a stop or a start without it. */
+  /** START SLAVE UNTIL of the SQL stage started last; shown until a start without it, even after a stop. */
   private until: UntilCondition | undefined;
   private readonly counters: SqlStageCounters = { skip: 0, retriedTransactions: 0 };
   private infoTimer: NodeJS.Timeout | undefined;
@@ -319,7 +319,6 @@ export class Channel {
 
   async stop(threads: ReplicaThread[]): Promise<void> {
     if (threads.includes('IO_THREAD')) await this.stopIo();
-    if (threads.includes('SQL_THREAD')) this.until = undefined;
     if (threads.includes('SQL_THREAD') && this.sql) {
       await this.sql.stop();
       this.applied = this.sql.position;
