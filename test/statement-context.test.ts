@@ -10,9 +10,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Connection } from 'mysql2/promise';
 import { BinlogDecoder, decodeHeader } from '../src/binlog/decoder.js';
-import type { BinlogEvent, DecodedEvent, QueryEvent } from '../src/binlog/events.js';
-import { contextEventSql, querySessionSql, queryStatements, type Collation } from '../src/apply/statement-context.js';
-import { commitsImplicitly, firstKeyword, isDatabaseStatement } from '../src/apply/statement-kind.js';
+import type { BinlogEvent, DecodedEvent, ExecuteLoadQueryEvent, QueryEvent } from '../src/binlog/events.js';
+import { contextEventSql, loadDataFileName, querySessionSql, queryStatements, type Collation } from '../src/apply/statement-context.js';
+import { commitsImplicitly, firstKeyword, idempotentDdl, isDatabaseStatement, isTemporaryTableDdl } from '../src/apply/statement-kind.js';
 import { startMariaDb, type TestServer } from './helpers/servers.js';
 
 const run = promisify(execFile);
@@ -76,54 +76,108 @@ describe('isDatabaseStatement', () => {
 });
 
 describe('queryStatements', () => {
-  test('USE the default database first, quoted', () => {
-    assert.deepEqual(queryStatements(query({}, 'INSERT INTO t VALUES (1)'), 'd'), ['USE `d`', 'INSERT INTO t VALUES (1)']);
-    assert.deepEqual(queryStatements(query({}, 'DROP TABLE t'), 'we`ird'), ['USE `we``ird`', 'DROP TABLE t']);
-    assert.deepEqual(queryStatements(query({}, 'SELECT 1'), 'café'), ['USE `caf\xc3\xa9`', 'SELECT 1']);
+  const header = { timestamp: 1700000000, serverId: 7 };
+  /** The statements without the session SET, which querySessionSql's tests cover. */
+  const statements = (event: QueryEvent | ExecuteLoadQueryEvent, database: string, idempotentDdl = false) =>
+    queryStatements(event, header, { database, collation: lookup, idempotentDdl }).filter((s) => !s.startsWith('SET '));
+
+  test('USE the default database first, quoted, then the session, then the statement', () => {
+    const all = queryStatements(query({}, 'INSERT INTO t VALUES (1)'), header, { database: 'd', collation: lookup, idempotentDdl: false });
+    assert.deepEqual([all[0], all[2]], ['USE `d`', 'INSERT INTO t VALUES (1)']);
+    assert.match(all[1]!, /^SET TIMESTAMP=1700000000, @@session\.pseudo_thread_id=1, @@session\.server_id=7,/);
+    assert.deepEqual(statements(query({}, 'DROP TABLE t'), 'we`ird'), ['USE `we``ird`', 'DROP TABLE t']);
+    assert.deepEqual(statements(query({}, 'SELECT 1'), 'café'), ['USE `caf\xc3\xa9`', 'SELECT 1']);
   });
 
   test('no USE without a default database', () => {
-    assert.deepEqual(queryStatements(query({}, 'CREATE TABLE x.t (a INT)', ''), ''), ['CREATE TABLE x.t (a INT)']);
+    assert.deepEqual(statements(query({}, 'CREATE TABLE x.t (a INT)', ''), ''), ['CREATE TABLE x.t (a INT)']);
   });
 
   test('no USE for CREATE / DROP DATABASE, which may act on a database that is not there', () => {
-    assert.deepEqual(queryStatements(query({}, 'CREATE DATABASE d'), 'd'), ['CREATE DATABASE d']);
-    assert.deepEqual(queryStatements(query({}, 'DROP DATABASE d'), 'd'), ['DROP DATABASE d']);
+    assert.deepEqual(statements(query({}, 'CREATE DATABASE d'), 'd'), ['CREATE DATABASE d']);
+    assert.deepEqual(statements(query({}, 'DROP DATABASE d'), 'd'), ['DROP DATABASE d']);
   });
 
   test('the statement bytes pass unchanged, one char per byte', () => {
     const raw = Buffer.from([0x49, 0x4e, 0x53, 0x20, 0xe9, 0xff, 0x00, 0x27]);
-    const [, text] = queryStatements({ ...query({}), sql: raw }, 'd');
+    const [, text] = statements({ ...query({}), sql: raw }, 'd');
     assert.ok(Buffer.from(text!, 'latin1').equals(raw));
+  });
+
+  test('DDL as an idempotent MariaDB replica runs it, only when asked', () => {
+    const cases: [string, string][] = [
+      ['CREATE TABLE t (a INT)', 'CREATE OR REPLACE TABLE t (a INT)'],
+      ['create temporary table tmp (a int)', 'create OR REPLACE temporary table tmp (a int)'],
+      ['/* c */ CREATE TABLE`t`(a INT)', '/* c */ CREATE OR REPLACE TABLE`t`(a INT)'],
+      ['CREATE TABLE IF NOT EXISTS t (a INT)', 'CREATE TABLE IF NOT EXISTS t (a INT)'],
+      ['CREATE OR REPLACE TABLE t (a INT)', 'CREATE OR REPLACE TABLE t (a INT)'],
+      ['DROP TABLE t, u', 'DROP TABLE IF EXISTS t, u'],
+      ['DROP TEMPORARY TABLE tmp', 'DROP TEMPORARY TABLE IF EXISTS tmp'],
+      ['DROP /*!40005 TEMPORARY */ TABLE IF EXISTS `tmp`', 'DROP /*!40005 TEMPORARY */ TABLE IF EXISTS `tmp`'],
+      ['DROP TABLE IF EXISTS t', 'DROP TABLE IF EXISTS t'],
+      ['CREATE DATABASE d', 'CREATE DATABASE IF NOT EXISTS d'],
+      ['CREATE SCHEMA IF NOT EXISTS d', 'CREATE SCHEMA IF NOT EXISTS d'],
+      ['DROP DATABASE d', 'DROP DATABASE IF EXISTS d'],
+      ['CREATE VIEW v AS SELECT 1', 'CREATE VIEW v AS SELECT 1'],
+      ['CREATE TABLESPACE ts', 'CREATE TABLESPACE ts'],
+      ['DROP INDEX i ON t', 'DROP INDEX i ON t'],
+      ['INSERT INTO t SELECT \'CREATE TABLE x\'', 'INSERT INTO t SELECT \'CREATE TABLE x\''],
+    ];
+    for (const [text, idempotent] of cases) {
+      assert.equal(idempotentDdl(text), idempotent, text);
+      assert.deepEqual(statements(query({}, text, ''), '', true), [idempotent], text);
+      assert.deepEqual(statements(query({}, text, ''), '', false), [text], text);
+    }
+  });
+
+  test('LOAD DATA reads the file the applier serves, with the duplicate handling of the event', () => {
+    // As a MariaDB source logs it: the part the replica replaces runs from before LOCAL to after INTO.
+    const text = "LOAD DATA LOCAL INFILE '/tmp/x.csv' IGNORE INTO TABLE `t` FIELDS TERMINATED BY ','";
+    const start = text.indexOf(' LOCAL');
+    const end = text.indexOf(' TABLE');
+    const load = (duplicates: ExecuteLoadQueryEvent['duplicates']): ExecuteLoadQueryEvent =>
+      ({ ...query({}, text), type: 'execute_load_query', fileId: 3, filenameStart: start, filenameEnd: end, duplicates });
+    assert.equal(loadDataFileName(load('ignore'), header), 'SQL_LOAD-7-3.data');
+    assert.deepEqual(statements(load('ignore'), 'd', true),
+      ['USE `d`', "LOAD DATA LOCAL INFILE 'SQL_LOAD-7-3.data' IGNORE INTO  TABLE `t` FIELDS TERMINATED BY ','"]);
+    assert.equal(statements(load('replace'), '')[0], "LOAD DATA LOCAL INFILE 'SQL_LOAD-7-3.data' REPLACE INTO  TABLE `t` FIELDS TERMINATED BY ','");
+    assert.equal(statements(load('error'), '')[0], "LOAD DATA LOCAL INFILE 'SQL_LOAD-7-3.data' INTO  TABLE `t` FIELDS TERMINATED BY ','");
   });
 });
 
 describe('querySessionSql, hand-built', () => {
   test('no status variables: the servers\' defaults for what the event leaves out', () => {
-    assert.equal(querySessionSql(query({}), 1700000000, lookup),
-      'SET TIMESTAMP=1700000000, @@session.auto_increment_increment=1, @@session.auto_increment_offset=1, ' +
+    assert.equal(querySessionSql(query({}), { timestamp: 1700000000, serverId: 1 }, lookup),
+      'SET TIMESTAMP=1700000000, @@session.pseudo_thread_id=1, @@session.server_id=1, ' +
+      '@@session.auto_increment_increment=1, @@session.auto_increment_offset=1, ' +
       '@@session.time_zone=@@global.time_zone, @@session.lc_time_names=0');
   });
 
   test('microseconds (Q_MICROSECONDS / Q_HRNOW) padded to 6 digits', () => {
-    assert.match(querySessionSql(query({ microseconds: 42 }), 1700000000, lookup), /^SET TIMESTAMP=1700000000\.000042,/);
-    assert.match(querySessionSql(query({ hrnow: 999999 }), 1, lookup), /^SET TIMESTAMP=1\.999999,/);
-    assert.match(querySessionSql(query({ hrnow: 0 }), 5, lookup), /^SET TIMESTAMP=5\.000000,/);
+    assert.match(querySessionSql(query({ microseconds: 42 }), { timestamp: 1700000000, serverId: 1 }, lookup), /^SET TIMESTAMP=1700000000\.000042,/);
+    assert.match(querySessionSql(query({ hrnow: 999999 }), { timestamp: 1, serverId: 1 }, lookup), /^SET TIMESTAMP=1\.999999,/);
+    assert.match(querySessionSql(query({ hrnow: 0 }), { timestamp: 5, serverId: 1 }, lookup), /^SET TIMESTAMP=5\.000000,/);
   });
 
-  test('flags2 bits', () => {
+  test('flags2 bits; never autocommit, whose change would commit the applier\'s transaction', () => {
     const all = (1 << 14) | (1 << 19) | (1 << 26) | (1 << 27);
-    assert.match(querySessionSql(query({ flags2: 0 }), 1, lookup),
-      /@@session\.foreign_key_checks=1, @@session\.sql_auto_is_null=0, @@session\.unique_checks=1, @@session\.autocommit=1/);
-    assert.match(querySessionSql(query({ flags2: all }), 1, lookup),
-      /@@session\.foreign_key_checks=0, @@session\.sql_auto_is_null=1, @@session\.unique_checks=0, @@session\.autocommit=0/);
+    const none = querySessionSql(query({ flags2: 0 }), { timestamp: 1, serverId: 1 }, lookup);
+    const every = querySessionSql(query({ flags2: all }), { timestamp: 1, serverId: 1 }, lookup);
+    assert.match(none, /@@session\.foreign_key_checks=1, @@session\.sql_auto_is_null=0, @@session\.unique_checks=1,/);
+    assert.match(every, /@@session\.foreign_key_checks=0, @@session\.sql_auto_is_null=1, @@session\.unique_checks=0,/);
+    for (const text of [none, every]) assert.doesNotMatch(text, /autocommit/);
+  });
+
+  test('the source session: pseudo_thread_id from the event, server_id from its header', () => {
+    const text = querySessionSql({ ...query({}), threadId: 4242 }, { timestamp: 1, serverId: 77 }, lookup);
+    assert.match(text, /@@session\.pseudo_thread_id=4242, @@session\.server_id=77,/);
   });
 
   test('sql_mode as a number (bits above 32 too), auto_increment, charsets by name, time zone, lc_time_names', () => {
     const text = querySessionSql(query({
       sqlMode: (1n << 34n) | 4n, autoIncrementIncrement: 5, autoIncrementOffset: 3,
       charset: { client: 5, connection: 224, server: 8 }, timeZone: '+05:30', lcTimeNamesNumber: 4, charsetDatabaseNumber: 45,
-    }), 1, lookup);
+    }), { timestamp: 1, serverId: 1 }, lookup);
     assert.ok(text.includes(`@@session.sql_mode=${(1n << 34n) | 4n}`));
     assert.ok(text.includes('@@session.auto_increment_increment=5, @@session.auto_increment_offset=3'));
     assert.ok(text.includes('@@session.character_set_client=latin1, @@session.collation_connection=utf8mb4_unicode_ci, ' +
@@ -134,7 +188,7 @@ describe('querySessionSql, hand-built', () => {
   });
 
   test('collation ids the target does not know fall back to the number', () => {
-    const text = querySessionSql(query({ charset: { client: 2000, connection: 2001, server: 2002 } }), 1, () => undefined);
+    const text = querySessionSql(query({ charset: { client: 2000, connection: 2001, server: 2002 } }), { timestamp: 1, serverId: 1 }, () => undefined);
     assert.ok(text.includes('@@session.character_set_client=2000, @@session.collation_connection=2001, @@session.collation_server=2002'));
   });
 });
@@ -265,8 +319,7 @@ describe('against a real source and target', () => {
       if (event.type === 'query') {
         const keyword = firstKeyword(event.sql);
         if (keyword === 'BEGIN' || keyword === 'COMMIT') continue;
-        await run(querySessionSql(event, header.timestamp, (id) => collations.get(id)));
-        for (const s of queryStatements(event, event.database)) await run(s);
+        for (const s of queryStatements(event, header, { database: event.database, collation: (id) => collations.get(id), idempotentDdl: false })) await run(s);
       } else {
         const context = contextEventSql(event, (id) => collations.get(id));
         if (context) await run(context);
@@ -326,9 +379,9 @@ describe('against a real source and target', () => {
     throw new Error(`mariadb-binlog printed no ${statementStart}`);
   }
 
-  function ours(event: QueryEvent, timestamp: number): Map<string, string> {
+  function ours(event: QueryEvent, header: { timestamp: number; serverId: number }): Map<string, string> {
     // MariaDB-only variables come in executable comments (`/*M!100201 , @@session.x=1 */`): read them as set.
-    const text = querySessionSql(event, timestamp, (id) => collations.get(id)).replace(/ \/\*M!\d+ (, [^*]*) \*\//g, '$1');
+    const text = querySessionSql(event, header, (id) => collations.get(id)).replace(/ \/\*M!\d+ (, [^*]*) \*\//g, '$1');
     const state = new Map<string, string>();
     for (const part of text.replace(/^SET /, '').split(/, (?=@@|TIMESTAMP)/)) {
       const eq = part.indexOf('=');
@@ -351,9 +404,10 @@ describe('against a real source and target', () => {
       const decoded = events.find((e) => e.event.type === 'query' && e.event.sql.toString('latin1').startsWith(statement))!;
       assert.ok(decoded, statement);
       const theirs = binlogStateAt(statement);
-      const mine = ours(decoded.event as QueryEvent, decoded.header.timestamp);
+      const mine = ours(decoded.event as QueryEvent, decoded.header);
       for (const [name, value] of theirs) {
-        if (name === 'pseudo_thread_id') continue;
+        // The applier's transactions follow the events; SET autocommit=1 after 0 would commit one midway.
+        if (name === 'autocommit') continue;
         if (name === 'collation_database' && value === 'DEFAULT') continue;
         // mariadb-binlog prints time_zone only when an event carries it and never resets it; an event without
         // it runs in the replica's default time zone, as on the native SQL thread.
@@ -415,7 +469,9 @@ describe('against a real source and target', () => {
   });
 
   test('replay: nameless ALTER DATABASE acts on the default database', async () => {
-    assert.deepEqual(queryStatements(queryWith('ALTER DATABASE CHARACTER SET'), 'd')[0], 'USE `d`');
+    const statements = queryStatements(queryWith('ALTER DATABASE CHARACTER SET'), { timestamp: 1, serverId: 1 },
+      { database: 'd', collation: lookup, idempotentDdl: false });
+    assert.deepEqual(statements[0], 'USE `d`');
     const [s, t] = await both('SHOW CREATE DATABASE d');
     assert.deepEqual(t, s);
   });
@@ -423,7 +479,8 @@ describe('against a real source and target', () => {
   test('replay: CREATE OR REPLACE DATABASE runs without USE of the database it creates', async () => {
     const event = queryWith('CREATE OR REPLACE DATABASE d2');
     assert.equal(event.database, 'd2');
-    assert.equal(queryStatements(event, event.database).length, 1);
+    const statements = queryStatements(event, { timestamp: 1, serverId: 1 }, { database: event.database, collation: lookup, idempotentDdl: false });
+    assert.ok(statements.every((s) => !s.startsWith('USE')));
     assert.deepEqual(errorsFor('d2'), []);
     const [s, t] = await both("SHOW TABLES FROM d2");
     assert.deepEqual(t, s);
@@ -433,6 +490,9 @@ describe('against a real source and target', () => {
     assert.equal(commitsImplicitly(queryWith('CREATE TEMPORARY TABLE tmp').sql), false);
     const drop = queryWith('TEMPORARY */ TABLE IF EXISTS `tmp`');
     assert.equal(commitsImplicitly(drop.sql), false);
+    assert.equal(isTemporaryTableDdl(drop.sql), true);
+    assert.equal(isTemporaryTableDdl(queryWith('CREATE TEMPORARY TABLE tmp').sql), true);
+    assert.equal(isTemporaryTableDdl(queryWith('CREATE TABLE base').sql), false);
     assert.equal(firstKeyword(drop.sql), 'DROP');
   });
 

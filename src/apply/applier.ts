@@ -2,12 +2,14 @@
 // consecutive transactions go into one target transaction together with the position row; SQL goes in
 // multi-statement round trips of bounded size (DESIGN.md, Batching). DDL commits on its own and gets the
 // marker protocol described in PositionTable.
+import { Readable } from 'node:stream';
 import mysql, { type Connection, type ConnectionOptions, type ResultSetHeader } from 'mysql2/promise';
 import type { Logger } from 'pino';
-import type { DecodedEvent, QueryEvent, RowsEvent } from '../binlog/events.js';
+import { EventType, type DecodedEvent, type ExecuteLoadQueryEvent, type QueryEvent, type RowsEvent } from '../binlog/events.js';
 import type { ChannelPosition, PositionRow, PositionTable } from '../info/position-table.js';
 import { RowMappingError, rowStatements, type RowStatement } from './row-sql.js';
-import { contextEventSql, querySessionSql, queryStatements, type Collation } from './statement-context.js';
+import { contextEventSql, loadDataFileName, queryStatements, type Collation } from './statement-context.js';
+import { isTemporaryTableDdl } from './statement-kind.js';
 import { TableDefinitions } from './table-definitions.js';
 
 export interface TransactionGroup {
@@ -41,7 +43,19 @@ const TRANSIENT = new Set([1205, 1213, 2006, 2013, 1158, 1159, 1160, 1161]);
 // (zero dates, ENUM index 0), explicit zeros kept in AUTO_INCREMENT columns, TIMESTAMP in UTC.
 const ROW_SESSION = "SET @@session.sql_mode='NO_AUTO_VALUE_ON_ZERO', @@session.time_zone='+00:00', " +
   '@@session.character_set_client=utf8mb4, @@session.collation_connection=utf8mb4_general_ci, ' +
-  '@@session.unique_checks=1, @@session.autocommit=1';
+  '@@session.unique_checks=1, @@session.foreign_key_checks=1, @@session.autocommit=1';
+
+// Between the statements of a round trip. The line break ends a `-- ` or `#` comment a statement may end with,
+// which would otherwise swallow the semicolon.
+const SEPARATOR = '\n;\n';
+
+/** What the pieces sent so far left the session set to, across the groups of a batch. */
+interface SessionState {
+  /** ROW_SESSION is in force: no statement has set its own session since. */
+  rows: boolean;
+  /** foreign_key_checks in force for row events (meaningful while `rows`). */
+  foreignKeyChecks: number;
+}
 
 // Rows event flags.
 const NO_FOREIGN_KEY_CHECKS_F = 1 << 1;
@@ -52,8 +66,27 @@ const DDL_ALREADY_DONE = new Set([1007, 1008, 1050, 1051, 1054, 1060, 1061, 1091
 interface Piece {
   sql: string;
   expectRows?: number;
+  /** A LOAD DATA LOCAL INFILE statement's file, served to the target under this name. */
+  infile?: { name: string; data: Buffer };
+  /** The error the statement met on the source (its Query event's error code), which it must meet here too. */
+  expectError?: number;
   describe: () => string;
 }
+
+// Source errors that say nothing about the statement's outcome (deadlock, lock wait timeout, XA rollback after
+// deadlock): the replica runs it and expects success.
+const CONCURRENCY_ERRORS = new Set([1205, 1213, 1614]);
+// Source errors that cut a statement off at an unknown point (killed, interrupted, lost connection, shutdown):
+// the SQL thread refuses to guess what it did.
+const UNEXPECTED_ERRORS = new Set([1158, 1160, 1317, 1969, 1184, 1053, 1927]);
+const ER_ERROR_ON_MASTER = 3001;
+const ER_INCONSISTENT_ERROR = 3002;
+
+// Events of LOAD DATA as pre-5.0 sources logged it.
+const LEGACY_LOAD_EVENTS: Record<number, string> = {
+  [EventType.LOAD]: 'Load', [EventType.CREATE_FILE]: 'Create_file', [EventType.EXEC_LOAD]: 'Exec_load',
+  [EventType.NEW_LOAD]: 'New_load',
+};
 
 export interface ApplierOptions {
   target: ConnectionOptions;
@@ -68,6 +101,8 @@ export class Applier {
   private readonly tables: TableDefinitions;
   private maxBytes: number;
   private collations = new Map<number, Collation>();
+  /** The target is MariaDB: DDL from statements runs as its replicas run it (see idempotentDdl). */
+  private idempotentDdl = false;
   /** The position of the last commit on the target. */
   committed: ChannelPosition | undefined;
 
@@ -96,8 +131,9 @@ export class Applier {
     this.conn = conn;
     conn.on('error', () => undefined);
     await conn.query('SET @@session.character_set_results=utf8mb4');
-    const [[packet]] = await conn.query('SELECT @@max_allowed_packet AS m') as [{ m: string }[], unknown];
-    this.maxBytes = Math.min(this.maxBytes, Number(packet!.m) - 1024);
+    const [[server]] = await conn.query('SELECT @@max_allowed_packet AS m, VERSION() AS v') as [{ m: string; v: string }[], unknown];
+    this.maxBytes = Math.min(this.maxBytes, Number(server!.m) - 1024);
+    this.idempotentDdl = /mariadb/i.test(String(server!.v));
     const [collations] = await conn.query(
       'SELECT ID AS id, COLLATION_NAME AS name, CHARACTER_SET_NAME AS charset FROM information_schema.COLLATIONS',
     ) as [{ id: number | string; name: string; charset: string }[], unknown];
@@ -146,6 +182,12 @@ export class Applier {
         await this.applyDdl(group, ddlMaybeDone?.(group) ?? false);
       } else {
         batch.push(group);
+        // ROLLBACK does not undo CREATE or DROP of a temporary table, so a batch replayed after a failure must
+        // not hold one before the failing group: such a group ends its batch.
+        if (group.events.some(({ event }) => event.type === 'query' && isTemporaryTableDdl(event.sql))) {
+          await this.applyTransactions(batch);
+          batch = [];
+        }
       }
     }
     await this.applyTransactions(batch);
@@ -156,7 +198,6 @@ export class Applier {
     try {
       await this.runTransaction(groups);
     } catch (err) {
-      console.error("BATCH ERROR", err);
       if (groups.length === 1 || !(err instanceof ApplyError) || err.transient) throw err;
       for (const group of groups) await this.runTransaction([group]);
       throw err;
@@ -165,13 +206,16 @@ export class Applier {
 
   private async runTransaction(groups: TransactionGroup[]): Promise<void> {
     const pieces: Piece[] = [{ sql: ROW_SESSION, describe: () => 'session setup' }, { sql: 'START TRANSACTION', describe: () => 'START TRANSACTION' }];
+    const session: SessionState = { rows: true, foreignKeyChecks: 1 };
     for (const group of groups) {
-      await this.groupPieces(group, pieces);
+      await this.groupPieces(group, pieces, session);
       if (group.rollback) {
         pieces.push({ sql: 'ROLLBACK', describe: () => 'ROLLBACK' }, { sql: 'START TRANSACTION', describe: () => 'START TRANSACTION' });
       }
     }
     const last = groups.at(-1)!;
+    // Statements leave the session of their source behind (sql_mode, character set ...).
+    if (!session.rows) pieces.push({ sql: ROW_SESSION, describe: () => 'session setup' });
     pieces.push({ sql: this.options.positions.writeSql(last.end), describe: () => 'position update' });
     pieces.push({ sql: 'COMMIT', describe: () => 'COMMIT' });
     try {
@@ -187,7 +231,7 @@ export class Applier {
     const positions = this.options.positions;
     const end = { file: group.end.sourceLogFile, pos: group.end.sourceLogPos };
     const pieces: Piece[] = [];
-    await this.groupPieces(group, pieces);
+    await this.groupPieces(group, pieces, { rows: false, foreignKeyChecks: -1 });
     // The marker goes in with the position before the DDL, which is where a restart would begin.
     await this.connection().query(positions.writeSql(group.start, end));
     try {
@@ -198,15 +242,16 @@ export class Applier {
         'DDL interrupted by a crash had already taken effect; continuing');
     }
     this.tables.invalidate();
-    await this.connection().query(positions.writeSql(group.end));
+    await this.connection().query(`${ROW_SESSION};\n${positions.writeSql(group.end)}`);
     this.committed = group.end;
   }
 
   /** Appends the SQL of one group. */
-  private async groupPieces(group: TransactionGroup, pieces: Piece[]): Promise<void> {
+  private async groupPieces(group: TransactionGroup, pieces: Piece[], session: SessionState): Promise<void> {
     let rowRun: RowsEvent[] = [];
-    let foreignKeyChecks = 1;
-    let rowSession = true;
+    let insertId = false;
+    // LOAD DATA files by file id: Begin_load_query and Append_block events bring them ahead of their statement.
+    const loadFiles = new Map<number, Buffer[]>();
     const flushRows = async () => {
       if (rowRun.length === 0) return;
       const map = rowRun[0]!.tableMap;
@@ -229,55 +274,118 @@ export class Applier {
 
     for (const { header, event } of group.events) {
       if (event.type === 'rows') {
-        if (!rowSession) {
+        if (!session.rows) {
           pieces.push({ sql: ROW_SESSION, describe: () => 'session setup' });
-          rowSession = true;
+          Object.assign(session, { rows: true, foreignKeyChecks: 1 });
         }
         const fk = event.flags & NO_FOREIGN_KEY_CHECKS_F ? 0 : 1;
         const first = rowRun[0];
-        if (first && (first.tableId !== event.tableId || fk !== foreignKeyChecks)) await flushRows();
-        if (fk !== foreignKeyChecks) {
+        if (first && (first.tableId !== event.tableId || fk !== session.foreignKeyChecks)) await flushRows();
+        if (fk !== session.foreignKeyChecks) {
           pieces.push({ sql: `SET @@session.foreign_key_checks=${fk}`, describe: () => 'session setup' });
-          foreignKeyChecks = fk;
+          session.foreignKeyChecks = fk;
         }
         rowRun.push(event);
         continue;
       }
       await flushRows();
-      if (event.type === 'query') {
-        const database = group.database(event);
-        pieces.push({ sql: querySessionSql(event, header, (id) => this.collations.get(id)), describe: () => 'session setup' });
-        for (const sql of queryStatements(event, database)) {
-          pieces.push({ sql, describe: () => describeQuery(event, group) });
+      switch (event.type) {
+        case 'query':
+        case 'execute_load_query': {
+          if (UNEXPECTED_ERRORS.has(event.errorCode)) {
+            throw new ApplyError(ER_ERROR_ON_MASTER, `Query partially completed on the master (error on master: ` +
+              `${event.errorCode}) and was aborted. There is a chance that your master is inconsistent at this point. ` +
+              'If you are sure that your master is ok, run this query manually on the target and skip it with the ' +
+              `skip counter. ${describeQuery(event, group)}`, group, false);
+          }
+          // An Execute_load_query event is a Query event with more post-header.
+          const database = group.database(event.type === 'query' ? event : { ...event, type: 'query' });
+          const statements = queryStatements(event, header,
+            { database, collation: (id) => this.collations.get(id), idempotentDdl: this.idempotentDdl });
+          const infile = event.type === 'execute_load_query' ? this.loadFile(event, header, loadFiles, group) : undefined;
+          const expectError = event.errorCode !== 0 && !CONCURRENCY_ERRORS.has(event.errorCode) ? event.errorCode : undefined;
+          statements.forEach((sql, i) => pieces.push({
+            sql, describe: () => describeQuery(event, group),
+            ...(i === statements.length - 1 ? { ...(infile ? { infile } : {}), ...(expectError ? { expectError } : {}) } : {}),
+          }));
+          // The SQL thread forgets an INSERT_ID its statement did not use; a later statement would take it here.
+          if (insertId) pieces.push({ sql: 'SET INSERT_ID=0', describe: () => 'session setup' });
+          insertId = false;
+          session.rows = false;
+          break;
         }
-        rowSession = false;
-        foreignKeyChecks = -1;
-        continue;
+        case 'begin_load_query':
+          loadFiles.set(event.fileId, [event.data]);
+          break;
+        case 'append_block':
+          loadFiles.get(event.fileId)?.push(event.data);
+          break;
+        case 'delete_file':
+          loadFiles.delete(event.fileId);
+          break;
+        case 'legacy_load':
+          throw new ApplyError(1593, `${LEGACY_LOAD_EVENTS[event.typeCode]}_log_event (type ${event.typeCode}) at source ` +
+            `position ${group.start.sourceLogFile}:${group.start.sourceLogPos}: LOAD DATA as servers before 5.0 logged ` +
+            'it cannot be applied; load that data on the target and skip the event group with the skip counter', group, false);
+        default: {
+          const context = contextEventSql(event, (id) => this.collations.get(id));
+          if (context) pieces.push({ sql: context, describe: () => `${event.type} event` });
+          if (event.type === 'intvar' && event.kind === 'insert_id') insertId = true;
+        }
       }
-      const context = contextEventSql(event, (id) => this.collations.get(id));
-      if (context) pieces.push({ sql: context, describe: () => `${event.type} event` });
     }
     await flushRows();
+  }
+
+  /** The file of a LOAD DATA statement, from the blocks its group brought ahead of it. */
+  private loadFile(event: ExecuteLoadQueryEvent, header: DecodedEvent['header'], files: Map<number, Buffer[]>,
+    group: TransactionGroup): { name: string; data: Buffer } {
+    const blocks = files.get(event.fileId);
+    if (!blocks) {
+      throw new ApplyError(1593, `Execute_load_query_log_event at source position ${group.start.sourceLogFile}:` +
+        `${group.start.sourceLogPos} reads file ${event.fileId}, which no Begin_load_query event of its transaction ` +
+        'brought: the relay log lacks the start of this LOAD DATA', group, false);
+    }
+    files.delete(event.fileId);
+    return { name: loadDataFileName(event, header), data: Buffer.concat(blocks) };
   }
 
   /** Sends pieces in multi-statement round trips and checks the rows each statement touched. */
   private async send(pieces: Piece[], groups: TransactionGroup[]): Promise<void> {
     const conn = this.connection();
     let at = 0;
+    // A statement expected to fail goes alone: its error must not stop the statements after it, and it must be
+    // the one that failed.
+    const alone = (piece: Piece) => piece.expectError !== undefined;
     while (at < pieces.length) {
       let end = at;
       let bytes = 0;
       do {
-        bytes += pieces[end]!.sql.length + 1;
+        bytes += pieces[end]!.sql.length + SEPARATOR.length;
         end++;
-      } while (end < pieces.length && bytes + pieces[end]!.sql.length < this.maxBytes);
+      } while (end < pieces.length && !alone(pieces[end - 1]!) && !alone(pieces[end]!) &&
+        bytes + pieces[end]!.sql.length < this.maxBytes);
       const chunk = pieces.slice(at, end);
+      const expected = chunk[0]!.expectError;
+      const infiles = new Map(chunk.flatMap((p) => (p.infile ? [[p.infile.name, p.infile.data] as const] : [])));
       let results: unknown;
       try {
-        [results] = await conn.query(chunk.map((p) => p.sql).join(';\n'));
+        [results] = await conn.query({
+          sql: chunk.map((p) => p.sql).join(SEPARATOR),
+          // The target reads only the files of this round trip's LOAD DATA statements, whatever a statement asks.
+          infileStreamFactory: (name: string) => {
+            const data = infiles.get(name);
+            return data ? Readable.from([data]) : new Readable({ read() { this.destroy(new Error(`no LOAD DATA file ${name}`)); } });
+          },
+        });
       } catch (err) {
-        throw this.toApplyError(err, chunk, groups);
+        const e = err as { errno?: number; sqlMessage?: string };
+        if (expected === undefined || typeof e.errno !== 'number') throw this.toApplyError(err, chunk, groups);
+        if (e.errno !== expected) throw inconsistentError(expected, e, chunk[0]!, groups[0]!);
+        at = end;
+        continue;
       }
+      if (expected !== undefined) throw inconsistentError(expected, {}, chunk[0]!, groups[0]!);
       const list = chunk.length === 1 ? [results] : results as unknown[];
       chunk.forEach((piece, i) => {
         if (piece.expectRows === undefined) return;
@@ -309,13 +417,20 @@ export class Applier {
   }
 }
 
+function inconsistentError(expected: number, actual: { errno?: number; sqlMessage?: string }, piece: Piece,
+  group: TransactionGroup): ApplyError {
+  return new ApplyError(ER_INCONSISTENT_ERROR, `Query caused different errors on master and slave. Error on master: ` +
+    `error code=${expected}; Error on slave: actual message='${actual.sqlMessage ?? 'no error'}', error code=` +
+    `${actual.errno ?? 0}. ${piece.describe()}`, group, false);
+}
+
 function describeRows(event: RowsEvent, group: TransactionGroup): string {
   const name = { write: 'Write_rows', update: 'Update_rows', delete: 'Delete_rows' }[event.kind];
   return `${name} event on table ${event.tableMap.database}.${event.tableMap.table}` +
     ` (transaction at source position ${group.start.sourceLogFile}:${group.start.sourceLogPos})`;
 }
 
-function describeQuery(event: QueryEvent, group: TransactionGroup): string {
+function describeQuery(event: QueryEvent | ExecuteLoadQueryEvent, group: TransactionGroup): string {
   const text = event.sql.toString('utf8');
   return `Query '${text.length > 200 ? text.slice(0, 200) + '...' : text}'` +
     ` (source position ${group.start.sourceLogFile}:${group.start.sourceLogPos})`;

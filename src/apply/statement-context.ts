@@ -1,8 +1,9 @@
-// The session state a Query event carries, as the SET statements that recreate it on the target before the
-// statement runs (what `mariadb-binlog` prints before each statement). Pure.
-import type { BinlogEvent, EventHeader, QueryEvent } from '../binlog/events.js';
+// How a Query event runs on the target: the session state it carries, as the SET statements that recreate it
+// before the statement (what `mariadb-binlog` prints before each statement), and the statement as the SQL thread
+// runs it. Pure.
+import type { BinlogEvent, EventHeader, ExecuteLoadQueryEvent, QueryEvent } from '../binlog/events.js';
 import { bytes, byteLiteral, quoteIdentifier } from './sql-text.js';
-import { runsWithoutDefaultDatabase } from './statement-kind.js';
+import { idempotentDdl, runsWithoutDefaultDatabase } from './statement-kind.js';
 
 // Q_FLAGS2 bits (the OPTION_* bits of the source session).
 const OPTION_AUTO_IS_NULL = 1 << 14;
@@ -11,7 +12,6 @@ const OPTION_NO_CHECK_CONSTRAINT_CHECKS = 1 << 15;
 const OPTION_EXPLICIT_DEF_TIMESTAMP = 1 << 24;
 const OPTION_IF_EXISTS = 1 << 28;
 const OPTION_INSERT_HISTORY = 1 << 30;
-const OPTION_NOT_AUTOCOMMIT = 1 << 19;
 const OPTION_NO_FOREIGN_KEY_CHECKS = 1 << 26;
 const OPTION_RELAXED_UNIQUE_CHECKS = 1 << 27;
 
@@ -27,8 +27,8 @@ export type CollationLookup = (id: number) => Collation | undefined;
  * SET assignments for a Query event's status variables, timestamp and session. The event names collations by
  * id; character_set_client takes a character set, so ids go through the target's collation table.
  */
-export function querySessionSql(event: QueryEvent, header: Pick<EventHeader, 'timestamp' | 'serverId'>,
-  collation: CollationLookup): string {
+export function querySessionSql(event: Pick<QueryEvent, 'threadId' | 'statusVars'>,
+  header: Pick<EventHeader, 'timestamp' | 'serverId'>, collation: CollationLookup): string {
   const { timestamp } = header;
   const charsetOf = (id: number) => collation(id)?.charset ?? String(id);
   const collationOf = (id: number) => collation(id)?.name ?? String(id);
@@ -41,10 +41,11 @@ export function querySessionSql(event: QueryEvent, header: Pick<EventHeader, 'ti
     `@@session.pseudo_thread_id=${event.threadId}`, `@@session.server_id=${header.serverId}`];
   if (vars.flags2 !== undefined) {
     const f = vars.flags2;
+    // Not autocommit: the SQL thread copies that bit without committing, but SET autocommit=1 after 0 commits
+    // the open transaction, and the applier's transactions are bounded by the events, not by the source session.
     set.push(`@@session.foreign_key_checks=${f & OPTION_NO_FOREIGN_KEY_CHECKS ? 0 : 1}`,
       `@@session.sql_auto_is_null=${f & OPTION_AUTO_IS_NULL ? 1 : 0}`,
-      `@@session.unique_checks=${f & OPTION_RELAXED_UNIQUE_CHECKS ? 0 : 1}`,
-      `@@session.autocommit=${f & OPTION_NOT_AUTOCOMMIT ? 0 : 1}`);
+      `@@session.unique_checks=${f & OPTION_RELAXED_UNIQUE_CHECKS ? 0 : 1}`);
     if (vars.explicitDefaultsForTimestamp === undefined) {
       set.push(`@@session.explicit_defaults_for_timestamp=${f & OPTION_EXPLICIT_DEF_TIMESTAMP ? 1 : 0}`);
     }
@@ -112,10 +113,48 @@ export function contextEventSql(event: BinlogEvent, collation: CollationLookup =
   }
 }
 
-/** The statement text of a Query event as a byte string, under its default database when it has one. */
-export function queryStatements(event: QueryEvent, database: string): string[] {
+export interface QueryContext {
+  /** The default database on the target (after replicate-rewrite-db); '' for none. */
+  database: string;
+  collation: CollationLookup;
+  /** Run DDL as a MariaDB replica does by default (slave_ddl_exec_mode=IDEMPOTENT; see idempotentDdl). */
+  idempotentDdl: boolean;
+}
+
+/**
+ * The statements, as byte strings, that run a Query or Execute_load_query event on the target: USE of its
+ * default database (first: USE resets collation_database, which the event may set), its session state, and the
+ * statement.
+ */
+export function queryStatements(event: QueryEvent | ExecuteLoadQueryEvent,
+  header: Pick<EventHeader, 'timestamp' | 'serverId'>, context: QueryContext): string[] {
   const out: string[] = [];
-  if (database && !runsWithoutDefaultDatabase(event.sql)) out.push(`USE ${quoteIdentifier(database)}`);
-  out.push(event.sql.toString('latin1'));
+  if (context.database && !runsWithoutDefaultDatabase(event.sql)) out.push(`USE ${quoteIdentifier(context.database)}`);
+  out.push(querySessionSql(event, header, context.collation));
+  if (event.type === 'execute_load_query') {
+    out.push(loadDataText(event, loadDataFileName(event, header)));
+  } else {
+    const text = event.sql.toString('latin1');
+    // As the SQL thread: a statement that failed on the source must fail the same way here, IF EXISTS would hide it.
+    out.push(context.idempotentDdl && event.errorCode === 0 ? idempotentDdl(text) : text);
+  }
   return out;
+}
+
+/** The name under which the applier serves a LOAD DATA file to the target (the SQL thread's SQL_LOAD-<server>-<file>). */
+export function loadDataFileName(event: ExecuteLoadQueryEvent, header: Pick<EventHeader, 'serverId'>): string {
+  return `SQL_LOAD-${header.serverId}-${event.fileId}.data`;
+}
+
+/**
+ * The LOAD DATA statement reading `file` from the client, spliced in where the SQL thread splices its own copy of
+ * the file. LOCAL lets the target read a file that lives here; it also makes the target skip duplicate keys when
+ * the statement says neither IGNORE nor REPLACE, where the SQL thread would fail. Sources log LOCAL loads as
+ * IGNORE, so only a load of a file on the source's own disk can differ, and only if the replica has diverged.
+ */
+function loadDataText(event: ExecuteLoadQueryEvent, file: string): string {
+  const text = event.sql.toString('latin1');
+  const duplicates = { error: '', ignore: ' IGNORE', replace: ' REPLACE' }[event.duplicates];
+  // The replaced part runs from before [LOCAL] INFILE to after INTO.
+  return `${text.slice(0, event.filenameStart)} LOCAL INFILE '${file}'${duplicates} INTO ${text.slice(event.filenameEnd)}`;
 }

@@ -10,7 +10,7 @@ import {
   decodeFormatDescription, decodeGtidList, decodeHeartbeatV2, decodeIntvar, decodeMariadbGtid, decodeMysqlGtid,
   decodePreviousGtids, decodeRotate, decodeUserVar, fdeServerVersion, isChecksumAware,
 } from './control.js';
-import { decodeQuery } from './query.js';
+import { decodeExecuteLoadQuery, decodeQuery } from './query.js';
 import { BinlogFormatError, ByteReader } from './reader.js';
 import { decodeRows, type RowsLayout } from './rows.js';
 import { decodeTableMap } from './table-map.js';
@@ -53,10 +53,6 @@ const ROWS_LAYOUTS: Record<number, RowsLayout> = {
 };
 
 const SIMPLE: Partial<Record<number, BinlogEvent['type']>> = {
-  [EventType.BEGIN_LOAD_QUERY]: 'begin_load_query',
-  [EventType.EXECUTE_LOAD_QUERY]: 'execute_load_query',
-  [EventType.APPEND_BLOCK]: 'append_block',
-  [EventType.DELETE_FILE]: 'delete_file',
   [EventType.INCIDENT]: 'incident',
   [EventType.XA_PREPARE]: 'xa_prepare',
   [EventType.MARIA_START_ENCRYPTION]: 'start_encryption',
@@ -145,6 +141,21 @@ export class BinlogDecoder {
         return decodeQuery(r, postHeader, false);
       case EventType.MARIA_QUERY_COMPRESSED:
         return decodeQuery(r, postHeader, true);
+      case EventType.EXECUTE_LOAD_QUERY:
+        return decodeExecuteLoadQuery(r, postHeader);
+      case EventType.BEGIN_LOAD_QUERY:
+      case EventType.APPEND_BLOCK: {
+        const fileId = r.u32();
+        r.skip(postHeader - 4);
+        return { type: type === EventType.APPEND_BLOCK ? 'append_block' : 'begin_load_query', fileId, data: Buffer.from(r.rest()) };
+      }
+      case EventType.DELETE_FILE:
+        return { type: 'delete_file', fileId: r.u32() };
+      case EventType.LOAD:
+      case EventType.CREATE_FILE:
+      case EventType.EXEC_LOAD:
+      case EventType.NEW_LOAD:
+        return { type: 'legacy_load', typeCode: type };
       case EventType.TABLE_MAP: {
         const mariadb = this.#format?.serverVersion.includes('MariaDB') ?? true;
         const event = decodeTableMap(r, postHeader === 6 ? 4 : 6, postHeader, mariadb);

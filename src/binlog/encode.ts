@@ -10,9 +10,9 @@ import { crc32 } from './checksum.js';
 export const MARIADB_POST_HEADER_LENGTHS: Buffer = (() => {
   const table = Buffer.alloc(171);
   const known: [number, number][] = [
-    [EventType.START_V3, 56], [EventType.QUERY, 13], [EventType.ROTATE, 8], [6 /* LOAD */, 18],
-    [8 /* CREATE_FILE */, 4], [EventType.APPEND_BLOCK, 4], [10 /* EXEC_LOAD */, 4], [EventType.DELETE_FILE, 4],
-    [12 /* NEW_LOAD */, 18], [EventType.FORMAT_DESCRIPTION, 228], [EventType.BEGIN_LOAD_QUERY, 4],
+    [EventType.START_V3, 56], [EventType.QUERY, 13], [EventType.ROTATE, 8], [EventType.LOAD, 18],
+    [EventType.CREATE_FILE, 4], [EventType.APPEND_BLOCK, 4], [EventType.EXEC_LOAD, 4], [EventType.DELETE_FILE, 4],
+    [EventType.NEW_LOAD, 18], [EventType.FORMAT_DESCRIPTION, 228], [EventType.BEGIN_LOAD_QUERY, 4],
     [EventType.EXECUTE_LOAD_QUERY, 26], [EventType.TABLE_MAP, 8], [EventType.WRITE_ROWS_V1, 8],
     [EventType.UPDATE_ROWS_V1, 8], [EventType.DELETE_ROWS_V1, 8], [EventType.INCIDENT, 2],
     [EventType.WRITE_ROWS, 10], [EventType.UPDATE_ROWS, 10], [EventType.DELETE_ROWS, 10],

@@ -9,9 +9,13 @@ export const EventType = {
   STOP: 3,
   ROTATE: 4,
   INTVAR: 5,
+  LOAD: 6,
   SLAVE: 7,
+  CREATE_FILE: 8,
   APPEND_BLOCK: 9,
+  EXEC_LOAD: 10,
   DELETE_FILE: 11,
+  NEW_LOAD: 12,
   RAND: 13,
   USER_VAR: 14,
   FORMAT_DESCRIPTION: 15,
@@ -206,6 +210,19 @@ export interface QueryEvent {
   sql: Buffer;
 }
 
+/**
+ * LOAD DATA as sources from MySQL 5.0 on log it: the file's contents went ahead in Begin_load_query and
+ * Append_block events with the same `fileId`; the statement names the file between `filenameStart` and
+ * `filenameEnd` (byte offsets in `sql`), the part a replica replaces with its own copy of the file.
+ */
+export interface ExecuteLoadQueryEvent extends Omit<QueryEvent, 'type'> {
+  type: 'execute_load_query';
+  fileId: number;
+  filenameStart: number;
+  filenameEnd: number;
+  duplicates: 'error' | 'ignore' | 'replace';
+}
+
 export interface FormatDescriptionEvent {
   type: 'format_description';
   binlogVersion: number;
@@ -287,7 +304,13 @@ export type BinlogEvent =
    * decode them with the same decoder, `decode(raw, { checksum: false })`.
    */
   | { type: 'transaction_payload'; events: Buffer[] }
-  | { type: 'begin_load_query' | 'execute_load_query' | 'append_block' | 'delete_file' | 'incident' | 'xa_prepare' | 'start_encryption' }
+  /** A block of a LOAD DATA file (Begin_load_query holds the first). */
+  | { type: 'begin_load_query' | 'append_block'; fileId: number; data: Buffer }
+  | ExecuteLoadQueryEvent
+  | { type: 'delete_file'; fileId: number }
+  /** Load, Create_file, Exec_load, New_load: LOAD DATA as pre-5.0 servers logged it. */
+  | { type: 'legacy_load'; typeCode: number }
+  | { type: 'incident' | 'xa_prepare' | 'start_encryption' }
   | { type: 'unknown'; typeCode: number };
 
 export interface DecodedEvent {

@@ -1,4 +1,4 @@
-import type { QueryEvent, QueryStatusVars } from './events.js';
+import type { ExecuteLoadQueryEvent, QueryEvent, QueryStatusVars } from './events.js';
 import { mariadbUncompress } from './compression.js';
 import { BinlogFormatError, ByteReader } from './reader.js';
 
@@ -34,6 +34,11 @@ const OVER_MAX_DBS_IN_EVENT_MTS = 254;
 const FL_COMMIT_ALTER_E1 = 4;
 const FL_ROLLBACK_ALTER_E1 = 8;
 
+// Query event post-header: thread id, execution time, database name length, error code, status block length.
+const QUERY_POST_HEADER_LENGTH = 13;
+// Execute_load_query dup_handling values.
+const DUPLICATES = ['error', 'ignore', 'replace'] as const;
+
 /** `r` is positioned after the common header. */
 export function decodeQuery(r: ByteReader, postHeaderLength: number, compressed: boolean): QueryEvent {
   const start = r.pos;
@@ -42,7 +47,7 @@ export function decodeQuery(r: ByteReader, postHeaderLength: number, compressed:
   const dbLength = r.u8();
   const errorCode = r.u16();
   // Binlog v1/v3 Query events have no status block (post-header of 11 bytes).
-  const statusLength = postHeaderLength >= 13 ? r.u16() : 0;
+  const statusLength = postHeaderLength >= QUERY_POST_HEADER_LENGTH ? r.u16() : 0;
   r.pos = start + postHeaderLength;
   const statusVars = decodeStatusVars(new ByteReader(r.buf, r.pos, r.pos + statusLength));
   r.skip(statusLength);
@@ -51,6 +56,23 @@ export function decodeQuery(r: ByteReader, postHeaderLength: number, compressed:
   const text = r.rest();
   const sql = compressed ? mariadbUncompress(text) : Buffer.from(text);
   return { type: 'query', threadId, executionTime, errorCode, database, statusVars, sql };
+}
+
+/** A Query event whose post-header goes on with the LOAD DATA file id and file name offsets. */
+export function decodeExecuteLoadQuery(r: ByteReader, postHeaderLength: number): ExecuteLoadQueryEvent {
+  const fields = new ByteReader(r.buf, r.pos + QUERY_POST_HEADER_LENGTH, r.pos + postHeaderLength);
+  const fileId = fields.u32();
+  const filenameStart = fields.u32();
+  const filenameEnd = fields.u32();
+  const dup = fields.u8();
+  const duplicates = DUPLICATES[dup];
+  if (!duplicates) throw new BinlogFormatError(`Execute_load_query with unknown dup_handling ${dup}`);
+  const query = decodeQuery(r, postHeaderLength, false);
+  if (filenameStart > filenameEnd || filenameEnd > query.sql.length) {
+    throw new BinlogFormatError(`Execute_load_query file name at ${filenameStart}..${filenameEnd} lies outside its ` +
+      `${query.sql.length}-byte statement`);
+  }
+  return { ...query, type: 'execute_load_query', fileId, filenameStart, filenameEnd, duplicates };
 }
 
 /**

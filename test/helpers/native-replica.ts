@@ -1,5 +1,7 @@
 // A native MariaDB multi-source replica driven with the statements the servers know, configured the way a
 // test configures tributary: the reference every comparison test measures tributary against.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ReplicationFilters } from '../../src/index.js';
 import { startMariaDb, type ServerOptions, type TestServer } from './servers.js';
 
@@ -26,6 +28,12 @@ export interface NativeReplica {
   reset(name: string, all?: boolean): Promise<void>;
   /** SHOW SLAVE 'name' STATUS as a row of column name -> value. */
   status(name: string): Promise<Record<string, any>>;
+  /** The connection's row of SHOW ALL SLAVES STATUS, which adds Retried_transactions, Executed_log_entries ... */
+  allStatus(name: string): Promise<Record<string, any>>;
+  /** SET GLOBAL sql_slave_skip_counter for the connection (through @@default_master_connection). */
+  setSkipCounter(name: string, count: number): Promise<void>;
+  /** Paths of the connection's relay log files, in the order of its index file. */
+  relayLogFiles(name: string): Promise<string[]>;
   /** MASTER_POS_WAIT on the connection for everything `source` has logged; throws with the status if not reached. */
   catchUp(name: string, source: TestServer, timeoutSeconds?: number): Promise<void>;
   destroy(): Promise<void>;
@@ -85,6 +93,24 @@ export function nativeReplica(server: TestServer): NativeReplica {
       const rows = await server.sql(`SHOW SLAVE ${quoteName(name)} STATUS`) as Record<string, any>[];
       if (!rows[0]) throw new Error(`the native replica has no connection '${name}'`);
       return rows[0];
+    },
+    async allStatus(name) {
+      const rows = await server.sql('SHOW ALL SLAVES STATUS') as Record<string, any>[];
+      const row = rows.find((r) => String(r.Connection_name).toLowerCase() === name.toLowerCase());
+      if (!row) throw new Error(`the native replica has no connection '${name}'`);
+      return row;
+    },
+    async setSkipCounter(name, count) {
+      // sql_slave_skip_counter acts on the connection that the session's @@default_master_connection names.
+      await server.sql(`SET @@default_master_connection = ${quoteName(name)}`, `SET GLOBAL sql_slave_skip_counter = ${count}`);
+    },
+    async relayLogFiles(name) {
+      // @@relay_log_basename is NULL when the name is the default one, derived from the pid file's; the index
+      // lies beside the relay log file the status names.
+      const current = String((await replica.status(name)).Relay_Log_File);
+      const index = await readFile(join(server.dataDir, `${current.replace(/\.\d+$/, '')}.index`), 'utf8');
+      return index.split('\n').filter((line) => line !== '')
+        .map((line) => (line.startsWith('/') ? line : join(server.dataDir, line)));
     },
     async catchUp(name, source, timeoutSeconds = 120) {
       const [master] = await source.sql('SHOW MASTER STATUS') as { File: string; Position: number }[];
