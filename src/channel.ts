@@ -200,7 +200,9 @@ export class Channel {
       // stage running they stay: it applies them, then follows the I/O stage to the new position.
       await this.relayLog.reset();
       this.applied = startOf(this.name, { file: next.sourceLogFile, pos: next.readSourceLogPos });
-      await this.withApplier((applier) => applier.savePosition(this.applied));
+      // The temporary tables of the old position's source sessions mean nothing at the new one.
+      await this.closeApplier();
+      await (await this.openApplier()).savePosition(this.applied);
       await this.writeRelayLogInfo();
     }
     this.masterInfo = next;
@@ -247,8 +249,9 @@ export class Channel {
     let stored;
     let restartIo = false;
     if (wantSql) {
-      this.applier?.destroy();
-      this.applier = this.newApplier();
+      // The applier's connection outlives stops of the SQL stage, with the source sessions' temporary tables
+      // on it, as a native replica keeps them across STOP/START SLAVE.
+      this.applier ??= this.newApplier();
       stored = await this.applier.open();
       if (stored) this.applied = stored;
       const end = await this.relayEndFromFiles();
@@ -322,8 +325,6 @@ export class Channel {
     if (threads.includes('SQL_THREAD') && this.sql) {
       await this.sql.stop();
       this.applied = this.sql.position;
-      await this.applier?.close();
-      this.applier = undefined;
     }
     await this.flushInfo();
   }
@@ -341,9 +342,10 @@ export class Channel {
         `run stopReplica('${this.name}') first`);
     }
     await this.relayLog.reset();
-    await this.withApplier(async (applier) => {
-      await applier.deletePosition();
-    });
+    await this.closeApplier();
+    const applier = await this.openApplier();
+    await applier.deletePosition();
+    await this.closeApplier();
     this.masterInfo = { ...this.masterInfo, sourceLogFile: '', readSourceLogPos: 4 };
     this.applied = startOf(this.name, { file: '', pos: 4 });
     this.lastIoError = { errno: 0, message: '', at: '' };
@@ -424,6 +426,7 @@ export class Channel {
 
   async close(): Promise<void> {
     await this.stop(['IO_THREAD', 'SQL_THREAD']);
+    await this.closeApplier();
     await this.relayLog.close();
   }
 
@@ -432,18 +435,21 @@ export class Channel {
   }
 
   private newApplier(): Applier {
-    return new Applier({ target: this.settings.target, positions: this.positions, logger: this.logger });
+    return new Applier({ target: this.settings.target, positions: this.positions, logger: this.logger,
+      skipErrors: this.settings.replicaSkipErrors });
   }
 
-  private async withApplier<T>(work: (applier: Applier) => Promise<T>): Promise<T> {
-    const applier = this.newApplier();
-    await applier.open();
-    try {
-      return await work(applier);
-    } finally {
-      await applier.close();
-    }
+  private async openApplier(): Promise<Applier> {
+    this.applier ??= this.newApplier();
+    await this.applier.open();
+    return this.applier;
   }
+
+  private async closeApplier(): Promise<void> {
+    await this.applier?.close();
+    this.applier = undefined;
+  }
+
 
   /**
    * Where the events in the relay log end, in source terms: the I/O stage continues from there. Found by reading

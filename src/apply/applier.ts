@@ -66,6 +66,8 @@ const DDL_ALREADY_DONE = new Set([1007, 1008, 1050, 1051, 1054, 1060, 1061, 1091
 interface Piece {
   sql: string;
   expectRows?: number;
+  /** The rows event a row statement comes from: its error message names it, and a skipped error skips it whole. */
+  rows?: DecodedEvent & { event: RowsEvent };
   /** A LOAD DATA LOCAL INFILE statement's file, served to the target under this name. */
   infile?: { name: string; data: Buffer };
   /** The error the statement met on the source (its Query event's error code), which it must meet here too. */
@@ -94,6 +96,8 @@ export interface ApplierOptions {
   logger: Logger;
   /** Upper bound of one round trip's SQL text; also kept under the target's max_allowed_packet. */
   maxRoundTripBytes?: number;
+  /** slave_skip_errors: a statement failing with one of these is skipped and its transaction goes on. */
+  skipErrors?: ReadonlySet<number> | 'all';
 }
 
 export class Applier {
@@ -116,7 +120,27 @@ export class Applier {
     return this.conn;
   }
 
+  /**
+   * Connects, or keeps the connection it has if it still works (it holds the source sessions' temporary
+   * tables), and reads the channel's position from the target.
+   */
   async open(): Promise<PositionRow | undefined> {
+    if (this.conn) {
+      try {
+        await this.conn.query('ROLLBACK');
+      } catch {
+        this.destroy();
+      }
+    }
+    if (!this.conn) await this.connect();
+    const conn = this.connection();
+    await this.options.positions.ensure(conn);
+    const row = await this.options.positions.read(conn);
+    this.committed = row;
+    return row;
+  }
+
+  private async connect(): Promise<void> {
     const conn = await mysql.createConnection({
       ...this.options.target,
       charset: 'BINARY',
@@ -138,10 +162,6 @@ export class Applier {
       'SELECT ID AS id, COLLATION_NAME AS name, CHARACTER_SET_NAME AS charset FROM information_schema.COLLATIONS',
     ) as [{ id: number | string; name: string; charset: string }[], unknown];
     for (const c of collations) this.collations.set(Number(c.id), { name: c.name, charset: c.charset });
-    await this.options.positions.ensure(conn);
-    const row = await this.options.positions.read(conn);
-    this.committed = row;
-    return row;
   }
 
   async close(): Promise<void> {
@@ -150,8 +170,8 @@ export class Applier {
     await conn?.end().catch(() => conn.destroy());
   }
 
-  /** Drops the connection at once: a STOP must not wait for a long statement. */
-  destroy(): void {
+  /** Drops a connection that no longer works. */
+  private destroy(): void {
     this.conn?.destroy();
     this.conn = undefined;
   }
@@ -193,22 +213,30 @@ export class Applier {
     await this.applyTransactions(batch);
   }
 
+  /**
+   * A batch that fails is rolled back and replayed group by group; a group that fails alone is replayed once
+   * more statement by statement and row by row, which finds the event that fails (for an error message that
+   * names it, as the servers' does) and lets slave_skip_errors skip just that event.
+   */
   private async applyTransactions(groups: TransactionGroup[]): Promise<void> {
     if (groups.length === 0) return;
     try {
-      await this.runTransaction(groups);
+      await this.runTransaction(groups, false);
     } catch (err) {
-      if (groups.length === 1 || !(err instanceof ApplyError) || err.transient) throw err;
-      for (const group of groups) await this.runTransaction([group]);
-      throw err;
+      if (!(err instanceof ApplyError) || err.transient) throw err;
+      if (groups.length > 1) {
+        for (const group of groups) await this.applyTransactions([group]);
+      } else {
+        await this.runTransaction(groups, true);
+      }
     }
   }
 
-  private async runTransaction(groups: TransactionGroup[]): Promise<void> {
+  private async runTransaction(groups: TransactionGroup[], stepwise: boolean): Promise<void> {
     const pieces: Piece[] = [{ sql: ROW_SESSION, describe: () => 'session setup' }, { sql: 'START TRANSACTION', describe: () => 'START TRANSACTION' }];
     const session: SessionState = { rows: true, foreignKeyChecks: 1 };
     for (const group of groups) {
-      await this.groupPieces(group, pieces, session);
+      await this.groupPieces(group, pieces, session, stepwise);
       if (group.rollback) {
         pieces.push({ sql: 'ROLLBACK', describe: () => 'ROLLBACK' }, { sql: 'START TRANSACTION', describe: () => 'START TRANSACTION' });
       }
@@ -219,7 +247,7 @@ export class Applier {
     pieces.push({ sql: this.options.positions.writeSql(last.end), describe: () => 'position update' });
     pieces.push({ sql: 'COMMIT', describe: () => 'COMMIT' });
     try {
-      await this.send(pieces, groups);
+      await this.send(pieces, groups, stepwise);
     } catch (err) {
       await this.conn?.query('ROLLBACK').catch(() => undefined);
       throw err;
@@ -231,11 +259,11 @@ export class Applier {
     const positions = this.options.positions;
     const end = { file: group.end.sourceLogFile, pos: group.end.sourceLogPos };
     const pieces: Piece[] = [];
-    await this.groupPieces(group, pieces, { rows: false, foreignKeyChecks: -1 });
+    await this.groupPieces(group, pieces, { rows: false, foreignKeyChecks: -1 }, true);
     // The marker goes in with the position before the DDL, which is where a restart would begin.
     await this.connection().query(positions.writeSql(group.start, end));
     try {
-      await this.send(pieces, [group]);
+      await this.send(pieces, [group], true);
     } catch (err) {
       if (!(maybeDone && err instanceof ApplyError && DDL_ALREADY_DONE.has(err.errno))) throw err;
       this.options.logger.warn({ errno: err.errno, sourcePos: end },
@@ -246,46 +274,51 @@ export class Applier {
     this.committed = group.end;
   }
 
-  /** Appends the SQL of one group. */
-  private async groupPieces(group: TransactionGroup, pieces: Piece[], session: SessionState): Promise<void> {
-    let rowRun: RowsEvent[] = [];
+  /** Appends the SQL of one group; `stepwise`: one statement per row, so that a failing row is found. */
+  private async groupPieces(group: TransactionGroup, pieces: Piece[], session: SessionState, stepwise: boolean): Promise<void> {
+    let rowRun: (DecodedEvent & { event: RowsEvent })[] = [];
     let insertId = false;
     // LOAD DATA files by file id: Begin_load_query and Append_block events bring them ahead of their statement.
     const loadFiles = new Map<number, Buffer[]>();
     const flushRows = async () => {
       if (rowRun.length === 0) return;
-      const map = rowRun[0]!.tableMap;
+      const map = rowRun[0]!.event.tableMap;
       const table = await this.tables.get(map.database, map.table);
       if (!table) {
         throw new ApplyError(1146, `Error executing row event: 'Table '${map.database}.${map.table}' doesn't exist'`, group, false);
       }
+      const decoded = new Map(rowRun.map((r) => [r.event, r]));
       let statements: RowStatement[];
       try {
-        statements = rowStatements(rowRun, table, this.maxBytes);
+        statements = stepwise
+          ? rowRun.flatMap((r) => rowStatements([r.event], table, 0))
+          : rowStatements(rowRun.map((r) => r.event), table, this.maxBytes);
       } catch (err) {
         if (err instanceof RowMappingError) throw new ApplyError(err.errno, err.message, group, false);
         throw err;
       }
       for (const s of statements) {
-        pieces.push({ sql: s.sql, expectRows: s.expectRows, describe: () => describeRows(s.source, group) });
+        const rows = decoded.get(s.source)!;
+        pieces.push({ sql: s.sql, expectRows: s.expectRows, rows, describe: () => describeRows(rows) });
       }
       rowRun = [];
     };
 
-    for (const { header, event } of group.events) {
+    for (const decoded of group.events) {
+      const { header, event } = decoded;
       if (event.type === 'rows') {
         if (!session.rows) {
           pieces.push({ sql: ROW_SESSION, describe: () => 'session setup' });
           Object.assign(session, { rows: true, foreignKeyChecks: 1 });
         }
         const fk = event.flags & NO_FOREIGN_KEY_CHECKS_F ? 0 : 1;
-        const first = rowRun[0];
+        const first = rowRun[0]?.event;
         if (first && (first.tableId !== event.tableId || fk !== session.foreignKeyChecks)) await flushRows();
         if (fk !== session.foreignKeyChecks) {
           pieces.push({ sql: `SET @@session.foreign_key_checks=${fk}`, describe: () => 'session setup' });
           session.foreignKeyChecks = fk;
         }
-        rowRun.push(event);
+        rowRun.push({ header, event });
         continue;
       }
       await flushRows();
@@ -296,7 +329,7 @@ export class Applier {
             throw new ApplyError(ER_ERROR_ON_MASTER, `Query partially completed on the master (error on master: ` +
               `${event.errorCode}) and was aborted. There is a chance that your master is inconsistent at this point. ` +
               'If you are sure that your master is ok, run this query manually on the target and skip it with the ' +
-              `skip counter. ${describeQuery(event, group)}`, group, false);
+              `skip counter. ${describeQuery(event, group.database(event.type === 'query' ? event : { ...event, type: 'query' }))}`, group, false);
           }
           // An Execute_load_query event is a Query event with more post-header.
           const database = group.database(event.type === 'query' ? event : { ...event, type: 'query' });
@@ -305,7 +338,7 @@ export class Applier {
           const infile = event.type === 'execute_load_query' ? this.loadFile(event, header, loadFiles, group) : undefined;
           const expectError = event.errorCode !== 0 && !CONCURRENCY_ERRORS.has(event.errorCode) ? event.errorCode : undefined;
           statements.forEach((sql, i) => pieces.push({
-            sql, describe: () => describeQuery(event, group),
+            sql, describe: () => `query. ${describeQuery(event, database)}`,
             ...(i === statements.length - 1 ? { ...(infile ? { infile } : {}), ...(expectError ? { expectError } : {}) } : {}),
           }));
           // The SQL thread forgets an INSERT_ID its statement did not use; a later statement would take it here.
@@ -350,13 +383,18 @@ export class Applier {
     return { name: loadDataFileName(event, header), data: Buffer.concat(blocks) };
   }
 
-  /** Sends pieces in multi-statement round trips and checks the rows each statement touched. */
-  private async send(pieces: Piece[], groups: TransactionGroup[]): Promise<void> {
+  /**
+   * Sends pieces in multi-statement round trips (`stepwise`: one per round trip) and checks the rows each
+   * statement touched. Stepwise, a statement failing with an error of slave_skip_errors is skipped, with the
+   * rest of its rows event, and the transaction goes on.
+   */
+  private async send(pieces: Piece[], groups: TransactionGroup[], stepwise = false): Promise<void> {
     const conn = this.connection();
     let at = 0;
     // A statement expected to fail goes alone: its error must not stop the statements after it, and it must be
     // the one that failed.
-    const alone = (piece: Piece) => piece.expectError !== undefined;
+    const alone = (piece: Piece) => stepwise || piece.expectError !== undefined;
+    let skippedRows: RowsEvent | undefined;
     while (at < pieces.length) {
       let end = at;
       let bytes = 0;
@@ -366,9 +404,13 @@ export class Applier {
       } while (end < pieces.length && !alone(pieces[end - 1]!) && !alone(pieces[end]!) &&
         bytes + pieces[end]!.sql.length < this.maxBytes);
       const chunk = pieces.slice(at, end);
+      at = end;
+      if (skippedRows && chunk[0]!.rows?.event === skippedRows) continue;
+      skippedRows = undefined;
       const expected = chunk[0]!.expectError;
       const infiles = new Map(chunk.flatMap((p) => (p.infile ? [[p.infile.name, p.infile.data] as const] : [])));
       let results: unknown;
+      let failure: { errno: number; message: string } | undefined;
       try {
         [results] = await conn.query({
           sql: chunk.map((p) => p.sql).join(SEPARATOR),
@@ -379,36 +421,40 @@ export class Applier {
           },
         });
       } catch (err) {
-        const e = err as { errno?: number; sqlMessage?: string };
-        if (expected === undefined || typeof e.errno !== 'number') throw this.toApplyError(err, chunk, groups);
-        if (e.errno !== expected) throw inconsistentError(expected, e, chunk[0]!, groups[0]!);
-        at = end;
+        const e = err as { errno?: number; sqlMessage?: string; message?: string };
+        if (typeof e.errno !== 'number') {
+          // A client-side failure (lost connection): retry material.
+          throw new ApplyError(2013, `Lost connection to the target: ${e.message}`, groups[0]!, true);
+        }
+        if (expected !== undefined) {
+          if (e.errno !== expected) throw inconsistentError(expected, e, chunk[0]!, groups[0]!);
+          continue;
+        }
+        failure = { errno: e.errno, message: e.sqlMessage ?? '' };
+      }
+      if (!failure) {
+        if (expected !== undefined) throw inconsistentError(expected, {}, chunk[0]!, groups[0]!);
+        const list = chunk.length === 1 ? [results] : results as unknown[];
+        const missed = chunk.findIndex((piece, i) => piece.expectRows !== undefined &&
+          (list[i] as ResultSetHeader).affectedRows !== piece.expectRows);
+        if (missed < 0) continue;
+        const table = chunk[missed]!.rows?.event.tableMap.table ?? '';
+        failure = { errno: 1032, message: `Can't find record in '${table}'` };
+      }
+      if (stepwise && this.skips(failure.errno)) {
+        this.options.logger.warn({ errno: failure.errno, event: chunk[0]!.describe() },
+          'statement skipped by replicaSkipErrors (slave_skip_errors)');
+        skippedRows = chunk[0]!.rows?.event;
         continue;
       }
-      if (expected !== undefined) throw inconsistentError(expected, {}, chunk[0]!, groups[0]!);
-      const list = chunk.length === 1 ? [results] : results as unknown[];
-      chunk.forEach((piece, i) => {
-        if (piece.expectRows === undefined) return;
-        const header = list[i] as ResultSetHeader;
-        if (header.affectedRows !== piece.expectRows) {
-          throw new ApplyError(1032, `Could not execute ${piece.describe()}; Can't find record, Error_code: 1032; ` +
-            'handler error HA_ERR_KEY_NOT_FOUND', groups[0]!, false);
-        }
-      });
-      at = end;
+      throw new ApplyError(failure.errno, stepwise ? errorMessage(chunk[0]!, failure, groups[0]!)
+        : `Error '${failure.message}'`, groups[0]!, TRANSIENT.has(failure.errno));
     }
   }
 
-  private toApplyError(err: unknown, chunk: Piece[], groups: TransactionGroup[]): Error {
-    const e = err as { errno?: number; sqlMessage?: string; message?: string; code?: string };
-    if (typeof e.errno !== 'number') {
-      // A client-side failure (lost connection): retry material.
-      return new ApplyError(2013, `Lost connection to the target: ${e.message}`, groups[0]!, true);
-    }
-    const what = chunk.find((p) => p.expectRows !== undefined || !p.describe().startsWith('session'))?.describe()
-      ?? 'statement';
-    const message = groups.length === 1 ? `Error '${e.sqlMessage}' on ${what}` : `Error '${e.sqlMessage}'`;
-    return new ApplyError(e.errno, message, groups[0]!, TRANSIENT.has(e.errno));
+  private skips(errno: number): boolean {
+    const skip = this.options.skipErrors;
+    return skip !== undefined && !TRANSIENT.has(errno) && (skip === 'all' || skip.has(errno));
   }
 
   /** Table definitions are reloaded after DDL that the channel did not apply itself (e.g. RESET). */
@@ -421,17 +467,43 @@ function inconsistentError(expected: number, actual: { errno?: number; sqlMessag
   group: TransactionGroup): ApplyError {
   return new ApplyError(ER_INCONSISTENT_ERROR, `Query caused different errors on master and slave. Error on master: ` +
     `error code=${expected}; Error on slave: actual message='${actual.sqlMessage ?? 'no error'}', error code=` +
-    `${actual.errno ?? 0}. ${piece.describe()}`, group, false);
+    `${actual.errno ?? 0}, on ${piece.describe()}`, group, false);
 }
 
-function describeRows(event: RowsEvent, group: TransactionGroup): string {
-  const name = { write: 'Write_rows', update: 'Update_rows', delete: 'Delete_rows' }[event.kind];
-  return `${name} event on table ${event.tableMap.database}.${event.tableMap.table}` +
-    ` (transaction at source position ${group.start.sourceLogFile}:${group.start.sourceLogPos})`;
+// The storage engine's error behind a target errno, as the servers' row event errors name it.
+const HANDLER_ERRORS: Record<number, string> = {
+  1062: 'HA_ERR_FOUND_DUPP_KEY', 1032: 'HA_ERR_KEY_NOT_FOUND', 1205: 'HA_ERR_LOCK_WAIT_TIMEOUT',
+  1213: 'HA_ERR_LOCK_DEADLOCK', 1451: 'HA_ERR_ROW_IS_REFERENCED', 1452: 'HA_ERR_NO_REFERENCED_ROW',
+};
+
+const ROWS_EVENT_NAMES: Record<number, string> = {
+  [EventType.WRITE_ROWS_V1]: 'Write_rows_v1', [EventType.UPDATE_ROWS_V1]: 'Update_rows_v1',
+  [EventType.DELETE_ROWS_V1]: 'Delete_rows_v1', [EventType.WRITE_ROWS]: 'Write_rows',
+  [EventType.UPDATE_ROWS]: 'Update_rows', [EventType.DELETE_ROWS]: 'Delete_rows',
+  [EventType.PARTIAL_UPDATE_ROWS]: 'Update_rows_partial',
+  [EventType.MARIA_WRITE_ROWS_COMPRESSED_V1]: 'Write_rows_compressed_v1',
+  [EventType.MARIA_UPDATE_ROWS_COMPRESSED_V1]: 'Update_rows_compressed_v1',
+  [EventType.MARIA_DELETE_ROWS_COMPRESSED_V1]: 'Delete_rows_compressed_v1',
+  [EventType.MARIA_WRITE_ROWS_COMPRESSED]: 'Write_rows_compressed',
+  [EventType.MARIA_UPDATE_ROWS_COMPRESSED]: 'Update_rows_compressed',
+  [EventType.MARIA_DELETE_ROWS_COMPRESSED]: 'Delete_rows_compressed',
+};
+
+/** Last_SQL_Error for a statement that failed on the target, worded as a MariaDB replica words it. */
+function errorMessage(piece: Piece, failure: { errno: number; message: string }, group: TransactionGroup): string {
+  if (!piece.rows) return `Error '${failure.message}' on ${piece.describe()}`;
+  const handler = HANDLER_ERRORS[failure.errno];
+  return `Could not execute ${piece.describe()}; ${failure.message}, Error_code: ${failure.errno};` +
+    `${handler ? ` handler error ${handler};` : ''} the event's master log ${group.start.sourceLogFile}, ` +
+    `end_log_pos ${piece.rows.header.logPos}`;
 }
 
-function describeQuery(event: QueryEvent | ExecuteLoadQueryEvent, group: TransactionGroup): string {
+function describeRows({ header, event }: DecodedEvent & { event: RowsEvent }): string {
+  const name = ROWS_EVENT_NAMES[header.typeCode] ?? `${event.kind}_rows`;
+  return `${name} event on table ${event.tableMap.database}.${event.tableMap.table}`;
+}
+
+function describeQuery(event: QueryEvent | ExecuteLoadQueryEvent, database: string): string {
   const text = event.sql.toString('utf8');
-  return `Query '${text.length > 200 ? text.slice(0, 200) + '...' : text}'` +
-    ` (source position ${group.start.sourceLogFile}:${group.start.sourceLogPos})`;
+  return `Default database: '${database}'. Query: '${text.length > 1000 ? text.slice(0, 1000) + '...' : text}'`;
 }
