@@ -2,8 +2,8 @@
 // groups them into source transactions and hands whole transactions to the applier in batches.
 import type { Logger } from 'pino';
 import { BinlogChecksumError } from './binlog/decoder.js';
-import { EventType, type DecodedEvent, type QueryEvent } from './binlog/events.js';
-import { StatementFilterError, type EventFilter } from './filter/index.js';
+import { EventType, type DecodedEvent } from './binlog/events.js';
+import { StatementFilterError, type EventFilter, type StatementEvent } from './filter/index.js';
 import { compareSourcePositions, SourcePositionTracker, type SourcePosition } from './binlog/position.js';
 import { ApplyError, type Applier, type TransactionGroup } from './apply/applier.js';
 import { commitsImplicitly, firstKeyword } from './apply/statement-kind.js';
@@ -264,6 +264,14 @@ export class SqlStage {
             }
             break;
           }
+          case 'execute_load_query': {
+            group ??= open(event, decoded);
+            const applied = !skipping && !group.skipped && this.judge(e, tracker);
+            if (applied) group.events.push(decoded);
+            else dropContext(group.events);
+            if (!group.begun) ends = { kind: 'transaction', rollback: false };
+            break;
+          }
           case 'xid':
             if (group) ends = { kind: 'transaction', rollback: false };
             break;
@@ -353,7 +361,7 @@ export class SqlStage {
   }
 
   /** Whether the channel's rules let a statement through; a statement they cannot judge stops the stage. */
-  private judge(event: QueryEvent, at: SourcePositionTracker): boolean {
+  private judge(event: StatementEvent, at: SourcePositionTracker): boolean {
     try {
       return this.options.filter.statement(event).apply;
     } catch (err) {
@@ -385,19 +393,21 @@ export class SqlStage {
 }
 
 /**
- * Drops the IntVar, Rand and User_var events that belong to a statement the rules filtered out: they only carry
- * that statement's context.
+ * Drops the events that belong to a statement the rules filtered out: IntVar, Rand and User_var carry only its
+ * context, Begin_load_query and Append_block only its LOAD DATA file.
  */
 function dropContext(events: DecodedEvent[]): void {
-  while (events.length > 0 && CONTEXT_EVENTS.has(events.at(-1)!.event.type)) events.pop();
+  while (events.length > 0 && STATEMENT_PARTS.has(events.at(-1)!.event.type)) events.pop();
 }
 
 const CONTEXT_EVENTS = new Set<DecodedEvent['event']['type']>(['intvar', 'rand', 'user_var']);
+const STATEMENT_PARTS = new Set<DecodedEvent['event']['type']>([...CONTEXT_EVENTS, 'begin_load_query', 'append_block']);
 
 // Events that come from the source's binlog and count for sql_slave_skip_counter; the relay log's own headers,
 // Rotate and the binlog's bookkeeping events do not.
 const SKIP_COUNTED = new Set<DecodedEvent['event']['type']>([
-  'gtid', 'query', 'xid', 'rows', 'table_map', 'intvar', 'rand', 'user_var', 'unknown',
+  'gtid', 'query', 'xid', 'rows', 'table_map', 'intvar', 'rand', 'user_var', 'unknown', 'execute_load_query',
+  'begin_load_query', 'append_block', 'delete_file', 'legacy_load',
 ]);
 
 /** Relay log positions in file order: files compare by their sequence number. */

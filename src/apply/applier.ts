@@ -22,7 +22,7 @@ export interface TransactionGroup {
   /** The group ended with ROLLBACK on the source (non-transactional changes are kept, the rest undone). */
   rollback: boolean;
   /** Default database to run statements under (after rewrite rules), per Query event. */
-  database: (event: QueryEvent) => string;
+  database: (event: Pick<QueryEvent, 'database'>) => string;
 }
 
 export class ApplyError extends Error {
@@ -329,10 +329,9 @@ export class Applier {
             throw new ApplyError(ER_ERROR_ON_MASTER, `Query partially completed on the master (error on master: ` +
               `${event.errorCode}) and was aborted. There is a chance that your master is inconsistent at this point. ` +
               'If you are sure that your master is ok, run this query manually on the target and skip it with the ' +
-              `skip counter. ${describeQuery(event, group.database(event.type === 'query' ? event : { ...event, type: 'query' }))}`, group, false);
+              `skip counter. ${describeQuery(event, group.database(event))}`, group, false);
           }
-          // An Execute_load_query event is a Query event with more post-header.
-          const database = group.database(event.type === 'query' ? event : { ...event, type: 'query' });
+          const database = group.database(event);
           const statements = queryStatements(event, header,
             { database, collation: (id) => this.collations.get(id), idempotentDdl: this.idempotentDdl });
           const infile = event.type === 'execute_load_query' ? this.loadFile(event, header, loadFiles, group) : undefined;

@@ -9,6 +9,9 @@ import { StatementParseError, updatedTables } from './statement-tables.js';
 const MODE_ANSI_QUOTES = 1n << 2n;
 const MODE_NO_BACKSLASH_ESCAPES = 1n << 20n;
 
+/** What the rules read of a statement event (Query, or Execute_load_query, a Query with more post-header). */
+export type StatementEvent = Pick<QueryEvent, 'sql' | 'database' | 'statusVars'>;
+
 export class StatementFilterError extends Error {
   constructor(message: string, readonly statement: string) {
     super(message);
@@ -25,7 +28,7 @@ export class EventFilter {
   }
 
   /** The default database a Query event runs with on the target: its own, after replicate-rewrite-db. */
-  database(event: QueryEvent): string {
+  database(event: Pick<QueryEvent, 'database'>): string {
     return rewriteDb(this.filters, event.database, this.options);
   }
 
@@ -51,7 +54,7 @@ export class EventFilter {
   }
 
   /** Whether the rules let a statement through. Throws StatementFilterError when its tables cannot be found. */
-  statement(event: QueryEvent): Decision {
+  statement(event: StatementEvent): Decision {
     if (!hasAnyRules(this.filters)) return { apply: true, rule: 'no rules', reason: 'no replicate-* rules are set' };
     const sql = event.sql.toString('utf8');
     const mode = event.statusVars.sqlMode ?? 0n;

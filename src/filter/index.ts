@@ -26,4 +26,4 @@ export {
   type StatementParseOptions,
   type Token,
 } from './statement-tables.js';
-export { EventFilter, StatementFilterError } from './event-filter.js';
+export { EventFilter, StatementFilterError, type StatementEvent } from './event-filter.js';
