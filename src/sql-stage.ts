@@ -233,6 +233,14 @@ export class SqlStage {
             }
             break;
           case 'format_description':
+            // The header of a binlog its source began at startup: the source restarted, and with it every
+            // session whose temporary tables the applier holds (the copy a relay log file repeats after a
+            // rotation sits elsewhere than at position 4).
+            if (header.serverId !== this.options.replicaServerId && e.createTimestamp !== 0 && tracker.pos === 4) {
+              await flush();
+              await applier.dropTemporaryTables();
+            }
+            break;
           case 'previous_gtids':
           case 'gtid_list':
           case 'binlog_checkpoint':

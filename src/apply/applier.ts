@@ -170,6 +170,12 @@ export class Applier {
     await conn?.end().catch(() => conn.destroy());
   }
 
+  /** Forgets every temporary table of the source's sessions, which live on this connection, by replacing it. */
+  async dropTemporaryTables(): Promise<void> {
+    await this.close();
+    await this.connect();
+  }
+
   /** Drops a connection that no longer works. */
   private destroy(): void {
     this.conn?.destroy();
