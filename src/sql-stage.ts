@@ -391,8 +391,11 @@ export class SqlStage {
         if (!(err instanceof ApplyError) || !err.transient || attempt >= this.options.transactionRetries) throw err;
         this.options.counters.retriedTransactions++;
         this.options.logger.warn({ errno: err.errno, attempt: attempt + 1 }, 'transient target error; retrying');
-        batch = batch.filter((g) => compareChannel(g.start, applier.committed) >= 0);
         await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+        // A lost connection may have lost it before or after the COMMIT: the position row on the target says
+        // which, once the applier has a working connection again.
+        await applier.open();
+        batch = batch.filter((g) => compareChannel(g.start, applier.committed) >= 0);
       }
     }
     this.committed(applier.committed!);

@@ -36,8 +36,8 @@ export class ApplyError extends Error {
   }
 }
 
-/** Target errors a retry can cure (deadlock, lock wait timeout, lost connection). */
-const TRANSIENT = new Set([1205, 1213, 2006, 2013, 1158, 1159, 1160, 1161]);
+/** Target errors a retry can cure (deadlock, lock wait timeout, lost or killed connection). */
+const TRANSIENT = new Set([1205, 1213, 2006, 2013, 1158, 1159, 1160, 1161, 1927]);
 
 // Row events are applied the way the servers apply them: no strict-mode rejection of values the source stored
 // (zero dates, ENUM index 0), explicit zeros kept in AUTO_INCREMENT columns, TIMESTAMP in UTC.
@@ -201,22 +201,31 @@ export class Applier {
    */
   async apply(groups: TransactionGroup[], ddlMaybeDone?: (group: TransactionGroup) => boolean): Promise<void> {
     let batch: TransactionGroup[] = [];
-    for (const group of groups) {
-      if (group.kind === 'ddl') {
-        await this.applyTransactions(batch);
-        batch = [];
-        await this.applyDdl(group, ddlMaybeDone?.(group) ?? false);
-      } else {
-        batch.push(group);
-        // ROLLBACK does not undo CREATE or DROP of a temporary table, so a batch replayed after a failure must
-        // not hold one before the failing group: such a group ends its batch.
-        if (group.events.some(({ event }) => event.type === 'query' && isTemporaryTableDdl(event.sql))) {
+    let current = groups[0]!;
+    try {
+      for (const group of groups) {
+        current = group;
+        if (group.kind === 'ddl') {
           await this.applyTransactions(batch);
           batch = [];
+          await this.applyDdl(group, ddlMaybeDone?.(group) ?? false);
+        } else {
+          batch.push(group);
+          // ROLLBACK does not undo CREATE or DROP of a temporary table, so a batch replayed after a failure must
+          // not hold one before the failing group: such a group ends its batch.
+          if (group.events.some(({ event }) => event.type === 'query' && isTemporaryTableDdl(event.sql))) {
+            await this.applyTransactions(batch);
+            batch = [];
+          }
         }
       }
+      await this.applyTransactions(batch);
+    } catch (err) {
+      // The connection can go at any query, reading table definitions included: that is retry material too.
+      const e = err as { fatal?: boolean; message?: string };
+      if (err instanceof ApplyError || !e.fatal) throw err;
+      throw new ApplyError(2013, `Lost connection to the target: ${e.message}`, batch[0] ?? current, true);
     }
-    await this.applyTransactions(batch);
   }
 
   /**
