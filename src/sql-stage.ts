@@ -152,6 +152,7 @@ export class SqlStage {
     const maxGroups = this.options.maxBatchGroups ?? 1000;
     const maxBytes = this.options.maxBatchBytes ?? 8 << 20;
 
+    const database = filter.database.bind(filter);
     let group: OpenGroup | undefined;
     let batch: TransactionGroup[] = [];
     let batchBytes = 0;
@@ -174,22 +175,35 @@ export class SqlStage {
     const close = (event: RelayEvent, kind: TransactionGroup['kind'], rollback: boolean): TransactionGroup => {
       const g = group!;
       group = undefined;
-      const closed: TransactionGroup = g.skipped
-        ? { kind: 'transaction', events: [], start: g.start, end: here(event, 'end'), rollback: false, database: filter.database.bind(filter) }
-        : { kind, events: g.events, start: g.start, end: here(event, 'end'), rollback, database: filter.database.bind(filter) };
+      // A group the skip counter entered applies nothing but still moves the position.
+      const closed: TransactionGroup = { kind: g.skipped ? 'transaction' : kind, events: g.skipped ? [] : g.events,
+        start: g.start, end: here(event, 'end'), rollback: rollback && !g.skipped, database };
       batchBytes += g.bytes;
       between = undefined;
       return closed;
     };
-    const flush = async () => {
-      if (batch.length > 0) await this.applyBatch(batch, ddlMaybeDone);
+    // The batch being applied while the next one is read and decoded: the target's work and ours overlap.
+    // Batches still commit one after another, and one that fails stops the stage before the next starts.
+    let applying: Promise<void> = Promise.resolve();
+    const handOver = async () => {
+      await applying;
+      if (batch.length > 0) {
+        applying = this.applyBatch(batch, ddlMaybeDone);
+        // Awaited by the next handOver or flush; until then its failure must not count as unhandled.
+        applying.catch(() => undefined);
+      }
       batch = [];
       batchBytes = 0;
     };
+    const flush = async () => {
+      await handOver();
+      await applying;
+    };
     const saveBetween = async () => {
       if (!between || group) return;
-      await applier.savePosition(between);
-      this.committed(between);
+      const at = between;
+      await this.retrying(() => applier.savePosition(at));
+      this.committed(at);
       between = undefined;
     };
 
@@ -238,7 +252,7 @@ export class SqlStage {
             // rotation sits elsewhere than at position 4).
             if (header.serverId !== this.options.replicaServerId && e.createTimestamp !== 0 && tracker.pos === 4) {
               await flush();
-              await applier.dropTemporaryTables();
+              await this.retrying(() => applier.dropTemporaryTables());
             }
             break;
           case 'previous_gtids':
@@ -318,10 +332,14 @@ export class SqlStage {
         } else if (!group) {
           between = here(event, 'end');
         }
-        if (batch.length >= maxGroups || batchBytes >= maxBytes || batch.at(-1)?.kind === 'ddl') await flush();
+        if (batch.length >= maxGroups || batchBytes >= maxBytes || batch.at(-1)?.kind === 'ddl') await handOver();
       }
     } finally {
-      await reader.close();
+      try {
+        await applying;
+      } finally {
+        await reader.close();
+      }
     }
   }
 
@@ -382,24 +400,32 @@ export class SqlStage {
   private async applyBatch(batch: TransactionGroup[], ddlMaybeDone: (g: TransactionGroup) => boolean): Promise<void> {
     const { applier } = this.options;
     this.applyingTimestamp = batch[0]!.events[0]?.header.timestamp;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await applier.apply(batch, ddlMaybeDone);
-        break;
-      } catch (err) {
-        if (applier.committed) this.committed(applier.committed);
-        if (!(err instanceof ApplyError) || !err.transient || attempt >= this.options.transactionRetries) throw err;
-        this.options.counters.retriedTransactions++;
-        this.options.logger.warn({ errno: err.errno, attempt: attempt + 1 }, 'transient target error; retrying');
-        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
-        // A lost connection may have lost it before or after the COMMIT: the position row on the target says
-        // which, once the applier has a working connection again.
-        await applier.open();
-        batch = batch.filter((g) => compareChannel(g.start, applier.committed) >= 0);
-      }
-    }
+    await this.retrying(() => applier.apply(batch.filter((g) => compareChannel(g.start, applier.committed) >= 0), ddlMaybeDone));
     this.committed(applier.committed!);
     if (this.options.relayLogPurge) await this.options.relayLog.purgeBefore(this.position.relayLogFile);
+  }
+
+  /**
+   * Runs work on the target, retrying it after a transient error (deadlock, lock wait timeout, lost connection)
+   * up to replica_transaction_retries times. The work must read the applier's committed position afresh on
+   * each attempt: a lost connection may have gone before or after a COMMIT, and only the position row on the
+   * target, read again on a working connection, says which.
+   */
+  private async retrying(work: () => Promise<void>): Promise<void> {
+    const { applier } = this.options;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await work();
+      } catch (err) {
+        if (applier.committed) this.committed(applier.committed);
+        const transient = err instanceof ApplyError ? err.transient : (err as { fatal?: boolean }).fatal === true;
+        if (!transient || attempt >= this.options.transactionRetries) throw err;
+        this.options.counters.retriedTransactions++;
+        this.options.logger.warn({ errno: (err as { errno?: number }).errno, attempt: attempt + 1 }, 'transient target error; retrying');
+        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
+        await applier.open();
+      }
+    }
   }
 }
 
