@@ -8,7 +8,7 @@ import { compareSourcePositions, type SourcePosition } from './binlog/position.j
 import { Applier } from './apply/applier.js';
 import { ReplicationError } from './errors.js';
 import {
-  EventFilter, explain, formatFilterList, type Decision, type ExplainQuery, type ReplicationFilters,
+  EventFilter, explain, formatFilterList, type Decision, type ExplainQuery, type FilterOptions, type ReplicationFilters,
 } from './filter/index.js';
 import {
   channelFileSuffix, defaultMasterInfo, filtersFileName, formatMasterInfo, formatRelayLogInfo, masterInfoFileName, parseMasterInfo,
@@ -224,8 +224,13 @@ export class Channel {
     await this.writeFilters();
   }
 
+  /** As the SQL stage applies the rules: the last target it opened says how database names compare. */
   explainFilter(query: ExplainQuery): Decision {
-    return explain(this.filters, query);
+    return explain(this.filters, query, this.filterOptions());
+  }
+
+  private filterOptions(): FilterOptions {
+    return { caseInsensitiveNames: this.applier?.namesIgnoreCase ?? false };
   }
 
   /** sql_slave_skip_counter for the next start of the SQL stage, which must be stopped. */
@@ -304,7 +309,7 @@ export class Channel {
         replicaServerId: this.settings.serverId,
         transactionRetries: this.settings.replicaTransactionRetries,
         relayLogPurge: this.settings.relayLogPurge,
-        filter: new EventFilter(this.filters),
+        filter: new EventFilter(this.filters, this.filterOptions()),
         ...(until ? { until } : {}),
         delaySeconds: this.sqlDelay,
         counters: this.counters,

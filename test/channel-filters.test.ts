@@ -104,3 +104,39 @@ describe('channel filters', () => {
     assert.equal(s.replicateRewriteDb, 'shop->shop_copy');
   });
 });
+
+describe('channel filters on a target with lower_case_table_names=1', () => {
+  let source: TestServer;
+  let target: TestServer;
+  let engine: ReplicationEngine;
+
+  before(async () => {
+    [source, target] = await Promise.all([
+      startMariaDb({ serverId: 132 }),
+      startMariaDb({ serverId: 232, noBinlog: true, args: ['--lower-case-table-names=1'] }),
+    ]);
+    engine = await openEngine(target);
+    await engine.changeReplicationSource('lc', {
+      sourceHost: source.host, sourcePort: source.port, sourceUser: 'root', sourcePassword: '',
+      sourceLogFile: 'mysql-bin.000001', sourceLogPos: 4,
+    });
+  });
+  after(async () => {
+    await engine?.close();
+    await Promise.all([source?.destroy(), target?.destroy()]);
+  });
+
+  test('database rules compare names as the target does, without regard to letter case', async () => {
+    // Exact on a lower_case_table_names=0 target, 'Shop' would keep out every change to shop.
+    await engine.changeReplicationFilter('lc', { replicateDoDb: ['Shop'] });
+    await source.sql('CREATE DATABASE shop', 'CREATE TABLE shop.t (id INT PRIMARY KEY)', 'INSERT INTO shop.t VALUES (1), (2)',
+      'CREATE DATABASE other');
+    await engine.startReplica('lc');
+    await catchUp(engine, 'lc', source);
+    const [row] = await target.sql('SELECT COUNT(*) AS n FROM shop.t');
+    assert.equal(Number(row.n), 2);
+    const [other] = await target.sql("SELECT COUNT(*) AS n FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'other'");
+    assert.equal(Number(other.n), 0);
+    assert.equal(engine.explainFilter('lc', { db: 'shop', table: 't' }).apply, true);
+  });
+});

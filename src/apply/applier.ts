@@ -109,6 +109,8 @@ export class Applier {
   private idempotentDdl = false;
   /** The position of the last commit on the target. */
   committed: ChannelPosition | undefined;
+  /** The target's lower_case_table_names is not 0: database names compare without regard to letter case. */
+  namesIgnoreCase = false;
 
   constructor(private readonly options: ApplierOptions) {
     this.tables = new TableDefinitions(() => this.connection());
@@ -155,7 +157,9 @@ export class Applier {
     this.conn = conn;
     conn.on('error', () => undefined);
     await conn.query('SET @@session.character_set_results=utf8mb4');
-    const [[server]] = await conn.query('SELECT @@max_allowed_packet AS m, VERSION() AS v') as [{ m: string; v: string }[], unknown];
+    const [[server]] = await conn.query('SELECT @@max_allowed_packet AS m, VERSION() AS v, @@lower_case_table_names AS l') as
+      [{ m: string; v: string; l: string }[], unknown];
+    this.namesIgnoreCase = Number(server!.l) !== 0;
     this.maxBytes = Math.min(this.maxBytes, Number(server!.m) - 1024);
     this.idempotentDdl = /mariadb/i.test(String(server!.v));
     const [collations] = await conn.query(

@@ -25,8 +25,8 @@ export interface ReplicationFilters {
 export interface FilterOptions {
   /**
    * Compare database names in replicate-do-db / ignore-db / rewrite-db without regard to letter case, as a
-   * target with lower_case_table_names=1 (or 2) does. Off by default: with lower_case_table_names=0, the Linux
-   * default, the servers compare them exactly. Table rules (do/ignore/wild) ignore letter case either way, as
+   * target with lower_case_table_names=1 (or 2) does (the SQL stage sets it from the target's variable). Off
+   * by default: with lower_case_table_names=0, the Linux default, the servers compare them exactly. Table rules (do/ignore/wild) ignore letter case either way, as
    * MariaDB's do (checked against a 10.11 replica).
    */
   caseInsensitiveNames?: boolean;
