@@ -5,7 +5,7 @@ import { BinlogChecksumError } from './binlog/decoder.js';
 import { EventType, type DecodedEvent } from './binlog/events.js';
 import { StatementFilterError, type EventFilter, type StatementEvent } from './filter/index.js';
 import { compareSourcePositions, SourcePositionTracker, type SourcePosition } from './binlog/position.js';
-import { ApplyError, type Applier, type TransactionGroup } from './apply/applier.js';
+import { ApplyError, keepsTables, type Applier, type PreparedBatch, type TransactionGroup } from './apply/applier.js';
 import { commitsImplicitly, firstKeyword } from './apply/statement-kind.js';
 import type { ChannelPosition, PositionRow } from './info/position-table.js';
 import { scanRelayFile, type RelayEvent, type RelayLog } from './relaylog/relay-log.js';
@@ -185,15 +185,26 @@ export class SqlStage {
     // The batch being applied while the next one is read and decoded: the target's work and ours overlap.
     // Batches still commit one after another, and one that fails stops the stage before the next starts.
     let applying: Promise<void> = Promise.resolve();
+    // The batch in flight, while its apply has not finished, and whether it leaves the target's tables as they
+    // were (rows only: no DDL, no statements), so that the next batch's SQL may be rendered against them now.
+    let inFlight: { done: boolean; keepsTables: boolean } | undefined;
     const handOver = async () => {
+      const next = batch;
+      batch = [];
+      batchBytes = 0;
+      let prepared: PreparedBatch | undefined;
+      if (next.length > 0 && inFlight && !inFlight.done && inFlight.keepsTables) {
+        // The target applies the batch in flight while we render this one's SQL.
+        prepared = await applier.prepare(next);
+      }
       await applying;
-      if (batch.length > 0) {
-        applying = this.applyBatch(batch, ddlMaybeDone);
+      if (next.length > 0) {
+        const flight = { done: false, keepsTables: next.every(keepsTables) };
+        inFlight = flight;
+        applying = this.applyBatch(next, ddlMaybeDone, prepared).finally(() => { flight.done = true; });
         // Awaited by the next handOver or flush; until then its failure must not count as unhandled.
         applying.catch(() => undefined);
       }
-      batch = [];
-      batchBytes = 0;
     };
     const flush = async () => {
       await handOver();
@@ -397,10 +408,12 @@ export class SqlStage {
     }
   }
 
-  private async applyBatch(batch: TransactionGroup[], ddlMaybeDone: (g: TransactionGroup) => boolean): Promise<void> {
+  private async applyBatch(batch: TransactionGroup[], ddlMaybeDone: (g: TransactionGroup) => boolean,
+    prepared?: PreparedBatch): Promise<void> {
     const { applier } = this.options;
     this.applyingTimestamp = batch[0]!.events[0]?.header.timestamp;
-    await this.retrying(() => applier.apply(batch.filter((g) => compareChannel(g.start, applier.committed) >= 0), ddlMaybeDone));
+    await this.retrying(() => applier.apply(batch.filter((g) => compareChannel(g.start, applier.committed) >= 0),
+      ddlMaybeDone, prepared));
     this.committed(applier.committed!);
     if (this.options.relayLogPurge) await this.options.relayLog.purgeBefore(this.position.relayLogFile);
   }

@@ -10,7 +10,7 @@ import type { ChannelPosition, PositionRow, PositionTable } from '../info/positi
 import { RowMappingError, rowStatements, type RowStatement } from './row-sql.js';
 import { contextEventSql, loadDataFileName, queryStatements, type Collation } from './statement-context.js';
 import { isTemporaryTableDdl } from './statement-kind.js';
-import { TableDefinitions } from './table-definitions.js';
+import { TableDefinitions, type TargetTable } from './table-definitions.js';
 
 export interface TransactionGroup {
   /** 'ddl' commits implicitly on the target and is applied alone. */
@@ -24,6 +24,66 @@ export interface TransactionGroup {
   /** Default database to run statements under (after rewrite rules), per Query event. */
   database: (event: Pick<QueryEvent, 'database'>) => string;
 }
+
+/**
+ * The SQL of a batch rendered ahead of its turn (Applier.prepare), while the batch before it is applied. Opaque
+ * to its holder; Applier.apply uses what still holds and renders the rest as usual.
+ */
+export interface PreparedBatch {
+  /** Groups whose SQL was rendered ahead. */
+  readonly groups: number;
+}
+
+/** What a PreparedBatch holds: the pieces of its leading target transactions, by their groups. */
+interface Prepared {
+  /** The table definitions and round-trip bound the pieces were rendered with, which must still hold. */
+  epoch: number;
+  maxBytes: number;
+  transactions: Map<TransactionGroup, { groups: TransactionGroup[]; pieces: Piece[] }>;
+}
+
+const preparedBatches = new WeakMap<PreparedBatch, Prepared>();
+
+/** Finds a table's definition for rendering. */
+type TableLookup = (database: string, table: string) => Promise<TargetTable | undefined> | TargetTable | undefined;
+
+/** Thrown by the lookup of Applier.prepare for a table it has no definition of yet. */
+const NOT_CACHED = new Error('table definition not cached');
+
+/**
+ * The target transactions and DDL a batch is applied as: a DDL group alone, and consecutive transactions
+ * together, except that a group with CREATE or DROP of a temporary table ends its transaction (ROLLBACK does
+ * not undo those, so a batch replayed after a failure must not hold one before the failing group).
+ */
+function segments(groups: TransactionGroup[]): ({ ddl: TransactionGroup } | { transactions: TransactionGroup[] })[] {
+  const out: ({ ddl: TransactionGroup } | { transactions: TransactionGroup[] })[] = [];
+  let batch: TransactionGroup[] = [];
+  for (const group of groups) {
+    if (group.kind === 'ddl') {
+      if (batch.length > 0) out.push({ transactions: batch });
+      batch = [];
+      out.push({ ddl: group });
+    } else {
+      batch.push(group);
+      if (group.events.some(({ event }) => event.type === 'query' && isTemporaryTableDdl(event.sql))) {
+        out.push({ transactions: batch });
+        batch = [];
+      }
+    }
+  }
+  if (batch.length > 0) out.push({ transactions: batch });
+  return out;
+}
+
+/**
+ * Whether applying a group leaves the target's tables as they are: it holds row events only, no DDL and no
+ * statement (or piece of one), so SQL rendered against the definitions of now stays right after it.
+ */
+export function keepsTables(group: TransactionGroup): boolean {
+  return group.kind === 'transaction' && group.events.every(({ event }) => ROW_EVENT_TYPES.has(event.type));
+}
+
+const ROW_EVENT_TYPES = new Set<DecodedEvent['event']['type']>(['gtid', 'table_map', 'rows', 'annotate_rows', 'rows_query']);
 
 export class ApplyError extends Error {
   constructor(
@@ -203,27 +263,23 @@ export class Applier {
    * transaction; on failure the batch is rolled back and replayed one group at a time, so that everything
    * before the failing group lands and the error names that group. Resolves with the last position written.
    */
-  async apply(groups: TransactionGroup[], ddlMaybeDone?: (group: TransactionGroup) => boolean): Promise<void> {
+  async apply(groups: TransactionGroup[], ddlMaybeDone?: (group: TransactionGroup) => boolean,
+    prepared?: PreparedBatch): Promise<void> {
     let batch: TransactionGroup[] = [];
     let current = groups[0]!;
+    const ahead = prepared ? preparedBatches.get(prepared) : undefined;
     try {
-      for (const group of groups) {
-        current = group;
-        if (group.kind === 'ddl') {
-          await this.applyTransactions(batch);
+      for (const segment of segments(groups)) {
+        if ('ddl' in segment) {
           batch = [];
-          await this.applyDdl(group, ddlMaybeDone?.(group) ?? false);
+          current = segment.ddl;
+          await this.applyDdl(segment.ddl, ddlMaybeDone?.(segment.ddl) ?? false);
         } else {
-          batch.push(group);
-          // ROLLBACK does not undo CREATE or DROP of a temporary table, so a batch replayed after a failure must
-          // not hold one before the failing group: such a group ends its batch.
-          if (group.events.some(({ event }) => event.type === 'query' && isTemporaryTableDdl(event.sql))) {
-            await this.applyTransactions(batch);
-            batch = [];
-          }
+          batch = segment.transactions;
+          current = batch.at(-1)!;
+          await this.applyTransactions(batch, this.preparedPieces(ahead, batch));
         }
       }
-      await this.applyTransactions(batch);
     } catch (err) {
       // The connection can go at any query, reading table definitions included: that is retry material too.
       const e = err as { fatal?: boolean; message?: string };
@@ -233,14 +289,67 @@ export class Applier {
   }
 
   /**
+   * Renders the SQL of a batch ahead of its turn, for Applier.apply to send when the batch before it has been
+   * applied. The caller must make sure that nothing applied before this batch changes the target's tables
+   * (no DDL, no statements), as only what the definitions are now is looked at. Only definitions already read
+   * are used: rendering ahead sends nothing to the target, whose connection the batch in flight holds. It stops
+   * at the first DDL, at a table not read yet, after a target transaction holding statements, and at any error,
+   * which is left for the batch's turn to raise in order; the rest is rendered then.
+   */
+  async prepare(groups: TransactionGroup[]): Promise<PreparedBatch | undefined> {
+    const epoch = this.tables.epoch;
+    const lookup: TableLookup = (database, table) => {
+      const found = this.tables.known(database, table);
+      if (!found.known) throw NOT_CACHED;
+      return found.table;
+    };
+    const prepared: Prepared = { epoch, maxBytes: this.maxBytes, transactions: new Map() };
+    let count = 0;
+    let since = performance.now();
+    // Rendering is long CPU work: the event loop gets turns to hand the batch in flight its next round trips.
+    const pause = async () => {
+      if (performance.now() - since < 4) return;
+      await new Promise((resolve) => setImmediate(resolve));
+      since = performance.now();
+    };
+    for (const segment of segments(groups)) {
+      if ('ddl' in segment) break;
+      let pieces: Piece[];
+      try {
+        pieces = await this.transactionPieces(segment.transactions, false, lookup, pause);
+      } catch {
+        break;
+      }
+      if (this.tables.epoch !== epoch) return undefined;
+      prepared.transactions.set(segment.transactions[0]!, { groups: segment.transactions, pieces });
+      count += segment.transactions.length;
+      if (!segment.transactions.every(keepsTables)) break;
+    }
+    if (count === 0) return undefined;
+    const batch: PreparedBatch = { groups: count };
+    preparedBatches.set(batch, prepared);
+    return batch;
+  }
+
+  /** The pieces rendered ahead for exactly these groups, if the definitions they were rendered with still hold. */
+  private preparedPieces(prepared: Prepared | undefined, groups: TransactionGroup[]): Piece[] | undefined {
+    if (!prepared || prepared.epoch !== this.tables.epoch || prepared.maxBytes !== this.maxBytes) return undefined;
+    const found = prepared.transactions.get(groups[0]!);
+    if (!found || found.groups.length !== groups.length || found.groups.some((g, i) => g !== groups[i])) return undefined;
+    // Sent once: a retry renders afresh.
+    prepared.transactions.delete(groups[0]!);
+    return found.pieces;
+  }
+
+  /**
    * A batch that fails is rolled back and replayed group by group; a group that fails alone is replayed once
    * more statement by statement and row by row, which finds the event that fails (for an error message that
    * names it, as the servers' does) and lets slave_skip_errors skip just that event.
    */
-  private async applyTransactions(groups: TransactionGroup[]): Promise<void> {
+  private async applyTransactions(groups: TransactionGroup[], prepared?: Piece[]): Promise<void> {
     if (groups.length === 0) return;
     try {
-      await this.runTransaction(groups, false);
+      await this.runTransaction(groups, false, prepared);
     } catch (err) {
       if (!(err instanceof ApplyError) || err.transient) throw err;
       if (groups.length > 1) {
@@ -251,20 +360,10 @@ export class Applier {
     }
   }
 
-  private async runTransaction(groups: TransactionGroup[], stepwise: boolean): Promise<void> {
-    const pieces: Piece[] = [{ sql: ROW_SESSION, describe: () => 'session setup' }, { sql: 'START TRANSACTION', describe: () => 'START TRANSACTION' }];
-    const session: SessionState = { rows: true, foreignKeyChecks: 1 };
-    for (const group of groups) {
-      await this.groupPieces(group, pieces, session, stepwise);
-      if (group.rollback) {
-        pieces.push({ sql: 'ROLLBACK', describe: () => 'ROLLBACK' }, { sql: 'START TRANSACTION', describe: () => 'START TRANSACTION' });
-      }
-    }
+  /** `prepared`: the pieces Applier.prepare rendered for exactly these groups, not stepwise. */
+  private async runTransaction(groups: TransactionGroup[], stepwise: boolean, prepared?: Piece[]): Promise<void> {
+    const pieces = prepared ?? await this.transactionPieces(groups, stepwise, (d, t) => this.tables.get(d, t));
     const last = groups.at(-1)!;
-    // Statements leave the session of their source behind (sql_mode, character set ...).
-    if (!session.rows) pieces.push({ sql: ROW_SESSION, describe: () => 'session setup' });
-    pieces.push({ sql: this.options.positions.writeSql(last.end), describe: () => 'position update' });
-    pieces.push({ sql: 'COMMIT', describe: () => 'COMMIT' });
     try {
       await this.send(pieces, groups, stepwise);
     } catch (err) {
@@ -274,11 +373,31 @@ export class Applier {
     this.committed = last.end;
   }
 
+  /** The SQL of one target transaction: its groups, the position row and COMMIT. */
+  private async transactionPieces(groups: TransactionGroup[], stepwise: boolean, lookup: TableLookup,
+    pause?: () => Promise<void>): Promise<Piece[]> {
+    const pieces: Piece[] = [{ sql: ROW_SESSION, describe: () => 'session setup' }, { sql: 'START TRANSACTION', describe: () => 'START TRANSACTION' }];
+    const session: SessionState = { rows: true, foreignKeyChecks: 1 };
+    for (const group of groups) {
+      await this.groupPieces(group, pieces, session, stepwise, lookup);
+      if (group.rollback) {
+        pieces.push({ sql: 'ROLLBACK', describe: () => 'ROLLBACK' }, { sql: 'START TRANSACTION', describe: () => 'START TRANSACTION' });
+      }
+      await pause?.();
+    }
+    const last = groups.at(-1)!;
+    // Statements leave the session of their source behind (sql_mode, character set ...).
+    if (!session.rows) pieces.push({ sql: ROW_SESSION, describe: () => 'session setup' });
+    pieces.push({ sql: this.options.positions.writeSql(last.end), describe: () => 'position update' });
+    pieces.push({ sql: 'COMMIT', describe: () => 'COMMIT' });
+    return pieces;
+  }
+
   private async applyDdl(group: TransactionGroup, maybeDone: boolean): Promise<void> {
     const positions = this.options.positions;
     const end = { file: group.end.sourceLogFile, pos: group.end.sourceLogPos };
     const pieces: Piece[] = [];
-    await this.groupPieces(group, pieces, { rows: false, foreignKeyChecks: -1 }, true);
+    await this.groupPieces(group, pieces, { rows: false, foreignKeyChecks: -1 }, true, (d, t) => this.tables.get(d, t));
     // The marker goes in with the position before the DDL, which is where a restart would begin.
     await this.connection().query(positions.writeSql(group.start, end));
     try {
@@ -294,7 +413,8 @@ export class Applier {
   }
 
   /** Appends the SQL of one group; `stepwise`: one statement per row, so that a failing row is found. */
-  private async groupPieces(group: TransactionGroup, pieces: Piece[], session: SessionState, stepwise: boolean): Promise<void> {
+  private async groupPieces(group: TransactionGroup, pieces: Piece[], session: SessionState, stepwise: boolean,
+    lookup: TableLookup): Promise<void> {
     let rowRun: (DecodedEvent & { event: RowsEvent })[] = [];
     let insertId = false;
     // LOAD DATA files by file id: Begin_load_query and Append_block events bring them ahead of their statement.
@@ -302,7 +422,7 @@ export class Applier {
     const flushRows = async () => {
       if (rowRun.length === 0) return;
       const map = rowRun[0]!.event.tableMap;
-      const table = await this.tables.get(map.database, map.table);
+      const table = await lookup(map.database, map.table);
       if (!table) {
         throw new ApplyError(1146, `Error executing row event: 'Table '${map.database}.${map.table}' doesn't exist'`, group, false);
       }

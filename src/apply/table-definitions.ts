@@ -21,6 +21,10 @@ export interface TargetTable {
 
 export class TableDefinitions {
   private cache = new Map<string, Promise<TargetTable | undefined>>();
+  /** Definitions already read (undefined: the table does not exist), for lookups that must not query. */
+  private read = new Map<string, TargetTable | undefined>();
+  /** Counts invalidations: what was looked up under another epoch may be stale. */
+  epoch = 0;
 
   constructor(private readonly connection: () => Connection) {}
 
@@ -28,15 +32,26 @@ export class TableDefinitions {
     const name = `${database}\0${table}`;
     let found = this.cache.get(name);
     if (!found) {
+      const epoch = this.epoch;
       found = this.load(database, table);
-      found.catch(() => this.cache.delete(name));
+      found.then((definition) => {
+        if (this.epoch === epoch) this.read.set(name, definition);
+      }, () => this.cache.delete(name));
       this.cache.set(name, found);
     }
     return found;
   }
 
+  /** A definition already read, without asking the target; `{ known: false }` when it has not been read. */
+  known(database: string, table: string): { known: true; table: TargetTable | undefined } | { known: false } {
+    const name = `${database}\0${table}`;
+    return this.read.has(name) ? { known: true, table: this.read.get(name) } : { known: false };
+  }
+
   invalidate(): void {
     this.cache.clear();
+    this.read.clear();
+    this.epoch++;
   }
 
   private async load(database: string, table: string): Promise<TargetTable | undefined> {
