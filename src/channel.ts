@@ -14,7 +14,7 @@ import {
   channelFileSuffix, defaultMasterInfo, filtersFileName, formatMasterInfo, formatRelayLogInfo, masterInfoFileName, parseMasterInfo,
   parseRelayLogInfo, relayLogInfoFileName, writeFileAtomic, type MasterInfo,
 } from './info/index.js';
-import { PositionTable, type ChannelPosition } from './info/position-table.js';
+import { PositionTable, type ChannelPosition, type PositionRow } from './info/position-table.js';
 import { IoStage } from './io-stage.js';
 import { RelayLog, scanRelayFile } from './relaylog/relay-log.js';
 import { SqlStage, type SqlStageCounters, type UntilCondition } from './sql-stage.js';
@@ -202,7 +202,7 @@ export class Channel {
       this.applied = startOf(this.name, { file: next.sourceLogFile, pos: next.readSourceLogPos });
       // The temporary tables of the old position's source sessions mean nothing at the new one.
       await this.closeApplier();
-      await (await this.openApplier()).savePosition(this.applied);
+      await (await this.openApplier()).applier.savePosition(this.applied);
       await this.writeRelayLogInfo();
     }
     this.masterInfo = next;
@@ -251,13 +251,12 @@ export class Channel {
     const wantSql = threads.includes('SQL_THREAD') && !this.sqlRunning;
     if (!wantIo && !wantSql) return;
 
-    let stored;
+    let stored: PositionRow | undefined;
     let restartIo = false;
     if (wantSql) {
       // The applier's connection outlives stops of the SQL stage, with the source sessions' temporary tables
       // on it, as a native replica keeps them across STOP/START SLAVE.
-      this.applier ??= this.newApplier();
-      stored = await this.applier.open();
+      ({ stored } = await this.openApplier());
       if (stored) this.applied = stored;
       const end = await this.relayEndFromFiles();
       if (!this.relayLog.list().includes(this.applied.relayLogFile) ||
@@ -347,9 +346,8 @@ export class Channel {
         `run stopReplica('${this.name}') first`);
     }
     await this.relayLog.reset();
-    await this.closeApplier();
-    const applier = await this.openApplier();
-    await applier.deletePosition();
+    await (await this.openApplier()).applier.deletePosition();
+    // The source sessions' temporary tables go with the positions.
     await this.closeApplier();
     this.masterInfo = { ...this.masterInfo, sourceLogFile: '', readSourceLogPos: 4 };
     this.applied = startOf(this.name, { file: '', pos: 4 });
@@ -407,9 +405,7 @@ export class Channel {
       skipCounter: this.counters.skip,
       execSourceLogPos: applied.sourceLogPos,
       relayLogSpace: this.relayLog.space(),
-      untilCondition: !this.until ? 'None' : 'sourceLogFile' in this.until ? 'Master' : 'Relay',
-      untilLogFile: !this.until ? '' : 'sourceLogFile' in this.until ? this.until.sourceLogFile : this.until.relayLogFile,
-      untilLogPos: !this.until ? 0 : 'sourceLogFile' in this.until ? this.until.sourceLogPos : this.until.relayLogPos,
+      ...untilFields(this.until),
       secondsBehindSource: secondsBehind,
       lastIoErrno: this.lastIoError.errno,
       lastIoError: this.lastIoError.message,
@@ -444,10 +440,10 @@ export class Channel {
       skipErrors: this.settings.replicaSkipErrors });
   }
 
-  private async openApplier(): Promise<Applier> {
+  /** The channel's applier, connected, with the position the target holds for the channel. */
+  private async openApplier(): Promise<{ applier: Applier; stored: PositionRow | undefined }> {
     this.applier ??= this.newApplier();
-    await this.applier.open();
-    return this.applier;
+    return { applier: this.applier, stored: await this.applier.open() };
   }
 
   private async closeApplier(): Promise<void> {
@@ -498,6 +494,13 @@ export class Channel {
       execSourceLogPos: a.sourceLogPos, sqlDelay: this.sqlDelay,
     }));
   }
+}
+
+function untilFields(until: UntilCondition | undefined): Pick<ReplicaStatus, 'untilCondition' | 'untilLogFile' | 'untilLogPos'> {
+  if (!until) return { untilCondition: 'None', untilLogFile: '', untilLogPos: 0 };
+  return 'sourceLogFile' in until
+    ? { untilCondition: 'Master', untilLogFile: until.sourceLogFile, untilLogPos: until.sourceLogPos }
+    : { untilCondition: 'Relay', untilLogFile: until.relayLogFile, untilLogPos: until.relayLogPos };
 }
 
 function sourceOf(position: ChannelPosition): SourcePosition {

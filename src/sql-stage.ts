@@ -206,6 +206,18 @@ export class SqlStage {
         applying.catch(() => undefined);
       }
     };
+    /**
+     * A Query or Execute_load_query event: kept when neither the skip counter nor the rules drop it, and the end
+     * of its group unless the group began with BEGIN.
+     */
+    const statement = (event: RelayEvent, decoded: DecodedEvent, e: StatementEvent, skipping: boolean,
+      ddl: boolean): { kind: TransactionGroup['kind']; rollback: boolean } | undefined => {
+      const g = group ??= open(event, decoded);
+      const applied = !skipping && !g.skipped && this.judge(e, tracker);
+      if (applied) g.events.push(decoded);
+      else dropContext(g.events);
+      return g.begun ? undefined : { kind: applied && ddl ? 'ddl' : 'transaction', rollback: false };
+    };
     const flush = async () => {
       await handOver();
       await applying;
@@ -289,22 +301,13 @@ export class SqlStage {
             } else if (keyword === 'ROLLBACK') {
               if (group) ends = { kind: 'transaction', rollback: true };
             } else {
-              group ??= open(event, decoded);
-              const applied = !skipping && !group.skipped && this.judge(e, tracker);
-              if (applied) group.events.push(decoded);
-              else dropContext(group.events);
-              if (!group.begun) ends = { kind: applied && commitsImplicitly(e.sql) ? 'ddl' : 'transaction', rollback: false };
+              ends = statement(event, decoded, e, skipping, commitsImplicitly(e.sql));
             }
             break;
           }
-          case 'execute_load_query': {
-            group ??= open(event, decoded);
-            const applied = !skipping && !group.skipped && this.judge(e, tracker);
-            if (applied) group.events.push(decoded);
-            else dropContext(group.events);
-            if (!group.begun) ends = { kind: 'transaction', rollback: false };
+          case 'execute_load_query':
+            ends = statement(event, decoded, e, skipping, false);
             break;
-          }
           case 'xid':
             if (group) ends = { kind: 'transaction', rollback: false };
             break;

@@ -26,23 +26,16 @@ export interface TransactionGroup {
 }
 
 /**
- * The SQL of a batch rendered ahead of its turn (Applier.prepare), while the batch before it is applied. Opaque
- * to its holder; Applier.apply uses what still holds and renders the rest as usual.
+ * The SQL of a batch rendered ahead of its turn (Applier.prepare), while the batch before it is applied: the
+ * pieces of its leading target transactions, by their first group. Applier.apply uses what still holds and
+ * renders the rest as usual.
  */
 export interface PreparedBatch {
-  /** Groups whose SQL was rendered ahead. */
-  readonly groups: number;
-}
-
-/** What a PreparedBatch holds: the pieces of its leading target transactions, by their groups. */
-interface Prepared {
   /** The table definitions and round-trip bound the pieces were rendered with, which must still hold. */
   epoch: number;
   maxBytes: number;
   transactions: Map<TransactionGroup, { groups: TransactionGroup[]; pieces: Piece[] }>;
 }
-
-const preparedBatches = new WeakMap<PreparedBatch, Prepared>();
 
 /** Finds a table's definition for rendering. */
 type TableLookup = (database: string, table: string) => Promise<TargetTable | undefined> | TargetTable | undefined;
@@ -267,7 +260,6 @@ export class Applier {
     prepared?: PreparedBatch): Promise<void> {
     let batch: TransactionGroup[] = [];
     let current = groups[0]!;
-    const ahead = prepared ? preparedBatches.get(prepared) : undefined;
     try {
       for (const segment of segments(groups)) {
         if ('ddl' in segment) {
@@ -277,7 +269,7 @@ export class Applier {
         } else {
           batch = segment.transactions;
           current = batch.at(-1)!;
-          await this.applyTransactions(batch, this.preparedPieces(ahead, batch));
+          await this.applyTransactions(batch, this.preparedPieces(prepared, batch));
         }
       }
     } catch (err) {
@@ -303,8 +295,7 @@ export class Applier {
       if (!found.known) throw NOT_CACHED;
       return found.table;
     };
-    const prepared: Prepared = { epoch, maxBytes: this.maxBytes, transactions: new Map() };
-    let count = 0;
+    const prepared: PreparedBatch = { epoch, maxBytes: this.maxBytes, transactions: new Map() };
     let since = performance.now();
     // Rendering is long CPU work: the event loop gets turns to hand the batch in flight its next round trips.
     const pause = async () => {
@@ -322,17 +313,13 @@ export class Applier {
       }
       if (this.tables.epoch !== epoch) return undefined;
       prepared.transactions.set(segment.transactions[0]!, { groups: segment.transactions, pieces });
-      count += segment.transactions.length;
       if (!segment.transactions.every(keepsTables)) break;
     }
-    if (count === 0) return undefined;
-    const batch: PreparedBatch = { groups: count };
-    preparedBatches.set(batch, prepared);
-    return batch;
+    return prepared.transactions.size > 0 ? prepared : undefined;
   }
 
   /** The pieces rendered ahead for exactly these groups, if the definitions they were rendered with still hold. */
-  private preparedPieces(prepared: Prepared | undefined, groups: TransactionGroup[]): Piece[] | undefined {
+  private preparedPieces(prepared: PreparedBatch | undefined, groups: TransactionGroup[]): Piece[] | undefined {
     if (!prepared || prepared.epoch !== this.tables.epoch || prepared.maxBytes !== this.maxBytes) return undefined;
     const found = prepared.transactions.get(groups[0]!);
     if (!found || found.groups.length !== groups.length || found.groups.some((g, i) => g !== groups[i])) return undefined;

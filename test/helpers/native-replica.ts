@@ -43,10 +43,6 @@ function quoteString(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
-function quoteName(name: string): string {
-  return quoteString(name);
-}
-
 /** The text a replicate_* variable takes: comma-separated values, rewrite pairs as from->to. */
 export function filterVariableValue(key: keyof ReplicationFilters, value: ReplicationFilters[keyof ReplicationFilters]): string {
   if (key === 'replicateRewriteDb') return (value as [string, string][]).map(([from, to]) => `${from}->${to}`).join(',');
@@ -65,7 +61,7 @@ export function nativeReplica(server: TestServer): NativeReplica {
     server,
     async changeSource(name, source, position, extra) {
       const at = position ?? { file: 'mysql-bin.000001', pos: 4 };
-      await server.sql(`CHANGE MASTER ${quoteName(name)} TO MASTER_HOST='${source.host}', MASTER_PORT=${source.port}, ` +
+      await server.sql(`CHANGE MASTER ${quoteString(name)} TO MASTER_HOST='${source.host}', MASTER_PORT=${source.port}, ` +
         `MASTER_USER='${source.user}', MASTER_PASSWORD='${source.password}', MASTER_LOG_FILE=${quoteString(at.file)}, ` +
         `MASTER_LOG_POS=${at.pos}${extra ? ', ' + extra : ''}`);
     },
@@ -81,16 +77,16 @@ export function nativeReplica(server: TestServer): NativeReplica {
       } else if (options.until) {
         until = ` UNTIL RELAY_LOG_FILE=${quoteString(options.until.relayLogFile)}, RELAY_LOG_POS=${options.until.relayLogPos}`;
       }
-      await server.sql(`START SLAVE ${quoteName(name)}${threadList(options.threads)}${until}`);
+      await server.sql(`START SLAVE ${quoteString(name)}${threadList(options.threads)}${until}`);
     },
     async stop(name, threads) {
-      await server.sql(`STOP SLAVE ${quoteName(name)}${threadList(threads)}`);
+      await server.sql(`STOP SLAVE ${quoteString(name)}${threadList(threads)}`);
     },
     async reset(name, all = false) {
-      await server.sql(`RESET SLAVE ${quoteName(name)}${all ? ' ALL' : ''}`);
+      await server.sql(`RESET SLAVE ${quoteString(name)}${all ? ' ALL' : ''}`);
     },
     async status(name) {
-      const rows = await server.sql(`SHOW SLAVE ${quoteName(name)} STATUS`) as Record<string, any>[];
+      const rows = await server.sql(`SHOW SLAVE ${quoteString(name)} STATUS`) as Record<string, any>[];
       if (!rows[0]) throw new Error(`the native replica has no connection '${name}'`);
       return rows[0];
     },
@@ -102,7 +98,7 @@ export function nativeReplica(server: TestServer): NativeReplica {
     },
     async setSkipCounter(name, count) {
       // sql_slave_skip_counter acts on the connection that the session's @@default_master_connection names.
-      await server.sql(`SET @@default_master_connection = ${quoteName(name)}`, `SET GLOBAL sql_slave_skip_counter = ${count}`);
+      await server.sql(`SET @@default_master_connection = ${quoteString(name)}`, `SET GLOBAL sql_slave_skip_counter = ${count}`);
     },
     async relayLogFiles(name) {
       // @@relay_log_basename is NULL when the name is the default one, derived from the pid file's; the index
@@ -115,7 +111,7 @@ export function nativeReplica(server: TestServer): NativeReplica {
     async catchUp(name, source, timeoutSeconds = 120) {
       const [master] = await source.sql('SHOW MASTER STATUS') as { File: string; Position: number }[];
       const [row] = await server.sql(`SELECT MASTER_POS_WAIT(${quoteString(master!.File)}, ${Number(master!.Position)}, ` +
-        `${timeoutSeconds}, ${quoteName(name)}) AS waited`) as { waited: number | null }[];
+        `${timeoutSeconds}, ${quoteString(name)}) AS waited`) as { waited: number | null }[];
       if (row?.waited === null || row?.waited === undefined || Number(row.waited) < 0) {
         throw new Error(`native connection '${name}' did not reach ${master!.File}:${master!.Position} ` +
           `(MASTER_POS_WAIT gave ${row?.waited}): ${JSON.stringify(await replica.status(name), null, 2)}`);
