@@ -230,7 +230,7 @@ export class Channel {
   }
 
   private filterOptions(): FilterOptions {
-    return { caseInsensitiveNames: this.applier?.namesIgnoreCase ?? false };
+    return { caseInsensitiveNames: this.applier?.namesIgnoreCase ?? false, charsetOf: (id) => this.applier?.charsetOf(id) };
   }
 
   /** sql_slave_skip_counter for the next start of the SQL stage, which must be stopped. */

@@ -29,8 +29,8 @@ const updates = (map: TableMapEvent, ...pairs: [RowImage, RowImage][]) =>
 function target(columns: (string | { name: string; unsigned?: boolean; generated?: boolean })[], key: number[] = []): TargetTable {
   return {
     database: 'd', table: 't', key,
-    columns: columns.map((c) => (typeof c === 'string' ? { name: c, dataType: 'int', unsigned: false, generated: false }
-      : { name: c.name, dataType: 'int', unsigned: c.unsigned ?? false, generated: c.generated ?? false })),
+    columns: columns.map((c) => (typeof c === 'string' ? { name: c, unsigned: false, generated: false }
+      : { name: c.name, unsigned: c.unsigned ?? false, generated: c.generated ?? false })),
   };
 }
 
@@ -144,13 +144,13 @@ describe('rowStatements, text', () => {
     const map = tableMap('d', 't', [T.TINY, T.VARCHAR, T.LONGLONG]);
     const table: TargetTable = {
       database: 'd`b', table: 'tä', key: [],
-      columns: [{ name: 'u', dataType: 'tinyint', unsigned: true, generated: false },
-        { name: 's`', dataType: 'varchar', unsigned: false, generated: false },
-        { name: 'n', dataType: 'bigint', unsigned: true, generated: false }],
+      columns: [{ name: 'u', unsigned: true, generated: false },
+        { name: 's`', unsigned: false, generated: false },
+        { name: 'n', unsigned: true, generated: false }],
     };
     const out = rowStatements([writes(map, [-1, Buffer.from("it's"), -1n])], table, BIG);
     assert.equal(out[0]!.sql,
-      "INSERT INTO `d``b`.`t\xc3\xa4` (`u`,`s```,`n`) VALUES (255,_binary'it\\'s',18446744073709551615)");
+      "INSERT INTO `d``b`.`t\xc3\xa4` (`u`,`s```,`n`) VALUES (255,_binary'it''s',18446744073709551615)");
   });
 
   test('a source with more columns than the target: error 1677 only when a value is present', () => {
@@ -189,7 +189,7 @@ describe('rowStatements on a real server', () => {
     await conn.query("SET @@session.sql_mode='NO_AUTO_VALUE_ON_ZERO', @@session.time_zone='+00:00', " +
       '@@session.character_set_client=utf8mb4, @@session.collation_connection=utf8mb4_general_ci, @@session.character_set_results=utf8mb4');
     await conn.query('CREATE DATABASE d');
-    tables = new TableDefinitions(() => conn);
+    tables = new TableDefinitions(async (sql) => (await conn.query(sql))[0]);
   });
 
   after(async () => {

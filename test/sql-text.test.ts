@@ -1,4 +1,4 @@
-// Value rendering for the target: the literal text renderValue / byteLiteral / quoteIdentifier produce, and then
+// Value rendering for the target: the literal text renderValue / quoteString / quoteIdentifier produce, and then
 // the strongest check: the literals run on a real mariadbd through a session set up like the applier's
 // (binary client encoding, character_set_client=utf8mb4, NO_AUTO_VALUE_ON_ZERO, time_zone +00:00) and the
 // stored bytes are read back with HEX().
@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import type { Connection } from 'mysql2/promise';
 import { ColumnType as T } from '../src/binlog/column-types.js';
 import type { ColumnValue } from '../src/binlog/events.js';
-import { byteLiteral, bytes, qualifiedName, quoteIdentifier, renderValue } from '../src/apply/sql-text.js';
+import { bytes, qualifiedName, quoteIdentifier, quoteString, renderValue } from '../src/apply/sql-text.js';
 import type { TargetColumn } from '../src/apply/table-definitions.js';
 import { startMariaDb, type TestServer } from './helpers/servers.js';
 
-const col = (unsigned = false, dataType = 'int'): TargetColumn => ({ name: 'c', dataType, unsigned, generated: false });
+const col = (unsigned = false): TargetColumn => ({ name: 'c', unsigned, generated: false });
 const SIGNED = col(false);
 const UNSIGNED = col(true);
 
@@ -76,7 +76,8 @@ describe('renderValue, text', () => {
   test('JSON text as a utf8mb4 literal', () => {
     assert.equal(renderValue('{"a": 1}', T.JSON, SIGNED), `_utf8mb4'{"a": 1}'`);
     assert.equal(renderValue('["é"]', T.JSON, SIGNED), "_utf8mb4 X'5b22c3a9225d'");
-    assert.equal(renderValue(`{"q": "it's \\"x\\""}`, T.JSON, SIGNED), `_utf8mb4'{"q": "it\\'s \\\\"x\\\\""}'`);
+    assert.equal(renderValue(`{"q": "it's"}`, T.JSON, SIGNED), `_utf8mb4'{"q": "it''s"}'`);
+    assert.equal(renderValue('["a\\"b"]', T.JSON, SIGNED), "_utf8mb4 X'5b22615c2262225d'");
   });
 
   test('BIT as its unsigned number (a hex literal compares as a string in WHERE)', () => {
@@ -85,18 +86,26 @@ describe('renderValue, text', () => {
     assert.equal(renderValue(Buffer.alloc(8, 0xff), T.BIT, SIGNED), '18446744073709551615');
   });
 
-  test('byte strings: ASCII quoted with escapes, anything with a byte >= 0x80 as hex', () => {
+  test('byte strings: printable ASCII quoted with quotes doubled, anything else as hex', () => {
     assert.equal(renderValue(Buffer.from('abc'), T.VARCHAR, SIGNED), "_binary'abc'");
     assert.equal(renderValue(Buffer.alloc(0), T.BLOB, SIGNED), "_binary''");
+    assert.equal(renderValue(Buffer.from("a'b\"c`d%e_f"), T.BLOB, SIGNED), "_binary'a''b\"c`d%e_f'");
     assert.equal(renderValue(Buffer.from([0xe9]), T.STRING, SIGNED), "_binary X'e9'");
-    assert.equal(renderValue(Buffer.from("a'b\\c\0d\ne\rf\x1ag\"h`i%j_k"), T.BLOB, SIGNED),
-      "_binary'a\\'b\\\\c\\0d\\ne\\rf\\Zg\"h`i%j_k'");
+    assert.equal(renderValue(Buffer.from('a\\b'), T.BLOB, SIGNED), "_binary X'615c62'");
+    assert.equal(renderValue(Buffer.from('a\nb'), T.BLOB, SIGNED), "_binary X'610a62'");
     assert.equal(renderValue(Buffer.from([0x41, 0x80, 0x27]), T.BLOB, SIGNED), "_binary X'418027'");
   });
 
-  test('byteLiteral with another introducer', () => {
-    assert.equal(byteLiteral(Buffer.from('x'), '_latin1'), "_latin1'x'");
-    assert.equal(byteLiteral(Buffer.from([0xff]), '_latin1'), "_latin1 X'ff'");
+  test('quoteString reads the same under any client character set and sql_mode: its output is plain ASCII', () => {
+    assert.equal(quoteString('x', '_latin1'), "_latin1'x'");
+    assert.equal(quoteString(Buffer.from([0xff]), '_latin1'), "_latin1 X'ff'");
+    assert.equal(quoteString("it's"), "'it''s'");
+    assert.equal(quoteString(''), "''");
+    // A gbk lead byte before the closing quote would swallow it; a backslash would escape it.
+    assert.equal(quoteString(Buffer.from([0x95, 0x27])), "X'9527'");
+    assert.equal(quoteString('\\'), "X'5c'");
+    assert.equal(quoteString('Europe/Zürich', '_utf8mb4'), "_utf8mb4 X'4575726f70652f5ac3bc72696368'");
+    for (let b = 0; b < 256; b++) assert.match(quoteString(Buffer.from([b, 0x27, 0x5c])), /^[\x20-\x7e]*$/);
   });
 });
 
@@ -215,11 +224,13 @@ describe('on a real server, through an applier-like session', () => {
     }
   });
 
-  test('every ASCII byte takes the quoted path and lands byte for byte', async () => {
-    const ascii = Buffer.from(Array.from({ length: 128 }, (_, i) => i));
-    const literal = renderValue(ascii, T.BLOB, SIGNED);
+  test('every printable ASCII byte but the backslash takes the quoted path, and every ASCII byte lands byte for byte', async () => {
+    const printable = Buffer.from(Array.from({ length: 95 }, (_, i) => 0x20 + i).filter((b) => b !== 0x5c));
+    const literal = renderValue(printable, T.BLOB, SIGNED);
     assert.match(literal, /^_binary'/);
-    assert.equal(await roundTrip('BLOB', literal), ascii.toString('hex').toUpperCase());
+    assert.equal(await roundTrip('BLOB', literal), printable.toString('hex').toUpperCase());
+    const ascii = Buffer.from(Array.from({ length: 128 }, (_, i) => i));
+    assert.equal(await roundTrip('BLOB', renderValue(ascii, T.BLOB, SIGNED)), ascii.toString('hex').toUpperCase());
     const nasty = Buffer.from("'\\'\\\\\0\x1a\n\r\"''\\0%_\\%\\_");
     assert.equal(await roundTrip('BLOB', renderValue(nasty, T.BLOB, SIGNED)), nasty.toString('hex').toUpperCase());
   });

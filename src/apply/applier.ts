@@ -10,6 +10,8 @@ import type { ChannelPosition, PositionRow, PositionTable } from '../info/positi
 import { RowMappingError, rowStatements, type RowStatement } from './row-sql.js';
 import { contextEventSql, loadDataFileName, queryStatements, type Collation } from './statement-context.js';
 import { isTemporaryTableDdl } from './statement-kind.js';
+import { isSingleStatement } from '../filter/statement-text.js';
+import { setMultiStatements, type CoreConnection } from '../protocol/raw-command.js';
 import { TableDefinitions, type TargetTable } from './table-definitions.js';
 
 export interface TransactionGroup {
@@ -98,6 +100,13 @@ const ROW_SESSION = "SET @@session.sql_mode='NO_AUTO_VALUE_ON_ZERO', @@session.t
   '@@session.character_set_client=utf8mb4, @@session.collation_connection=utf8mb4_general_ci, ' +
   '@@session.unique_checks=1, @@session.foreign_key_checks=1, @@session.autocommit=1';
 
+// What the applier's own statements are read under: a source's statement leaves the session in its character
+// set, where a name's bytes could mean something else (see quoteIdentifier). Pure ASCII reads the same in every
+// client character set, so only statements holding other bytes need it (ROW_SESSION sets it too).
+const OWN_PARSING = 'SET @@session.character_set_client=utf8mb4, @@session.character_set_results=utf8mb4';
+
+const isAscii = (sql: string) => !/[^\x00-\x7f]/.test(sql);
+
 // Between the statements of a round trip. The line break ends a `-- ` or `#` comment a statement may end with,
 // which would otherwise swallow the semicolon.
 const SEPARATOR = '\n;\n';
@@ -108,6 +117,8 @@ interface SessionState {
   rows: boolean;
   /** foreign_key_checks in force for row events (meaningful while `rows`). */
   foreignKeyChecks: number;
+  /** The applier's statements are read under utf8mb4 (OWN_PARSING or ROW_SESSION, and no statement of a source since). */
+  ownParsing: boolean;
 }
 
 // Rows event flags.
@@ -125,6 +136,12 @@ interface Piece {
   infile?: { name: string; data: Buffer };
   /** The error the statement met on the source (its Query event's error code), which it must meet here too. */
   expectError?: number;
+  /**
+   * A source's statement that the server might read as several (a `;` outside quotes and comments, or a quote
+   * or comment that does not end): it goes alone, with multiple statements turned off on the connection, so
+   * that the target runs at most one statement of it, as the servers' SQL thread does.
+   */
+  confined?: boolean;
   describe: () => string;
 }
 
@@ -166,7 +183,7 @@ export class Applier {
   namesIgnoreCase = false;
 
   constructor(private readonly options: ApplierOptions) {
-    this.tables = new TableDefinitions(() => this.connection());
+    this.tables = new TableDefinitions((sql) => this.ownQuery(sql));
     this.maxBytes = options.maxRoundTripBytes ?? 4 << 20;
   }
 
@@ -176,13 +193,32 @@ export class Applier {
   }
 
   /**
+   * Runs statements the applier wrote, outside a batch, after whatever a source's statement left the session
+   * in: under OWN_PARSING. Resolves with the result of the last one.
+   */
+  private async ownQuery(sql: string): Promise<unknown> {
+    const [results] = await this.connection().query(`${OWN_PARSING}${SEPARATOR}${sql}`);
+    return (results as unknown[]).at(-1);
+  }
+
+  /** The mysql2 connection underneath the promise wrapper, for commands mysql2 does not have. */
+  private core(): CoreConnection {
+    return (this.connection() as unknown as { connection: CoreConnection }).connection;
+  }
+
+  /** The character set of a collation id, as the target names it. */
+  charsetOf(collationId: number): string | undefined {
+    return this.collations.get(collationId)?.charset;
+  }
+
+  /**
    * Connects, or keeps the connection it has if it still works (it holds the source sessions' temporary
    * tables), and reads the channel's position from the target.
    */
   async open(): Promise<PositionRow | undefined> {
     if (this.conn) {
       try {
-        await this.conn.query('ROLLBACK');
+        await this.conn.query(`ROLLBACK${SEPARATOR}${OWN_PARSING}`);
       } catch {
         this.destroy();
       }
@@ -209,7 +245,7 @@ export class Applier {
     });
     this.conn = conn;
     conn.on('error', () => undefined);
-    await conn.query('SET @@session.character_set_results=utf8mb4');
+    await conn.query(OWN_PARSING);
     const [[server]] = await conn.query('SELECT @@max_allowed_packet AS m, VERSION() AS v, @@lower_case_table_names AS l') as
       [{ m: string; v: string; l: string }[], unknown];
     this.namesIgnoreCase = Number(server!.l) !== 0;
@@ -241,13 +277,13 @@ export class Applier {
 
   /** Records a position that no transaction carries (events between transactions: Rotate, checkpoints ...). */
   async savePosition(position: ChannelPosition): Promise<void> {
-    await this.connection().query(this.options.positions.writeSql(position));
+    await this.ownQuery(this.options.positions.writeSql(position));
     this.committed = position;
   }
 
   /** Forgets the channel's position on the target (RESET SLAVE). */
   async deletePosition(): Promise<void> {
-    await this.connection().query(this.options.positions.deleteSql());
+    await this.ownQuery(this.options.positions.deleteSql());
     this.committed = undefined;
   }
 
@@ -364,7 +400,7 @@ export class Applier {
   private async transactionPieces(groups: TransactionGroup[], stepwise: boolean, lookup: TableLookup,
     pause?: () => Promise<void>): Promise<Piece[]> {
     const pieces: Piece[] = [{ sql: ROW_SESSION, describe: () => 'session setup' }, { sql: 'START TRANSACTION', describe: () => 'START TRANSACTION' }];
-    const session: SessionState = { rows: true, foreignKeyChecks: 1 };
+    const session: SessionState = { rows: true, foreignKeyChecks: 1, ownParsing: true };
     for (const group of groups) {
       await this.groupPieces(group, pieces, session, stepwise, lookup);
       if (group.rollback) {
@@ -384,9 +420,10 @@ export class Applier {
     const positions = this.options.positions;
     const end = { file: group.end.sourceLogFile, pos: group.end.sourceLogPos };
     const pieces: Piece[] = [];
-    await this.groupPieces(group, pieces, { rows: false, foreignKeyChecks: -1 }, true, (d, t) => this.tables.get(d, t));
+    await this.groupPieces(group, pieces, { rows: false, foreignKeyChecks: -1, ownParsing: false }, true,
+      (d, t) => this.tables.get(d, t));
     // The marker goes in with the position before the DDL, which is where a restart would begin.
-    await this.connection().query(positions.writeSql(group.start, end));
+    await this.ownQuery(positions.writeSql(group.start, end));
     try {
       await this.send(pieces, [group], true);
     } catch (err) {
@@ -395,7 +432,7 @@ export class Applier {
         'DDL interrupted by a crash had already taken effect; continuing');
     }
     this.tables.invalidate();
-    await this.connection().query(`${ROW_SESSION};\n${positions.writeSql(group.end)}`);
+    await this.connection().query(`${ROW_SESSION}${SEPARATOR}${positions.writeSql(group.end)}`);
     this.committed = group.end;
   }
 
@@ -406,6 +443,14 @@ export class Applier {
     let insertId = false;
     // LOAD DATA files by file id: Begin_load_query and Append_block events bring them ahead of their statement.
     const loadFiles = new Map<number, Buffer[]>();
+    /** Appends a statement the applier wrote, making sure the target reads it under utf8mb4 if it needs to. */
+    const own = (piece: Piece) => {
+      if (!session.ownParsing && !isAscii(piece.sql)) {
+        pieces.push({ sql: OWN_PARSING, describe: () => 'session setup' });
+        session.ownParsing = true;
+      }
+      pieces.push(piece);
+    };
     const flushRows = async () => {
       if (rowRun.length === 0) return;
       const map = rowRun[0]!.event.tableMap;
@@ -425,7 +470,7 @@ export class Applier {
       }
       for (const s of statements) {
         const rows = decoded.get(s.source)!;
-        pieces.push({ sql: s.sql, expectRows: s.expectRows, rows, describe: () => describeRows(rows) });
+        own({ sql: s.sql, expectRows: s.expectRows, rows, describe: () => describeRows(rows) });
       }
       rowRun = [];
     };
@@ -435,13 +480,13 @@ export class Applier {
       if (event.type === 'rows') {
         if (!session.rows) {
           pieces.push({ sql: ROW_SESSION, describe: () => 'session setup' });
-          Object.assign(session, { rows: true, foreignKeyChecks: 1 });
+          Object.assign(session, { rows: true, foreignKeyChecks: 1, ownParsing: true });
         }
         const fk = event.flags & NO_FOREIGN_KEY_CHECKS_F ? 0 : 1;
         const first = rowRun[0]?.event;
         if (first && (first.tableId !== event.tableId || fk !== session.foreignKeyChecks)) await flushRows();
         if (fk !== session.foreignKeyChecks) {
-          pieces.push({ sql: `SET @@session.foreign_key_checks=${fk}`, describe: () => 'session setup' });
+          own({ sql: `SET @@session.foreign_key_checks=${fk}`, describe: () => 'session setup' });
           session.foreignKeyChecks = fk;
         }
         rowRun.push({ header, event });
@@ -462,14 +507,20 @@ export class Applier {
             { database, collation: (id) => this.collations.get(id), idempotentDdl: this.idempotentDdl });
           const infile = event.type === 'execute_load_query' ? this.loadFile(event, header, loadFiles, group) : undefined;
           const expectError = event.errorCode !== 0 && !CONCURRENCY_ERRORS.has(event.errorCode) ? event.errorCode : undefined;
-          statements.forEach((sql, i) => pieces.push({
-            sql, describe: () => `query. ${describeQuery(event, database)}`,
-            ...(i === statements.length - 1 ? { ...(infile ? { infile } : {}), ...(expectError ? { expectError } : {}) } : {}),
-          }));
-          // The SQL thread forgets an INSERT_ID its statement did not use; a later statement would take it here.
-          if (insertId) pieces.push({ sql: 'SET INSERT_ID=0', describe: () => 'session setup' });
-          insertId = false;
+          const statement = statements.pop()!;
+          const describe = () => `query. ${describeQuery(event, database)}`;
+          for (const sql of statements) own({ sql, describe });
+          const single = isSingleStatement({ sql: Buffer.from(statement, 'latin1'), statusVars: event.statusVars },
+            (id) => this.charsetOf(id));
+          pieces.push({
+            sql: statement, describe, ...(infile ? { infile } : {}), ...(expectError ? { expectError } : {}),
+            ...(single ? {} : { confined: true }),
+          });
           session.rows = false;
+          session.ownParsing = false;
+          // The SQL thread forgets an INSERT_ID its statement did not use; a later statement would take it here.
+          if (insertId) own({ sql: 'SET INSERT_ID=0', describe: () => 'session setup' });
+          insertId = false;
           break;
         }
         case 'begin_load_query':
@@ -487,7 +538,7 @@ export class Applier {
             'it cannot be applied; load that data on the target and skip the event group with the skip counter', group, false);
         default: {
           const context = contextEventSql(event, (id) => this.collations.get(id));
-          if (context) pieces.push({ sql: context, describe: () => `${event.type} event` });
+          if (context) own({ sql: context, describe: () => `${event.type} event` });
           if (event.type === 'intvar' && event.kind === 'insert_id') insertId = true;
         }
       }
@@ -517,8 +568,8 @@ export class Applier {
     const conn = this.connection();
     let at = 0;
     // A statement expected to fail goes alone: its error must not stop the statements after it, and it must be
-    // the one that failed.
-    const alone = (piece: Piece) => stepwise || piece.expectError !== undefined;
+    // the one that failed. So does a confined one.
+    const alone = (piece: Piece) => stepwise || piece.expectError !== undefined || piece.confined === true;
     let skippedRows: RowsEvent | undefined;
     while (at < pieces.length) {
       let end = at;
@@ -536,15 +587,21 @@ export class Applier {
       const infiles = new Map(chunk.flatMap((p) => (p.infile ? [[p.infile.name, p.infile.data] as const] : [])));
       let results: unknown;
       let failure: { errno: number; message: string } | undefined;
+      const confined = chunk[0]!.confined === true;
       try {
-        [results] = await conn.query({
-          sql: chunk.map((p) => p.sql).join(SEPARATOR),
-          // The target reads only the files of this round trip's LOAD DATA statements, whatever a statement asks.
-          infileStreamFactory: (name: string) => {
-            const data = infiles.get(name);
-            return data ? Readable.from([data]) : new Readable({ read() { this.destroy(new Error(`no LOAD DATA file ${name}`)); } });
-          },
-        });
+        if (confined) await setMultiStatements(this.core(), false);
+        try {
+          [results] = await conn.query({
+            sql: chunk.map((p) => p.sql).join(SEPARATOR),
+            // The target reads only the files of this round trip's LOAD DATA statements, whatever a statement asks.
+            infileStreamFactory: (name: string) => {
+              const data = infiles.get(name);
+              return data ? Readable.from([data]) : new Readable({ read() { this.destroy(new Error(`no LOAD DATA file ${name}`)); } });
+            },
+          });
+        } finally {
+          if (confined) await setMultiStatements(this.core(), true);
+        }
       } catch (err) {
         const e = err as { errno?: number; sqlMessage?: string; message?: string };
         if (typeof e.errno !== 'number') {

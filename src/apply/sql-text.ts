@@ -16,6 +16,11 @@ export function bytes(text: string): string {
   return /^[\x00-\x7f]*$/.test(text) ? text : Buffer.from(text, 'utf8').toString('latin1');
 }
 
+/**
+ * The one way the applier writes a name. Backticks are doubled; the name's bytes are UTF-8, so a statement
+ * holding a name that is not plain ASCII must be read by the target under utf8mb4 (the applier sees to it: see
+ * Applier's parse state), where no character contains a backtick byte.
+ */
 export function quoteIdentifier(name: string): string {
   return '`' + bytes(name).replace(/`/g, '``') + '`';
 }
@@ -24,21 +29,19 @@ export function qualifiedName(database: string, table: string): string {
   return `${quoteIdentifier(database)}.${quoteIdentifier(table)}`;
 }
 
-const ESCAPES: Record<string, string> = { '\0': '\\0', "'": "\\'", '\\': '\\\\', '\n': '\\n', '\r': '\\r', '\x1a': '\\Z' };
-
 /**
- * A literal of raw bytes. Bytes >= 0x80 go as a hex literal: a quoted literal would be tokenized in the
- * session's client character set, where a multi-byte lead byte could swallow the byte after it. Quoted ASCII
- * needs a session without NO_BACKSLASH_ESCAPES.
+ * The one way the applier writes a string literal: it reads the same under every client character set and
+ * sql_mode a source can leave a session in. Plain printable ASCII goes quoted, a quote doubled (backslash
+ * escapes would depend on NO_BACKSLASH_ESCAPES); anything else goes as a hex literal, since a byte >= 0x80 can
+ * join the quote after it into one character of big5, cp932, gbk or sjis, and a backslash escapes it.
+ * `introducer` (`_binary`, `_utf8mb4`) says what the bytes are.
  */
-export function byteLiteral(value: Buffer, introducer = '_binary'): string {
-  const text = value.toString('latin1');
-  if (/[\x80-\xff]/.test(text)) return `${introducer} X'${value.toString('hex')}'`;
-  return `${introducer}'${text.replace(/[\0'\\\n\r\x1a]/g, (c) => ESCAPES[c]!)}'`;
-}
-
-function textLiteral(value: string): string {
-  return byteLiteral(Buffer.from(value, 'utf8'), '_utf8mb4');
+export function quoteString(value: Buffer | string, introducer = ''): string {
+  const text = typeof value === 'string' ? bytes(value) : value.toString('latin1');
+  if (/[^\x20-\x5b\x5d-\x7e]/.test(text)) {
+    return `${introducer ? `${introducer} ` : ''}X'${Buffer.from(text, 'latin1').toString('hex')}'`;
+  }
+  return `${introducer}'${text.replace(/'/g, "''")}'`;
 }
 
 /**
@@ -60,10 +63,10 @@ export function renderValue(value: ColumnValue, binlogType: number, column: Targ
   }
   if (typeof value === 'string') {
     if (binlogType === ColumnType.NEWDECIMAL || binlogType === ColumnType.DECIMAL) return value;
-    if (binlogType === ColumnType.JSON) return textLiteral(value);
+    if (binlogType === ColumnType.JSON) return quoteString(Buffer.from(value, 'utf8'), '_utf8mb4');
     return `'${value}'`;
   }
   // BIT as a number: a hex literal compares as a string in WHERE and finds nothing.
   if (binlogType === ColumnType.BIT) return value.length === 0 ? '0' : BigInt(`0x${value.toString('hex')}`).toString();
-  return byteLiteral(value);
+  return quoteString(value, '_binary');
 }

@@ -2,7 +2,7 @@
 // before the statement (what `mariadb-binlog` prints before each statement), and the statement as the SQL thread
 // runs it. Pure.
 import type { BinlogEvent, EventHeader, ExecuteLoadQueryEvent, QueryEvent } from '../binlog/events.js';
-import { bytes, byteLiteral, quoteIdentifier } from './sql-text.js';
+import { quoteIdentifier, quoteString } from './sql-text.js';
 import { idempotentDdl, runsWithoutDefaultDatabase } from './statement-kind.js';
 
 // Q_FLAGS2 bits (the OPTION_* bits of the source session).
@@ -62,7 +62,7 @@ export function querySessionSql(event: Pick<QueryEvent, 'threadId' | 'statusVars
       `@@session.collation_connection=${collationOf(vars.charset.connection)}`,
       `@@session.collation_server=${collationOf(vars.charset.server)}`);
   }
-  set.push(`@@session.time_zone=${vars.timeZone === undefined ? '@@global.time_zone' : `'${bytes(vars.timeZone)}'`}`);
+  set.push(`@@session.time_zone=${vars.timeZone === undefined ? '@@global.time_zone' : quoteString(vars.timeZone, '_utf8mb4')}`);
   set.push(`@@session.lc_time_names=${vars.lcTimeNamesNumber ?? 0}`);
   if (vars.charsetDatabaseNumber !== undefined) {
     set.push(`@@session.collation_database=${collationOf(vars.charsetDatabaseNumber)}`);
@@ -102,11 +102,12 @@ export function contextEventSql(event: BinlogEvent, collation: CollationLookup =
         const n = event.unsigned && event.decoded < 0n ? event.decoded + (1n << 64n) : event.decoded;
         return `SET ${name}:=${n}`;
       }
+      // A DECIMAL, as the decoder spells it: digits, sign and point only.
       if (typeof event.decoded === 'string') return `SET ${name}:=${event.decoded}`;
       const c = collation(event.charset);
       return c
         ? `SET ${name}:=_${c.charset} X'${event.decoded.toString('hex')}' COLLATE ${quoteIdentifier(c.name)}`
-        : `SET ${name}:=${byteLiteral(event.decoded)}`;
+        : `SET ${name}:=${quoteString(event.decoded, '_binary')}`;
     }
     default:
       return undefined;

@@ -1,11 +1,16 @@
 // Definitions of target tables, read from the target itself. Row events are applied by column position into
 // the target table as it is now; the SQL stage applies DDL in order, so after each DDL the cache is dropped and
 // the next row event sees the shape it was written against (DESIGN.md, Applier).
-import type { Connection } from 'mysql2/promise';
+import { qualifiedName } from './sql-text.js';
+
+/** Runs one statement the applier wrote and resolves with its rows. */
+type Query = (sql: string) => Promise<unknown>;
+
+// ER_NO_SUCH_TABLE, ER_BAD_DB_ERROR: what SHOW COLUMNS says of a table that is not there.
+const NO_SUCH_TABLE = new Set([1146, 1049]);
 
 export interface TargetColumn {
   name: string;
-  dataType: string;
   unsigned: boolean;
   /** Virtual or stored generated columns take no values. */
   generated: boolean;
@@ -26,7 +31,7 @@ export class TableDefinitions {
   /** Counts invalidations: what was looked up under another epoch may be stale. */
   epoch = 0;
 
-  constructor(private readonly connection: () => Connection) {}
+  constructor(private readonly query: Query) {}
 
   get(database: string, table: string): Promise<TargetTable | undefined> {
     const name = `${database}\0${table}`;
@@ -55,36 +60,42 @@ export class TableDefinitions {
   }
 
   private async load(database: string, table: string): Promise<TargetTable | undefined> {
-    const conn = this.connection();
-    const [columns] = await conn.query(
-      `SELECT COLUMN_NAME AS name, DATA_TYPE AS dataType, COLUMN_TYPE AS columnType, EXTRA AS extra
-         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION`,
-      [database, table],
-    ) as [{ name: string; dataType: string; columnType: string; extra: string }[], unknown];
-    if (columns.length === 0) return undefined;
-    const [keys] = await conn.query(
-      `SELECT INDEX_NAME AS indexName, COLUMN_NAME AS name, NON_UNIQUE AS nonUnique, NULLABLE AS nullable
-         FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?
-         ORDER BY INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX`,
-      [database, table],
-    ) as [{ indexName: string; name: string; nonUnique: number | string; nullable: string }[], unknown];
-    const positions = new Map(columns.map((c, i) => [c.name.toLowerCase(), i]));
+    // SHOW resolves the name exactly as the statements that follow will (letter case, character set), where
+    // information_schema compares names under its own collation.
+    const name = qualifiedName(database, table);
+    let columns: { Field: string; Type: string; Extra: string }[];
+    try {
+      columns = await this.query(`SHOW COLUMNS FROM ${name}`) as typeof columns;
+    } catch (err) {
+      if (NO_SUCH_TABLE.has((err as { errno?: number }).errno ?? 0)) return undefined;
+      throw err;
+    }
+    const keys = await this.query(`SHOW INDEX FROM ${name}`) as
+      { Key_name: string; Column_name: string; Non_unique: number | string; Null: string }[];
+    const positions = new Map(columns.map((c, i) => [c.Field.toLowerCase(), i]));
     const indexes = new Map<string, { unique: boolean; notNull: boolean; columns: number[] }>();
     for (const k of keys) {
-      const index = indexes.get(k.indexName) ?? { unique: Number(k.nonUnique) === 0, notNull: true, columns: [] };
-      index.columns.push(positions.get(k.name.toLowerCase())!);
-      if (k.nullable === 'YES') index.notNull = false;
-      indexes.set(k.indexName, index);
+      const position = positions.get(k.Column_name?.toLowerCase());
+      const index = indexes.get(k.Key_name) ?? { unique: Number(k.Non_unique) === 0, notNull: true, columns: [] };
+      // An index over an expression names no column: it cannot find a row by a row image.
+      if (position === undefined) index.unique = false;
+      else index.columns.push(position);
+      if (k.Null === 'YES') index.notNull = false;
+      indexes.set(k.Key_name, index);
     }
-    const key = [...indexes.values()].find((i) => i.unique && i.notNull)?.columns ?? [];
+    const primary = indexes.get('PRIMARY');
+    const key = (primary?.unique ? primary : [...indexes.values()].find((i) => i.unique && i.notNull))?.columns ?? [];
     return {
       database, table, key,
-      columns: columns.map((c) => ({
-        name: c.name,
-        dataType: c.dataType.toLowerCase(),
-        unsigned: /\bunsigned\b/i.test(c.columnType),
-        generated: /\b(VIRTUAL|STORED|PERSISTENT)\b/i.test(c.extra),
-      })),
+      columns: columns.map((c) => {
+        // The type without its arguments: ENUM and SET values may spell anything.
+        const type = c.Type.replace(/\(.*\)/s, '');
+        return {
+          name: c.Field,
+          unsigned: /\bunsigned\b/i.test(type),
+          generated: /\b(VIRTUAL|STORED|PERSISTENT)\b/i.test(c.Extra),
+        };
+      }),
     };
   }
 }

@@ -4,10 +4,7 @@
 import type { QueryEvent, RowsEvent, TableMapEvent } from '../binlog/events.js';
 import { filterRowEvent, filterStatement, hasAnyRules, rewriteDb, type Decision, type FilterOptions, type ReplicationFilters } from './rules.js';
 import { StatementParseError, updatedTables } from './statement-tables.js';
-
-// sql_mode bits that change how a statement's text tokenizes.
-const MODE_ANSI_QUOTES = 1n << 2n;
-const MODE_NO_BACKSLASH_ESCAPES = 1n << 20n;
+import { statementParse } from './statement-text.js';
 
 /** What the rules read of a statement event (Query, or Execute_load_query, a Query with more post-header). */
 export type StatementEvent = Pick<QueryEvent, 'sql' | 'database' | 'statusVars'>;
@@ -56,15 +53,11 @@ export class EventFilter {
   /** Whether the rules let a statement through. Throws StatementFilterError when its tables cannot be found. */
   statement(event: StatementEvent): Decision {
     if (!hasAnyRules(this.filters)) return { apply: true, rule: 'no rules', reason: 'no replicate-* rules are set' };
-    const sql = event.sql.toString('utf8');
-    const mode = event.statusVars.sqlMode ?? 0n;
+    const { text: sql, options } = statementParse(event, this.options.charsetOf);
     const defaultDb = this.database(event);
     let parsed;
     try {
-      parsed = updatedTables(sql, defaultDb, {
-        ansiQuotes: (mode & MODE_ANSI_QUOTES) !== 0n,
-        noBackslashEscapes: (mode & MODE_NO_BACKSLASH_ESCAPES) !== 0n,
-      });
+      parsed = updatedTables(sql, defaultDb, options);
     } catch (err) {
       if (!(err instanceof StatementParseError)) throw err;
       throw new StatementFilterError(`the replication filters cannot judge this statement because the tables it ` +

@@ -30,6 +30,11 @@ export interface FilterOptions {
    * MariaDB's do (checked against a 10.11 replica).
    */
   caseInsensitiveNames?: boolean;
+  /**
+   * The character set of a collation id, as Query events name their character_set_client: statements are read
+   * in their own character set (the SQL stage takes the target's collation table).
+   */
+  charsetOf?: (collationId: number) => string | undefined;
 }
 
 export type Decision = {

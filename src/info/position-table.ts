@@ -2,7 +2,7 @@
 // changes it covers, so that after any crash the target knows exactly which source transactions it holds
 // (DESIGN.md, Positions). relay-log.info is only a readable mirror of the row.
 import type { Connection } from 'mysql2/promise';
-import { bytes } from '../apply/sql-text.js';
+import { qualifiedName, quoteIdentifier, quoteString } from '../apply/sql-text.js';
 
 export interface ChannelPosition {
   relayLogFile: string;
@@ -35,15 +35,15 @@ export class PositionTable {
   }
 
   private get name(): string {
-    return `\`${bytes(this.database)}\`.\`${bytes(this.table)}\``;
+    return qualifiedName(this.database, this.table);
   }
 
   private get key(): string {
-    return `'${bytes(this.channel).replace(/['\\]/g, '\\$&')}'`;
+    return quoteString(this.channel, '_utf8mb4');
   }
 
   async ensure(conn: Connection): Promise<void> {
-    await conn.query(`CREATE DATABASE IF NOT EXISTS \`${bytes(this.database)}\``);
+    await conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(this.database)}`);
     await conn.query(`CREATE TABLE IF NOT EXISTS ${this.name} (
       channel VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
       relay_log_file VARCHAR(512) NOT NULL,
@@ -77,7 +77,7 @@ export class PositionTable {
 
   /** The statement that records `position` (and clears or sets the DDL marker); runs inside the caller's transaction. */
   writeSql(position: ChannelPosition, ddlEnd?: { file: string; pos: number }): string {
-    const text = (s: string) => `'${bytes(s).replace(/['\\]/g, '\\$&')}'`;
+    const text = (s: string) => quoteString(s, '_utf8mb4');
     const marker = ddlEnd ? `${text(ddlEnd.file)}, ${ddlEnd.pos}` : 'NULL, NULL';
     return `INSERT INTO ${this.name} (channel, relay_log_file, relay_log_pos, source_log_file, source_log_pos,
         ddl_end_source_log_file, ddl_end_source_log_pos)

@@ -17,10 +17,10 @@
 //   artificial — body: the current binlog file name, logPos: the end of the last event sent) per period.
 //   Heartbeats are never in the binlog.
 import { createConnection, type Connection } from 'mysql2';
-import type { Socket } from 'node:net';
 import { SourceError, fromClientError, CR_SERVER_LOST, ER_SLAVE_FATAL_ERROR, ER_SLAVE_RELAY_LOG_WRITE_FAILURE,
   isRetryable, type Phase } from './errors.js';
 import { BINLOG_SEND_ANNOTATE_ROWS_EVENT, binlogDumpPayload, parseErrPacket, registerReplicaPayload } from './packets.js';
+import { RawCommand, type CoreConnection, type WirePacket } from './raw-command.js';
 
 export interface DumpRequest {
   host: string;
@@ -62,50 +62,6 @@ const EVENT_HEADER_LENGTH = 19;
 // as used here.
 const MIN_MARIADB: readonly [number, number] = [10, 0];
 const MIN_MYSQL: readonly [number, number] = [5, 6];
-
-/** The parts of a mysql2 packet read here; mysql2 reuses the object, so its bytes are copied out at once. */
-interface WirePacket {
-  buffer: Buffer;
-  start: number;
-  end: number;
-}
-
-/** mysql2 connection internals a command needs; mysql2 exports no command base class. */
-interface CoreConnection {
-  addCommand(command: RawCommand): unknown;
-  write(data: Buffer): void;
-  _resetSequenceId(): void;
-  _bumpSequenceId(packets: number): void;
-  stream: Socket;
-  destroy(): void;
-}
-
-/**
- * A mysql2 command (the duck type its connection drives: execute() per packet, onResult() on a connection
- * error) that sends one payload and hands each response payload to `onPayload` until that returns true.
- */
-class RawCommand {
-  private sent = false;
-
-  constructor(
-    private readonly payload: Buffer,
-    private readonly onPayload: (packet: WirePacket) => boolean,
-    readonly onResult: (err: Error) => void,
-  ) {}
-
-  execute(packet: WirePacket | undefined, connection: CoreConnection): boolean {
-    if (!this.sent) {
-      this.sent = true;
-      connection._resetSequenceId();
-      const header = Buffer.alloc(4);
-      header.writeUIntLE(this.payload.length, 0, 3);
-      connection._bumpSequenceId(1);
-      connection.write(Buffer.concat([header, this.payload]));
-      return false;
-    }
-    return packet ? this.onPayload(packet) : false;
-  }
-}
 
 function versionAtLeast(version: string, min: readonly [number, number]): boolean {
   const m = /^(\d+)\.(\d+)/.exec(version);
