@@ -6,15 +6,18 @@ import { existsSync } from 'node:fs';
 
 const run = (cmd, args, env = process.env) => execFileSync(cmd, args, { stdio: 'inherit', env });
 const has = (path) => existsSync(path);
+const aptInstall = (...packages) => {
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  run('apt-get', ['update'], env);
+  run('apt-get', ['install', '-y', ...packages], env);
+};
 
 if (!['/usr/sbin/mariadbd', '/usr/bin/mariadbd', '/usr/local/bin/mariadbd'].some(has)) {
   if (process.getuid?.() !== 0 || !has('/usr/bin/apt-get')) {
     console.error('mariadbd is missing: install the packages mariadb-server and mariadb-client, then run this again.');
     process.exit(1);
   }
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  run('apt-get', ['update'], env);
-  run('apt-get', ['install', '-y', 'mariadb-server', 'mariadb-client'], env);
+  aptInstall('mariadb-server', 'mariadb-client');
   // The package starts its own service; tributary's tests and demo start throwaway servers instead.
   try {
     run('service', ['mariadb', 'stop']);
@@ -22,6 +25,8 @@ if (!['/usr/sbin/mariadbd', '/usr/bin/mariadbd', '/usr/local/bin/mariadbd'].some
     // no service manager: nothing was started
   }
 }
+// The TLS test makes its certificates with the openssl command, which a minimal Debian lacks.
+if (!has('/usr/bin/openssl') && process.getuid?.() === 0 && has('/usr/bin/apt-get')) aptInstall('openssl');
 if (!has(new URL('../node_modules/.package-lock.json', import.meta.url))) {
   run('npm', ['ci', '--no-audit', '--no-fund']);
 }

@@ -43,6 +43,28 @@ export interface ReplicationSourceOptions {
    * stage, stopped.
    */
   sourceDelay?: number;
+  /**
+   * MASTER_SSL: TLS to the source. As on MariaDB 10.x, the other TLS options take effect only with it set.
+   * A CA file or path makes the source's certificate chain verified; sourceSslVerifyServerCert also checks
+   * that the certificate names sourceHost. Paths are absolute; the files are read at every connect.
+   */
+  sourceSsl?: boolean;
+  /** MASTER_SSL_CA: a PEM file of trusted CA certificates. */
+  sourceSslCa?: string;
+  /** MASTER_SSL_CAPATH: a directory whose files' PEM certificates are trusted CAs. */
+  sourceSslCapath?: string;
+  /** MASTER_SSL_CERT / MASTER_SSL_KEY: this replica's certificate and private key (PEM), for REQUIRE X509 users. */
+  sourceSslCert?: string;
+  sourceSslKey?: string;
+  /** MASTER_SSL_CIPHER: an OpenSSL cipher list. */
+  sourceSslCipher?: string;
+  /** MASTER_SSL_CRL / MASTER_SSL_CRLPATH: PEM revocation lists, a file or every file of a directory. */
+  sourceSslCrl?: string;
+  sourceSslCrlpath?: string;
+  /** MASTER_SSL_VERIFY_SERVER_CERT: the source's certificate must name sourceHost. */
+  sourceSslVerifyServerCert?: boolean;
+  /** MASTER_TLS_VERSION: the protocols allowed, e.g. 'TLSv1.2,TLSv1.3'; '' = TLSv1.2 and TLSv1.3 (Node's defaults). */
+  sourceTlsVersion?: string;
 }
 
 export interface EngineSettings {
@@ -186,6 +208,16 @@ export class Channel {
     if (options.sourceRetryCount !== undefined) next.retryCount = options.sourceRetryCount;
     if (options.sourceHeartbeatPeriod !== undefined) next.heartbeatPeriod = options.sourceHeartbeatPeriod;
     if (options.ignoreServerIds !== undefined) next.ignoreServerIds = [...new Set(options.ignoreServerIds)].sort((a, b) => a - b);
+    if (options.sourceSsl !== undefined) next.sslAllowed = options.sourceSsl;
+    if (options.sourceSslCa !== undefined) next.sslCa = options.sourceSslCa;
+    if (options.sourceSslCapath !== undefined) next.sslCaPath = options.sourceSslCapath;
+    if (options.sourceSslCert !== undefined) next.sslCert = options.sourceSslCert;
+    if (options.sourceSslKey !== undefined) next.sslKey = options.sourceSslKey;
+    if (options.sourceSslCipher !== undefined) next.sslCipher = options.sourceSslCipher;
+    if (options.sourceSslCrl !== undefined) next.sslCrl = options.sourceSslCrl;
+    if (options.sourceSslCrlpath !== undefined) next.sslCrlPath = options.sourceSslCrlpath;
+    if (options.sourceSslVerifyServerCert !== undefined) next.sslVerifyServerCert = options.sourceSslVerifyServerCert;
+    if (options.sourceTlsVersion !== undefined) next.tlsVersion = options.sourceTlsVersion;
     const positioned = options.sourceLogFile !== undefined || options.sourceLogPos !== undefined;
     if (positioned) {
       next.sourceLogFile = options.sourceLogFile ?? next.sourceLogFile;
@@ -287,6 +319,8 @@ export class Channel {
           password: this.masterInfo.sourcePassword, connectRetry: this.masterInfo.sourceConnectRetry,
           retryCount: this.masterInfo.retryCount, heartbeatPeriod: this.heartbeatPeriod(),
           ignoreServerIds: this.masterInfo.ignoreServerIds,
+          // master.info's ssl* fields are the TLS settings as they are
+          ssl: this.masterInfo.sslAllowed ? this.masterInfo : undefined,
         }),
         onPosition: (position) => {
           this.masterInfo = { ...this.masterInfo, sourceLogFile: position.file, readSourceLogPos: position.pos };
@@ -422,6 +456,7 @@ export class Channel {
       sqlRemainingDelay: sql?.delayUntil === undefined ? null : Math.max(0, Math.ceil(sql.delayUntil - Date.now() / 1000)),
       lastIoErrorTimestamp: this.lastIoError.at,
       lastSqlErrorTimestamp: this.lastSqlError.at,
+      ...sslFields(this.masterInfo),
     };
   }
 
@@ -501,6 +536,18 @@ function untilFields(until: UntilCondition | undefined): Pick<ReplicaStatus, 'un
   return 'sourceLogFile' in until
     ? { untilCondition: 'Master', untilLogFile: until.sourceLogFile, untilLogPos: until.sourceLogPos }
     : { untilCondition: 'Relay', untilLogFile: until.relayLogFile, untilLogPos: until.relayLogPos };
+}
+
+type SslField = 'sourceSslAllowed' | 'sourceSslCaFile' | 'sourceSslCaPath' | 'sourceSslCert' | 'sourceSslCipher' |
+  'sourceSslKey' | 'sourceSslVerifyServerCert' | 'sourceSslCrl' | 'sourceSslCrlpath' | 'sourceTlsVersion';
+
+function sslFields(info: MasterInfo): Pick<ReplicaStatus, SslField> {
+  return {
+    sourceSslAllowed: info.sslAllowed ? 'Yes' : 'No', sourceSslCaFile: info.sslCa, sourceSslCaPath: info.sslCaPath,
+    sourceSslCert: info.sslCert, sourceSslCipher: info.sslCipher, sourceSslKey: info.sslKey,
+    sourceSslVerifyServerCert: info.sslVerifyServerCert ? 'Yes' : 'No', sourceSslCrl: info.sslCrl,
+    sourceSslCrlpath: info.sslCrlPath, sourceTlsVersion: info.tlsVersion,
+  };
 }
 
 function sourceOf(position: ChannelPosition): SourcePosition {

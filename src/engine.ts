@@ -1,7 +1,7 @@
 // ReplicationEngine: the replica as a whole. Owns the data directory, the channels listed in
 // multi-master.info, and the engine-wide options; commands on one channel run one at a time.
 import { access, mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import type { ConnectionOptions } from 'mysql2/promise';
 import PQueue from 'p-queue';
 import { pino, type Logger } from 'pino';
@@ -9,6 +9,7 @@ import { Channel, type EngineSettings, type ReplicaThread, type ReplicationSourc
 import { ReplicationError } from './errors.js';
 import { formatMultiMasterInfo, masterInfoFileName, parseMultiMasterInfo, writeFileAtomic } from './info/index.js';
 import { lowerConnectionName } from './info/filename-charset.js';
+import { tlsVersionRange } from './protocol/index.js';
 import { emptyFilters, validateFilters, type Decision, type ExplainQuery, type ReplicationFilters } from './filter/index.js';
 import type { UntilCondition } from './sql-stage.js';
 import type { ReplicaStatus } from './status.js';
@@ -321,16 +322,36 @@ function checkName(channel: string): string {
   return channel;
 }
 
-// The maximum lengths of CHANGE MASTER's string options.
+// The maximum lengths of CHANGE MASTER's string options (seed 003's table).
 const MAX_LENGTH: Partial<Record<keyof ReplicationSourceOptions, number>> = {
-  sourceHost: 255, sourceUser: 96, sourcePassword: 32, sourceLogFile: 511,
+  sourceHost: 255, sourceUser: 96, sourcePassword: 32, sourceLogFile: 511, sourceSslCa: 511, sourceSslCapath: 511,
+  sourceSslCert: 511, sourceSslKey: 511, sourceSslCipher: 511, sourceSslCrl: 511, sourceSslCrlpath: 511,
+  sourceTlsVersion: 511,
+};
+
+/**
+ * Every option changeReplicationSource implements and what its value is; any other key is refused, so that
+ * an option the engine does not have (or a misspelt one) is never silently ignored.
+ */
+const SOURCE_OPTIONS: Record<keyof ReplicationSourceOptions, 'string' | 'path' | 'number' | 'boolean' | 'ids'> = {
+  sourceHost: 'string', sourcePort: 'number', sourceUser: 'string', sourcePassword: 'string', sourceLogFile: 'string',
+  sourceLogPos: 'number', sourceConnectRetry: 'number', sourceRetryCount: 'number', sourceHeartbeatPeriod: 'number',
+  ignoreServerIds: 'ids', sourceDelay: 'number', sourceSsl: 'boolean', sourceSslCa: 'path', sourceSslCapath: 'path',
+  sourceSslCert: 'path', sourceSslKey: 'path', sourceSslCipher: 'string', sourceSslCrl: 'path', sourceSslCrlpath: 'path',
+  sourceSslVerifyServerCert: 'boolean', sourceTlsVersion: 'string',
 };
 
 /** Refuses bad CHANGE MASTER values before anything changes. */
 function validateSourceOptions(options: ReplicationSourceOptions): void {
   for (const [key, value] of Object.entries(options) as [keyof ReplicationSourceOptions, unknown][]) {
+    if (!Object.hasOwn(SOURCE_OPTIONS, key)) {
+      throw new ReplicationError('ER_WRONG_ARGUMENTS', `unknown source option '${key}': the engine does not implement ` +
+        `it (it takes ${Object.keys(SOURCE_OPTIONS).join(', ')})`);
+    }
     if (value === undefined) continue;
-    if (typeof value === 'string') {
+    const kind = SOURCE_OPTIONS[key];
+    if (kind === 'string' || kind === 'path') {
+      if (typeof value !== 'string') throw new ReplicationError('ER_WRONG_ARGUMENTS', `${key} must be a string`);
       if (/[\n\r]/.test(value)) {
         throw new ReplicationError('ER_MASTER_INFO', `${key} must not contain a newline: master info files could not ` +
           'be read back');
@@ -339,16 +360,26 @@ function validateSourceOptions(options: ReplicationSourceOptions): void {
       if (max !== undefined && value.length > max) {
         throw new ReplicationError('ER_WRONG_ARGUMENTS', `${key} is longer than ${max} characters`);
       }
-    } else if (key === 'ignoreServerIds') {
+      if (kind === 'path' && value !== '' && !isAbsolute(value)) {
+        throw new ReplicationError('ER_WRONG_ARGUMENTS', `${key} must be an absolute path ('' clears it), got '${value}'`);
+      }
+    } else if (kind === 'ids') {
       if (!Array.isArray(value) || !value.every((id) => Number.isInteger(id) && id >= 0 && id <= 0xffffffff)) {
         throw new ReplicationError('ER_WRONG_ARGUMENTS', 'ignoreServerIds must be an array of server ids (integers from 0 to 4294967295)');
       }
-    } else if (typeof value === 'number') {
-      if (!Number.isFinite(value) || value < 0) {
-        throw new ReplicationError('ER_WRONG_ARGUMENTS', `${key} must be a number >= 0, got ${value}`);
+    } else if (kind === 'number') {
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+        throw new ReplicationError('ER_WRONG_ARGUMENTS', `${key} must be a number >= 0, got ${String(value)}`);
       }
-    } else {
-      throw new ReplicationError('ER_WRONG_ARGUMENTS', `${key} has the wrong type`);
+    } else if (typeof value !== 'boolean') {
+      throw new ReplicationError('ER_WRONG_ARGUMENTS', `${key} must be true or false, got ${String(value)}`);
+    }
+  }
+  if (options.sourceTlsVersion !== undefined) {
+    try {
+      tlsVersionRange(options.sourceTlsVersion);
+    } catch (err) {
+      throw new ReplicationError('ER_WRONG_ARGUMENTS', (err as Error).message);
     }
   }
   if (options.sourceDelay !== undefined && (!Number.isInteger(options.sourceDelay) || options.sourceDelay > 0x7fffffff)) {

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { BinlogDecoder, decodeHeader, encodeFormatDescription, encodeRotate } from './binlog/decoder.js';
 import { EventType } from './binlog/events.js';
 import { SourcePositionTracker, type SourcePosition } from './binlog/position.js';
-import { BinlogDump, SourceError } from './protocol/index.js';
+import { BinlogDump, SourceError, type SourceSsl } from './protocol/index.js';
 import type { RelayLog } from './relaylog/relay-log.js';
 import { IoState } from './status.js';
 
@@ -21,6 +21,8 @@ export interface SourceSettings {
   /** Seconds (MASTER_HEARTBEAT_PERIOD). */
   heartbeatPeriod: number;
   ignoreServerIds: number[];
+  /** TLS settings when MASTER_SSL is set; undefined = plaintext. */
+  ssl: SourceSsl | undefined;
 }
 
 export interface IoStageOptions {
@@ -89,7 +91,7 @@ export class IoStage {
           host: source.host, port: source.port, user: source.user, password: source.password,
           replicaServerId: this.options.replicaServerId, file: this.position.file, position: this.position.pos,
           heartbeatPeriodSeconds: source.heartbeatPeriod, netTimeoutSeconds: this.options.netTimeout,
-          connectTimeoutMs: Math.max(1000, Math.min(this.options.netTimeout * 1000, 30_000)),
+          connectTimeoutMs: Math.max(1000, Math.min(this.options.netTimeout * 1000, 30_000)), ssl: source.ssl,
         });
       } catch (err) {
         if (signal.aborted) return;
@@ -211,8 +213,9 @@ function retryable(err: unknown): boolean {
 
 function fatal(err: unknown, context?: string): Error {
   const e = err as { errno?: number; message?: string };
-  // A source's refusal reads as it does on the servers, e.g. when the binlog asked for has been purged.
-  const fromSource = err instanceof SourceError && e.errno !== undefined;
+  // A source's refusal (an ERR packet, which carries an SQLSTATE) reads as it does on the servers, e.g. when the
+  // binlog asked for has been purged; the client's own errors (2003, 2026 ...) keep their numbers.
+  const fromSource = err instanceof SourceError && err.sqlState !== undefined;
   const errno = fromSource ? 1236 : e.errno ?? 1593;
   const message = fromSource
     ? `Got fatal error ${e.errno} from master when reading data from binary log: '${e.message}'`

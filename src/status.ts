@@ -93,4 +93,22 @@ export interface ReplicaStatus {
   /** Last_IO_Error_Timestamp / Last_SQL_Error_Timestamp, ISO strings or ''. */
   lastIoErrorTimestamp: string;
   lastSqlErrorTimestamp: string;
+  /**
+   * Master_SSL_Allowed: sourceSsl. (The servers show 'Ignored' when built without TLS support; the engine
+   * always has it.)
+   */
+  sourceSslAllowed: 'Yes' | 'No';
+  /** Master_SSL_CA_File, Master_SSL_CA_Path, Master_SSL_Cert, Master_SSL_Cipher, Master_SSL_Key. */
+  sourceSslCaFile: string;
+  sourceSslCaPath: string;
+  sourceSslCert: string;
+  sourceSslCipher: string;
+  sourceSslKey: string;
+  /** Master_SSL_Verify_Server_Cert. */
+  sourceSslVerifyServerCert: 'Yes' | 'No';
+  /** Master_SSL_Crl, Master_SSL_Crlpath. */
+  sourceSslCrl: string;
+  sourceSslCrlpath: string;
+  /** MySQL's Master_TLS_Version: sourceTlsVersion. */
+  sourceTlsVersion: string;
 }

@@ -17,7 +17,8 @@ const full: MasterInfo = {
   sourcePassword: 'p=ss w0rd#', sourcePort: 3307, sourceConnectRetry: 11, sslAllowed: true, sslCa: '/ca.pem',
   sslCaPath: '/ca', sslCert: '/c.pem', sslCipher: 'AES256-SHA', sslKey: '/k.pem', sslVerifyServerCert: true,
   heartbeatPeriod: 7.5, ignoreServerIds: [3, 5], retryCount: 86400, sslCrl: '/crl', sslCrlPath: '/crls',
-  usingGtid: 'slave_pos', doDomainIds: [1, 2], ignoreDomainIds: [], extraLines: ['future_key=1 2 3'],
+  usingGtid: 'slave_pos', doDomainIds: [1, 2], ignoreDomainIds: [], tlsVersion: 'TLSv1.2,TLSv1.3',
+  extraLines: ['future_key=1 2 3'],
 };
 
 describe('master.info format', () => {
@@ -31,6 +32,18 @@ describe('master.info format', () => {
     assert.equal(lines[17], '2 3 5');
     assert.ok(lines.includes('future_key=1 2 3'));
     assert.equal(lines.at(-2), 'END_MARKER');
+  });
+
+  test('TLS settings sit at the lines MariaDB keeps them on; MASTER_TLS_VERSION is a key=value line', () => {
+    const lines = formatMasterInfo(full).split('\n');
+    assert.deepEqual(lines.slice(8, 15), ['1', '/ca.pem', '/ca', '/c.pem', 'AES256-SHA', '/k.pem', '1']);
+    assert.deepEqual(lines.slice(20, 22), ['/crl', '/crls']);
+    assert.deepEqual(lines.slice(33, 37), ['using_gtid=2', 'do_domain_ids=2 1 2', 'ignore_domain_ids=0',
+      'tls_version=TLSv1.2,TLSv1.3']);
+    const withoutVersion = formatMasterInfo({ ...full, tlsVersion: '' });
+    assert.equal(withoutVersion.includes('tls_version'), false, 'left out when unset, as MariaDB writes the file');
+    assert.equal(parseMasterInfo(withoutVersion).tlsVersion, '');
+    assert.throws(() => formatMasterInfo({ ...full, tlsVersion: 'TLSv1.2\nx' }), /tls_version cannot contain a line break/);
   });
 
   test('leftovers after END_MARKER are ignored, only the first of a repeated key counts', () => {
@@ -124,7 +137,9 @@ describe('against files a native MariaDB replica writes', () => {
       "MASTER_PASSWORD='', MASTER_LOG_FILE='mysql-bin.000001', MASTER_LOG_POS=4, MASTER_DELAY=0",
       "CHANGE MASTER 'dbsv1' TO MASTER_HOST='127.0.0.2', MASTER_PORT=3399, MASTER_USER='repl', " +
       "MASTER_PASSWORD='s3cr et', MASTER_HEARTBEAT_PERIOD=7.5, IGNORE_SERVER_IDS=(5,3), MASTER_SSL=1, " +
-      "MASTER_SSL_CA='/x/ca.pem', MASTER_SSL_KEY='/x/k.pem', MASTER_USE_GTID=slave_pos, DO_DOMAIN_IDS=(2,1), " +
+      "MASTER_SSL_CA='/x/ca.pem', MASTER_SSL_KEY='/x/k.pem', MASTER_SSL_CAPATH='/x/cas', MASTER_SSL_CERT='/x/c.pem', " +
+      "MASTER_SSL_CIPHER='ECDHE-RSA-AES128-GCM-SHA256', MASTER_SSL_CRL='/x/crl.pem', MASTER_SSL_CRLPATH='/x/crls', " +
+      'MASTER_SSL_VERIFY_SERVER_CERT=1, MASTER_USE_GTID=slave_pos, DO_DOMAIN_IDS=(2,1), ' +
       'MASTER_DELAY=30, MASTER_CONNECT_RETRY=11',
       ...names.slice(1).map((name, i) => `CHANGE MASTER '${name}' TO MASTER_HOST='127.0.0.1', MASTER_PORT=${2000 + i}`),
       'START SLAVE',
@@ -167,8 +182,9 @@ describe('against files a native MariaDB replica writes', () => {
       {
         ...defaultMasterInfo(), sourceHost: '127.0.0.2', sourcePort: 3399, sourceUser: 'repl', sourcePassword: 's3cr et',
         sourceLogFile: '', readSourceLogPos: 4, sourceConnectRetry: 11, sslAllowed: true, sslCa: '/x/ca.pem',
-        sslKey: '/x/k.pem', heartbeatPeriod: 7.5, ignoreServerIds: [3, 5], usingGtid: 'slave_pos', doDomainIds: [1, 2],
-        sslVerifyServerCert: info.sslVerifyServerCert, extraLines: undefined,
+        sslKey: '/x/k.pem', sslCaPath: '/x/cas', sslCert: '/x/c.pem', sslCipher: 'ECDHE-RSA-AES128-GCM-SHA256',
+        sslCrl: '/x/crl.pem', sslCrlPath: '/x/crls', sslVerifyServerCert: true, heartbeatPeriod: 7.5,
+        ignoreServerIds: [3, 5], usingGtid: 'slave_pos', doDomainIds: [1, 2], extraLines: undefined,
       },
     );
     assert.equal(formatMasterInfo(info), text);

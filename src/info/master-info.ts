@@ -1,7 +1,9 @@
 // master.info as MariaDB 10.11 writes it. Line 1 is the number of numbered lines (33); lines 2-14 are the
 // 5.1 manual's (5.5.5.2); then SSL verify, heartbeat period, and lines MySQL defined (bind, ignored server ids,
 // uuid, retry count, CRL) or reserved (23-33, empty in MariaDB's files, MySQL 5.6+ uses some); then
-// MariaDB's key=value lines up to END_MARKER. MariaDB rewrites the file in place, so anything after
+// MariaDB's key=value lines up to END_MARKER, then ours: tls_version= (MySQL's MASTER_TLS_VERSION, which MySQL
+// keeps at line 25 and MariaDB does not have; MariaDB passes over keys it does not know, and the line is
+// written only when set, so files stay as MariaDB writes them). MariaDB rewrites the file in place, so anything after
 // END_MARKER is leftover from a longer earlier version and is ignored.
 
 export type UsingGtid = 'no' | 'current_pos' | 'slave_pos';
@@ -37,6 +39,8 @@ export interface MasterInfo {
   usingGtid: UsingGtid;
   doDomainIds: number[];
   ignoreDomainIds: number[];
+  /** MASTER_TLS_VERSION, e.g. 'TLSv1.2,TLSv1.3'; '' = the defaults. */
+  tlsVersion: string;
   /** Lines between the numbered lines and END_MARKER that this version does not know, kept in order. */
   extraLines: string[];
 }
@@ -51,7 +55,7 @@ export function defaultMasterInfo(): MasterInfo {
     sourceConnectRetry: 60, sslAllowed: false, sslCa: '', sslCaPath: '', sslCert: '', sslCipher: '', sslKey: '',
     sslVerifyServerCert: false, heartbeatPeriod: 0, bind: '', ignoreServerIds: [], sourceUuid: '', retryCount: 0,
     sslCrl: '', sslCrlPath: '', reservedLines: [], usingGtid: 'no', doDomainIds: [], ignoreDomainIds: [],
-    extraLines: [],
+    tlsVersion: '', extraLines: [],
   };
 }
 
@@ -96,6 +100,7 @@ export function formatMasterInfo(info: MasterInfo): string {
     `using_gtid=${USING_GTID.indexOf(info.usingGtid)}`,
     `do_domain_ids=${formatIdList(info.doDomainIds)}`,
     `ignore_domain_ids=${formatIdList(info.ignoreDomainIds)}`,
+    ...(info.tlsVersion !== '' ? [`tls_version=${checkLine(info.tlsVersion, 'tls_version')}`] : []),
     ...info.extraLines.map((line) => checkLine(line, 'extra line')),
     'END_MARKER',
   ];
@@ -202,6 +207,8 @@ export function parseMasterInfo(text: string, fileName = 'master.info'): MasterI
       info.doDomainIds = r.idList(line, 'do_domain_ids', value);
     } else if (key === 'ignore_domain_ids') {
       info.ignoreDomainIds = r.idList(line, 'ignore_domain_ids', value);
+    } else if (key === 'tls_version') {
+      info.tlsVersion = value;
     } else {
       info.extraLines.push(raw);
       continue;

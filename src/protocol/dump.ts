@@ -21,6 +21,7 @@ import { SourceError, fromClientError, CR_SERVER_LOST, ER_SLAVE_FATAL_ERROR, ER_
   isRetryable, type Phase } from './errors.js';
 import { BINLOG_SEND_ANNOTATE_ROWS_EVENT, binlogDumpPayload, parseErrPacket, registerReplicaPayload } from './packets.js';
 import { RawCommand, type CoreConnection, type WirePacket } from './raw-command.js';
+import { upgradeWithSsl, type SourceSsl } from './tls.js';
 
 export interface DumpRequest {
   host: string;
@@ -37,6 +38,8 @@ export interface DumpRequest {
   /** No bytes from the source for this long fails the dump with a retryable error. */
   netTimeoutSeconds: number;
   connectTimeoutMs?: number;
+  /** MASTER_SSL=1 and its settings; left out, the connection is plaintext. */
+  ssl?: SourceSsl | undefined;
 }
 
 export interface SourceInfo {
@@ -97,8 +100,9 @@ export class BinlogDump {
     try {
       conn = createConnection({
         host: req.host, port: req.port, user: req.user, password: req.password,
-        connectTimeout: req.connectTimeoutMs ?? 10_000, charset: 'utf8mb4',
+        connectTimeout: req.connectTimeoutMs ?? 10_000, charset: 'utf8mb4', ...(req.ssl ? { ssl: {} } : {}),
       });
+      if (req.ssl) upgradeWithSsl(conn, req.ssl, req.host);
       // Without a listener a late socket error would be an uncaught 'error' event; failures reach us
       // through the command's onResult or the query promises.
       conn.on('error', () => {});

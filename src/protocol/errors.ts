@@ -20,6 +20,8 @@ export class SourceError extends Error {
 /** Client error numbers, used when the failure is the network's, not an ERR packet from the source. */
 export const CR_CONN_HOST_ERROR = 2003;
 export const CR_SERVER_LOST = 2013;
+/** "SSL connection error: %s": the TLS upgrade failed (verification, unreadable files, no TLS on the source). */
+export const CR_SSL_CONNECTION_ERROR = 2026;
 /** "Fatal error: %s", what a real replica reports for a source it refuses to replicate from. */
 export const ER_SLAVE_FATAL_ERROR = 1593;
 /** "Relay log write failure: %s", what a real replica reports for an event it cannot take in. */
@@ -51,6 +53,9 @@ export function isRetryable(phase: Phase, errno: number | undefined): boolean {
   return NETWORK_ERRNOS.has(errno);
 }
 
+/** The codes mysql2 gives a failed TLS upgrade, whatever failed in it. */
+const TLS_FAILURES = new Set(['HANDSHAKE_SSL_ERROR', 'HANDSHAKE_NO_SSL_SUPPORT']);
+
 interface ClientErrorLike {
   message?: string;
   errno?: number;
@@ -62,6 +67,11 @@ interface ClientErrorLike {
 export function fromClientError(err: unknown, phase: Phase, what: string): SourceError {
   if (err instanceof SourceError) return err;
   const e = (err ?? {}) as ClientErrorLike;
+  if (e.code !== undefined && TLS_FAILURES.has(e.code)) {
+    // A native replica retries these as any connection error: the certificate may be replaced meanwhile.
+    return new SourceError(`${what}: SSL connection error: ${e.message ?? String(err)}`,
+      { errno: CR_SSL_CONNECTION_ERROR, retryable: true, cause: err });
+  }
   // mysql2 puts the server's errno on ERR-packet errors and Node's negative errno on socket errors.
   const fromServer = typeof e.errno === 'number' && e.errno > 0 && typeof e.sqlState === 'string';
   const errno = fromServer ? e.errno : phase === 'connect' ? CR_CONN_HOST_ERROR : CR_SERVER_LOST;

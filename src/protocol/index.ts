@@ -1,2 +1,3 @@
 export { BinlogDump, type DumpRequest, type SourceInfo } from './dump.js';
 export { SourceError } from './errors.js';
+export { type SourceSsl, tlsVersionRange } from './tls.js';
