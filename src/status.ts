@@ -93,4 +93,9 @@ export interface ReplicaStatus {
   /** Last_IO_Error_Timestamp / Last_SQL_Error_Timestamp, ISO strings or ''. */
   lastIoErrorTimestamp: string;
   lastSqlErrorTimestamp: string;
+  /**
+   * Events from the source not applied because they would write in the database of the position table (no
+   * server has this field): each is logged as a warning.
+   */
+  skippedProtectedEvents: number;
 }

@@ -175,7 +175,8 @@ export function validateFilters(f: Partial<ReplicationFilters>, options: FilterO
 // The servers keep table rules in hashes and match wild patterns under a case-insensitive collation.
 const TABLE_RULES: FilterOptions = { caseInsensitiveNames: true };
 
-function nameEq(a: string, b: string, options: FilterOptions): boolean {
+/** Database names compare as the target compares them (FilterOptions.caseInsensitiveNames). */
+export function nameEq(a: string, b: string, options: FilterOptions): boolean {
   return a === b || (options.caseInsensitiveNames === true && a.toLowerCase() === b.toLowerCase());
 }
 
