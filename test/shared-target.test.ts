@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { ReplicationError, type ReplicationEngine } from '../src/index.js';
 import { EventFilter, explainEvent, emptyFilters, PROTECTED_DATABASE_RULE, StatementFilterError, type Decision } from '../src/filter/index.js';
 import type { RowsEvent } from '../src/binlog/events.js';
+import { ChannelLock } from '../src/info/channel-lock.js';
 import { PositionTable } from '../src/info/position-table.js';
 import { assertSameData } from './helpers/compare.js';
 import { catchUp, openEngine, sourceStatus, tempDir, until } from './helpers/replica.js';
@@ -76,6 +77,11 @@ describe('the protected-database rule (pure)', () => {
   test('letter case follows the target', () => {
     applied(explainEvent(emptyFilters(), { db: 'app', statement: 'DELETE FROM TRIBUTARY.replication_position' }, guarded));
     refused(explainEvent(emptyFilters(), { db: 'app', statement: 'DELETE FROM TRIBUTARY.replication_position' },
+      { ...guarded, caseInsensitiveNames: true }));
+    // lower_case_table_names folds the dotted capital I to a plain i.
+    applied(explainEvent(emptyFilters(), { db: 'TR\u0130BUTARY', table: 'replication_position' }, guarded));
+    refused(explainEvent(emptyFilters(), { db: 'TR\u0130BUTARY', table: 'replication_position' }, { ...guarded, caseInsensitiveNames: true }));
+    refused(explainEvent(emptyFilters(), { db: 'app', statement: 'DELETE FROM `TR\u0130BUTARY`.replication_position' },
       { ...guarded, caseInsensitiveNames: true }));
   });
 
@@ -305,6 +311,29 @@ describe('a shared target', () => {
       assert.deepEqual(await target.sql('SELECT id FROM dup.t ORDER BY id'), [{ id: 1 }, { id: 2 }, { id: 3 }]);
     } finally {
       await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  test('the lock follows the applier to a new connection, ending the one the target still keeps', async () => {
+    const name = 'tributary:test:stale';
+    const [old, fresh, other] = await Promise.all([target.connect(), target.connect(), target.connect()]);
+    const ids = async () => (await target.sql('SELECT ID AS id FROM information_schema.PROCESSLIST') as { id: number }[]).map((r) => r.id);
+    try {
+      const lock = new ChannelLock(name, "Channel 'stale'");
+      lock.want();
+      await lock.connected(old);
+      // As after a network failure the applier did not see end: the target still has the old connection.
+      await lock.connected(fresh);
+      assert.ok(!(await ids()).includes(old.threadId), 'the replaced connection is ended');
+      assert.equal((await target.sql(`SELECT IS_USED_LOCK('${name}') AS id`) as { id: number }[])[0]!.id, fresh.threadId);
+      const second = new ChannelLock(name, "Channel 'stale'");
+      second.want();
+      await assert.rejects(second.connected(other), new RegExp(`held by connection ${fresh.threadId} from 127\\.0\\.0\\.1`));
+      assert.ok((await ids()).includes(fresh.threadId), "another engine's refusal ends nothing");
+      await lock.release();
+      await second.connected(other);
+    } finally {
+      await Promise.all([old, fresh, other].map((c) => c.end().catch(() => undefined)));
     }
   });
 

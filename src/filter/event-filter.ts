@@ -6,7 +6,7 @@
 // the engine, and no source may write in it (a source that could would move other channels' positions).
 import type { QueryEvent, RowsEvent, TableMapEvent } from '../binlog/events.js';
 import {
-  explain, filterRowEvent, filterStatement, hasAnyRules, nameEq, rewriteDb, type Decision, type ExplainOptions,
+  explain, filterRowEvent, filterStatement, hasAnyRules, rewriteDb, type Decision, type ExplainOptions,
   type ExplainQuery, type FilterOptions, type ReplicationFilters,
 } from './rules.js';
 import { StatementParseError, tokenizeSql, updatedTables, type StatementParseOptions, type UpdatedTables } from './statement-tables.js';
@@ -149,7 +149,7 @@ function refused(what: string, db: string): Decision {
 /** The protected-database rule for a rows event on a table of `db` (after replicate-rewrite-db). */
 function protectedRows(db: string, options: EventFilterOptions): Decision | undefined {
   const guarded = options.protectedDatabase;
-  return guarded !== undefined && nameEq(db, guarded, options) ? refused('the rows event changes a table', db) : undefined;
+  return guarded !== undefined && isGuarded(db, guarded, options) ? refused('the rows event changes a table', db) : undefined;
 }
 
 /**
@@ -162,14 +162,14 @@ function protectedStatement(statement: StatementText, options: EventFilterOption
   const guarded = options.protectedDatabase;
   if (guarded === undefined) return {};
   const { sql, defaultDb, parse } = statement;
-  const inDefault = defaultDb !== '' && nameEq(defaultDb, guarded, options);
+  const inDefault = defaultDb !== '' && isGuarded(defaultDb, guarded, options);
   if (!inDefault && !mentions(sql, guarded)) return {};
   let parsed: UpdatedTables;
   let names: boolean;
   try {
     parsed = updatedTables(sql, defaultDb, parse);
     const tokens = tokenizeSql(sql, parse);
-    names = tokens.some((t, i) => (t.type === 'word' || t.type === 'ident') && nameEq(t.text, guarded, options) &&
+    names = tokens.some((t, i) => (t.type === 'word' || t.type === 'ident') && isGuarded(t.text, guarded, options) &&
       tokens[i + 1]?.type === 'punct' && tokens[i + 1]!.text === '.');
   } catch (err) {
     if (!(err instanceof StatementParseError)) throw err;
@@ -181,14 +181,27 @@ function protectedStatement(statement: StatementText, options: EventFilterOption
   if (parsed.transactionControl) return { parsed };
   if (inDefault) return { decision: refused('the statement runs with its default database', defaultDb) };
   const database = parsed.databaseLevel?.db;
-  if (database !== undefined && nameEq(database, guarded, options)) {
+  if (database !== undefined && isGuarded(database, guarded, options)) {
     return { decision: refused(`the statement is ${parsed.command}`, database) };
   }
   if (names) return { decision: refused('the statement names a table', guarded) };
   return { parsed };
 }
 
-/** Whether the text spells `name` anywhere, in any letter case: a cheap test before any parsing. */
+/**
+ * Whether a database name is the protected one as the target may resolve it: exactly, or, where names ignore
+ * letter case, alike after folding case, accents and compatibility forms. That is looser than the servers'
+ * folding, never stricter: a lower_case_table_names target takes 'TRİBUTARY' for 'tributary'.
+ */
+function isGuarded(name: string, guarded: string, options: FilterOptions): boolean {
+  return name === guarded || (options.caseInsensitiveNames === true && fold(name) === fold(guarded));
+}
+
+/** Whether the text spells `name` anywhere, in any letter case or accent: a cheap test before any parsing. */
 function mentions(sql: string, name: string): boolean {
-  return sql.toLowerCase().includes(name.toLowerCase());
+  return fold(sql).includes(fold(name));
+}
+
+function fold(text: string): string {
+  return /^[\x00-\x7f]*$/.test(text) ? text.toLowerCase() : text.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase();
 }

@@ -175,8 +175,7 @@ export function validateFilters(f: Partial<ReplicationFilters>, options: FilterO
 // The servers keep table rules in hashes and match wild patterns under a case-insensitive collation.
 const TABLE_RULES: FilterOptions = { caseInsensitiveNames: true };
 
-/** Database names compare as the target compares them (FilterOptions.caseInsensitiveNames). */
-export function nameEq(a: string, b: string, options: FilterOptions): boolean {
+function nameEq(a: string, b: string, options: FilterOptions): boolean {
   return a === b || (options.caseInsensitiveNames === true && a.toLowerCase() === b.toLowerCase());
 }
 

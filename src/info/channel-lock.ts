@@ -63,8 +63,10 @@ export class ChannelLock {
       if (used!.id === null) continue;
       const id = Number(used!.id);
       const client = await this.client(conn, id);
-      if (previous && id === previous.id && client?.host === previous.host) {
-        // The connection this one replaces, which the server has not ended yet (or never learnt was lost).
+      if (previous && id === previous.id && (client === undefined || client.host === previous.host)) {
+        // The connection this one replaces, which the server has not ended yet (or never learnt was lost); gone
+        // from the process list while it ends. A connection of another engine after a target restart may have
+        // its id, but not its client address.
         await conn.query(`KILL CONNECTION ${id}`).catch(() => undefined);
         if (await this.take(conn, STALE_HOLDER_WAIT_SECONDS)) return;
         continue;
