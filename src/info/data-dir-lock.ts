@@ -4,10 +4,11 @@
 // data directory elsewhere (stale when nothing answers on it). Whoever finds it taken asks the holder for its
 // process id.
 import { createHash } from 'node:crypto';
-import { realpath, unlink } from 'node:fs/promises';
+import { chmod, realpath, unlink } from 'node:fs/promises';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { ReplicationError } from '../errors.js';
+import { DATA_FILE_MODE } from './files.js';
 
 /** How long to wait for the holder to say who it is. */
 const ASK_TIMEOUT_MS = 2000;
@@ -19,19 +20,22 @@ export class DataDirLock {
   static async acquire(dataDir: string): Promise<DataDirLock> {
     const dir = await realpath(dataDir);
     const path = lockPath(dir);
+    const file = !path.startsWith('\0') && process.platform !== 'win32';
     for (let attempt = 0; ; attempt++) {
       const server = createServer((socket) => socket.end(`${process.pid}\n`));
       try {
         await listen(server, path);
         server.unref();
+        if (file) await chmod(path, DATA_FILE_MODE);
         return new DataDirLock(server);
       } catch (err) {
+        server.close();
         if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
       }
       const holder = await ask(path);
       if (holder === 'gone' && attempt < 2) {
         // A socket file its process left behind (an abstract socket or a pipe goes with its process).
-        if (!isAbstract(path) && process.platform !== 'win32') await unlink(path).catch(() => undefined);
+        if (file) await unlink(path).catch(() => undefined);
         continue;
       }
       const who = typeof holder === 'number' ? `process ${holder}${holder === process.pid ? ' (this process)' : ''}` : 'another process';
@@ -52,10 +56,6 @@ function lockPath(dir: string): string {
   if (process.platform === 'linux') return `\0tributary-${hash}`;
   if (process.platform === 'win32') return `\\\\?\\pipe\\tributary-${hash}`;
   return join(dir, '.tributary.lock');
-}
-
-function isAbstract(path: string): boolean {
-  return path.startsWith('\0');
 }
 
 function listen(server: Server, path: string): Promise<void> {
