@@ -8,12 +8,13 @@ import { compareSourcePositions, type SourcePosition } from './binlog/position.j
 import { Applier } from './apply/applier.js';
 import { ReplicationError } from './errors.js';
 import {
-  EventFilter, explain, formatFilterList, type Decision, type ExplainQuery, type FilterOptions, type ReplicationFilters,
+  EventFilter, explainEvent, formatFilterList, type Decision, type EventFilterOptions, type ExplainQuery, type ReplicationFilters,
 } from './filter/index.js';
 import {
   channelFileSuffix, defaultMasterInfo, filtersFileName, formatMasterInfo, formatRelayLogInfo, masterInfoFileName, parseMasterInfo,
   parseRelayLogInfo, relayLogInfoFileName, writeFileAtomic, type MasterInfo,
 } from './info/index.js';
+import { ChannelLock, channelLockName } from './info/channel-lock.js';
 import { PositionTable, type ChannelPosition, type PositionRow } from './info/position-table.js';
 import { IoStage } from './io-stage.js';
 import { RelayLog, scanRelayFile } from './relaylog/relay-log.js';
@@ -105,6 +106,10 @@ export class Channel {
   private readPositionChanged = false;
   private readonly logger: Logger;
   private readonly positions: PositionTable;
+  /** Held on the target while the SQL stage runs, and while anything else writes the channel's position row. */
+  private readonly lock: ChannelLock;
+  /** Events not applied because they would write in the position table's database. */
+  private skippedProtectedEvents = 0;
 
   private constructor(
     readonly name: string,
@@ -118,7 +123,9 @@ export class Channel {
     private sqlDelay: number,
   ) {
     this.logger = settings.logger.child({ channel: name });
-    this.positions = new PositionTable(settings.positionTable, name);
+    this.positions = new PositionTable(settings.positionTable, name, settings.serverId);
+    this.lock = new ChannelLock(channelLockName(settings.serverId, settings.positionTable, name),
+      `Channel '${name}' of serverId ${settings.serverId}`);
   }
 
   static relayLogBaseName(name: string): string {
@@ -155,16 +162,34 @@ export class Channel {
     return new Channel(name, settings, masterInfo, applied, relayLog, filters, sqlDelay);
   }
 
-  /** A new channel from CHANGE MASTER options (validated by the caller). */
+  /** A new channel from CHANGE MASTER options (validated by the caller); when it fails, it leaves no files. */
   static async create(name: string, settings: EngineSettings, options: ReplicationSourceOptions): Promise<Channel> {
     const relayLog = await RelayLog.open(Channel.relayLogOptions(name, settings));
-    await relayLog.reset();
     const masterInfo = newMasterInfo(settings);
     const channel = new Channel(name, settings, masterInfo, startOf(name, { file: '', pos: 4 }), relayLog,
       structuredClone(settings.filters), 0);
-    await channel.change(options);
-    await channel.writeFilters();
+    try {
+      await relayLog.reset();
+      await channel.change(options);
+      await channel.writeFilters();
+    } catch (err) {
+      await channel.discard();
+      throw err;
+    }
     return channel;
+  }
+
+  /** Removes the files and the target connection of a channel that is not (or no longer) registered. */
+  async discard(): Promise<void> {
+    await this.closeApplier();
+    await this.relayLog.reset().catch(() => undefined);
+    await this.removeInfoFiles();
+  }
+
+  private async removeInfoFiles(): Promise<void> {
+    for (const file of [masterInfoFileName(this.name), relayLogInfoFileName(this.name), filtersFileName(this.name)]) {
+      await unlink(join(this.settings.dataDir, file)).catch(() => undefined);
+    }
   }
 
   get ioRunning(): boolean {
@@ -228,13 +253,15 @@ export class Channel {
       next.readSourceLogPos = 4;
     }
     if ((positioned || moved) && !this.sqlRunning) {
-      // Relay logs hold events of the old position: they go, and both stages start at the new one. With the SQL
-      // stage running they stay: it applies them, then follows the I/O stage to the new position.
-      await this.relayLog.reset();
-      this.applied = startOf(this.name, { file: next.sourceLogFile, pos: next.readSourceLogPos });
       // The temporary tables of the old position's source sessions mean nothing at the new one.
       await this.closeApplier();
-      await (await this.openApplier()).applier.savePosition(this.applied);
+      await this.whileLocked(async (applier) => {
+        // Relay logs hold events of the old position: they go, and both stages start at the new one. With the SQL
+        // stage running they stay: it applies them, then follows the I/O stage to the new position.
+        await this.relayLog.reset();
+        this.applied = startOf(this.name, { file: next.sourceLogFile, pos: next.readSourceLogPos });
+        await applier.savePosition(this.applied);
+      });
       await this.writeRelayLogInfo();
     }
     this.masterInfo = next;
@@ -258,11 +285,12 @@ export class Channel {
 
   /** As the SQL stage applies the rules: the last target it opened says how database names compare. */
   explainFilter(query: ExplainQuery): Decision {
-    return explain(this.filters, query, this.filterOptions());
+    return explainEvent(this.filters, query, this.filterOptions());
   }
 
-  private filterOptions(): FilterOptions {
-    return { caseInsensitiveNames: this.applier?.namesIgnoreCase ?? false, charsetOf: (id) => this.applier?.charsetOf(id) };
+  private filterOptions(): EventFilterOptions {
+    return { caseInsensitiveNames: this.applier?.namesIgnoreCase ?? false, protectedDatabase: this.positions.database,
+      charsetOf: (id) => this.applier?.charsetOf(id) };
   }
 
   /** sql_slave_skip_counter for the next start of the SQL stage, which must be stopped. */
@@ -287,8 +315,14 @@ export class Channel {
     let restartIo = false;
     if (wantSql) {
       // The applier's connection outlives stops of the SQL stage, with the source sessions' temporary tables
-      // on it, as a native replica keeps them across STOP/START SLAVE.
-      ({ stored } = await this.openApplier());
+      // on it, as a native replica keeps them across STOP/START SLAVE. The lock does not: it is taken at each start.
+      this.lock.want();
+      try {
+        ({ stored } = await this.openApplier());
+      } catch (err) {
+        await this.lock.release();
+        throw err;
+      }
       if (stored) this.applied = stored;
       const end = await this.relayEndFromFiles();
       if (!this.relayLog.list().includes(this.applied.relayLogFile) ||
@@ -342,7 +376,13 @@ export class Channel {
         replicaServerId: this.settings.serverId,
         transactionRetries: this.settings.replicaTransactionRetries,
         relayLogPurge: this.settings.relayLogPurge,
-        filter: new EventFilter(this.filters, this.filterOptions()),
+        filter: new EventFilter(this.filters, {
+          ...this.filterOptions(),
+          onProtected: (decision, repeat) => {
+            this.skippedProtectedEvents++;
+            if (!repeat) this.logger.warn({ rule: decision.rule, reason: decision.reason }, 'event not applied');
+          },
+        }),
         ...(until ? { until } : {}),
         delaySeconds: this.sqlDelay,
         counters: this.counters,
@@ -352,6 +392,9 @@ export class Channel {
         },
         onError: (errno, message) => {
           this.lastSqlError = { errno, message, at: new Date().toISOString() };
+        },
+        onStop: () => {
+          void this.lock.release();
         },
       }, this.applied);
       this.sql.start(stored);
@@ -364,6 +407,8 @@ export class Channel {
       await this.sql.stop();
       this.applied = this.sql.position;
     }
+    // Also when a start failed after taking it.
+    if (threads.includes('SQL_THREAD')) await this.lock.release();
     await this.flushInfo();
   }
 
@@ -379,8 +424,10 @@ export class Channel {
       throw new ReplicationError('ER_SLAVE_MUST_STOP', `This operation cannot be performed with a running slave; ` +
         `run stopReplica('${this.name}') first`);
     }
-    await this.relayLog.reset();
-    await (await this.openApplier()).applier.deletePosition();
+    await this.whileLocked(async (applier) => {
+      await this.relayLog.reset();
+      await applier.deletePosition();
+    });
     // The source sessions' temporary tables go with the positions.
     await this.closeApplier();
     this.masterInfo = { ...this.masterInfo, sourceLogFile: '', readSourceLogPos: 4 };
@@ -388,9 +435,7 @@ export class Channel {
     this.lastIoError = { errno: 0, message: '', at: '' };
     this.lastSqlError = { errno: 0, message: '', at: '' };
     if (all) {
-      for (const file of [masterInfoFileName(this.name), relayLogInfoFileName(this.name), filtersFileName(this.name)]) {
-        await unlink(join(this.settings.dataDir, file)).catch(() => undefined);
-      }
+      await this.removeInfoFiles();
       return;
     }
     await this.writeMasterInfo();
@@ -457,6 +502,7 @@ export class Channel {
       lastIoErrorTimestamp: this.lastIoError.at,
       lastSqlErrorTimestamp: this.lastSqlError.at,
       ...sslFields(this.masterInfo),
+      skippedProtectedEvents: this.skippedProtectedEvents,
     };
   }
 
@@ -472,7 +518,20 @@ export class Channel {
 
   private newApplier(): Applier {
     return new Applier({ target: this.settings.target, positions: this.positions, logger: this.logger,
-      skipErrors: this.settings.replicaSkipErrors });
+      skipErrors: this.settings.replicaSkipErrors, onOpen: (conn) => this.lock.connected(conn) });
+  }
+
+  /**
+   * Runs `work` (which writes the position row) on the applier with the lock held, as the SQL stage holds it:
+   * refused before anything changes when another engine runs the channel.
+   */
+  private async whileLocked(work: (applier: Applier) => Promise<void>): Promise<void> {
+    this.lock.want();
+    try {
+      await work((await this.openApplier()).applier);
+    } finally {
+      await this.lock.release();
+    }
   }
 
   /** The channel's applier, connected, with the position the target holds for the channel. */
@@ -519,7 +578,7 @@ export class Channel {
   }
 
   private async writeMasterInfo(): Promise<void> {
-    await writeFileAtomic(join(this.settings.dataDir, masterInfoFileName(this.name)), formatMasterInfo(this.masterInfo), 0o600);
+    await writeFileAtomic(join(this.settings.dataDir, masterInfoFileName(this.name)), formatMasterInfo(this.masterInfo));
   }
 
   private async writeRelayLogInfo(): Promise<void> {

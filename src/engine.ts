@@ -1,6 +1,6 @@
 // ReplicationEngine: the replica as a whole. Owns the data directory, the channels listed in
 // multi-master.info, and the engine-wide options; commands on one channel run one at a time.
-import { access, mkdir, readFile } from 'node:fs/promises';
+import { access, chmod, mkdir, readFile } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { ConnectionOptions } from 'mysql2/promise';
 import PQueue from 'p-queue';
@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino';
 import { Channel, type EngineSettings, type ReplicaThread, type ReplicationSourceOptions } from './channel.js';
 import { ReplicationError } from './errors.js';
 import { formatMultiMasterInfo, masterInfoFileName, parseMultiMasterInfo, writeFileAtomic } from './info/index.js';
+import { DataDirLock } from './info/data-dir-lock.js';
 import { lowerConnectionName } from './info/filename-charset.js';
 import { tlsVersionRange } from './protocol/index.js';
 import { emptyFilters, validateFilters, type Decision, type ExplainQuery, type ReplicationFilters } from './filter/index.js';
@@ -17,7 +18,10 @@ import type { ReplicaStatus } from './status.js';
 export type { UntilCondition };
 
 export interface EngineOptions {
-  /** Relay logs and info files live here; created if missing. */
+  /**
+   * Relay logs and info files live here; created if missing. Open in one engine at a time. The directory is
+   * made 0700 and its files 0600: relay logs hold the source's statements, master.info its password.
+   */
   dataDir: string;
   /** This replica's server_id, sent to sources when registering; must differ from theirs. */
   serverId: number;
@@ -60,6 +64,7 @@ export interface StartOptions {
 export type FilterDecision = Decision;
 
 const MAX_CHANNEL_NAME = 64;
+const DATA_DIR_MODE = 0o700;
 const BOTH: ReplicaThread[] = ['IO_THREAD', 'SQL_THREAD'];
 
 export class ReplicationEngine {
@@ -67,7 +72,7 @@ export class ReplicationEngine {
   private readonly queues = new Map<string, PQueue>();
   private closed = false;
 
-  private constructor(private readonly settings: EngineSettings) {}
+  private constructor(private readonly settings: EngineSettings, private readonly lock: DataDirLock) {}
 
   /** Opens a data directory, restoring its channels and their positions. */
   static async open(options: EngineOptions): Promise<ReplicationEngine> {
@@ -75,7 +80,18 @@ export class ReplicationEngine {
     if (!Number.isInteger(options.serverId) || options.serverId < 1 || options.serverId > 0xffffffff) {
       throw new ReplicationError('ER_WRONG_ARGUMENTS', `serverId must be an integer from 1 to 4294967295, got ${options.serverId}`);
     }
-    await mkdir(options.dataDir, { recursive: true });
+    await mkdir(options.dataDir, { recursive: true, mode: DATA_DIR_MODE });
+    await chmod(options.dataDir, DATA_DIR_MODE);
+    const lock = await DataDirLock.acquire(options.dataDir);
+    try {
+      return await ReplicationEngine.load(options, lock);
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+  }
+
+  private static async load(options: EngineOptions, lock: DataDirLock): Promise<ReplicationEngine> {
     const settings: EngineSettings = {
       dataDir: options.dataDir,
       serverId: options.serverId,
@@ -90,7 +106,7 @@ export class ReplicationEngine {
       filters: { ...emptyFilters(), ...structuredClone(checkFilters(options.filters ?? {})) },
       replicaSkipErrors: checkSkipErrors(options.replicaSkipErrors ?? []),
     };
-    const engine = new ReplicationEngine(settings);
+    const engine = new ReplicationEngine(settings, lock);
     // The default channel is not listed in multi-master.info: it exists when its master.info does.
     const names = await exists(join(options.dataDir, masterInfoFileName(''))) ? [''] : [];
     try {
@@ -124,7 +140,13 @@ export class ReplicationEngine {
       if (existing) return existing.change(options);
       const created = await Channel.create(name, this.settings, options);
       this.channels.set(lowerConnectionName(name), created);
-      await this.writeChannelList();
+      try {
+        await this.writeChannelList();
+      } catch (err) {
+        this.channels.delete(lowerConnectionName(name));
+        await created.discard();
+        throw err;
+      }
     });
   }
 
@@ -229,7 +251,11 @@ export class ReplicationEngine {
     if (this.closed) return;
     const closing = [...this.channels.values()].map((c) => this.serial(c.name, () => c.close()));
     this.closed = true;
-    await Promise.all(closing);
+    try {
+      await Promise.all(closing);
+    } finally {
+      await this.lock.release();
+    }
   }
 
   /** One source server feeds one channel, as MariaDB's ER_CONNECTION_ALREADY_EXISTS says. */
@@ -315,9 +341,18 @@ function checkUntil(until: UntilCondition, threads: ReplicaThread[]): void {
   if (!threads.includes('SQL_THREAD')) refuse('an until position needs the SQL stage (SQL_THREAD) among the threads');
 }
 
+/**
+ * A channel name as MariaDB takes a connection name (any characters, at most 64), except what the files that
+ * keep it cannot hold: control characters (multi-master.info has one name a line) and unpaired surrogates
+ * (which UTF-8 cannot carry). Checked whole before anything is written.
+ */
 function checkName(channel: string): string {
   if (typeof channel !== 'string' || [...channel].length > MAX_CHANNEL_NAME) {
     throw new ReplicationError('ER_WRONG_ARGUMENTS', `channel name must be a string of at most ${MAX_CHANNEL_NAME} characters`);
+  }
+  if (/[\p{Cc}\u2028\u2029]/u.test(channel) || Buffer.from(channel, 'utf8').toString('utf8') !== channel) {
+    throw new ReplicationError('ER_WRONG_ARGUMENTS', `channel name ${JSON.stringify(channel)} holds a line break, ` +
+      'another control character or an unpaired surrogate, which the info files cannot keep; choose another name');
   }
   return channel;
 }

@@ -2,6 +2,7 @@
 // so that people who know MySQL/MariaDB can look them up.
 
 export const ErrorCodes = {
+  ER_CANT_LOCK: 1015,
   ER_BAD_SLAVE: 1200,
   ER_MASTER_INFO: 1201,
   ER_SLAVE_THREAD: 1202,

@@ -48,6 +48,8 @@ export interface SqlStageOptions {
   onProgress: (position: ChannelPosition) => void;
   /** Called when the stage stops on its own after an error. */
   onError: (errno: number, message: string) => void;
+  /** Called when the stage has stopped, for whatever reason. */
+  onStop?: () => void;
 }
 
 interface OpenGroup {
@@ -98,6 +100,7 @@ export class SqlStage {
       this.state = '';
       this.applyingTimestamp = undefined;
       for (const waiter of this.waiters.splice(0)) waiter.resolve(null);
+      this.options.onStop?.();
     });
   }
 

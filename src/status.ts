@@ -111,4 +111,9 @@ export interface ReplicaStatus {
   sourceSslCrlpath: string;
   /** MySQL's Master_TLS_Version: sourceTlsVersion. */
   sourceTlsVersion: string;
+  /**
+   * Events from the source not applied because they would write in the database of the position table (no
+   * server has this field): each is logged as a warning.
+   */
+  skippedProtectedEvents: number;
 }

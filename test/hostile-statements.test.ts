@@ -51,7 +51,7 @@ describe('hostile statements and names from a source', () => {
     applier = new Applier({
       target: target.connectionOptions({ multipleStatements: false }),
       // An operator may name the position table anything.
-      positions: new PositionTable('tribütary.`pos` table', 'ch'), logger: pino({ level: 'silent' }),
+      positions: new PositionTable('tribütary.`pos` table', 'ch', 3001), logger: pino({ level: 'silent' }),
     });
     await applier.open();
   });

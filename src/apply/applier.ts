@@ -168,6 +168,8 @@ export interface ApplierOptions {
   maxRoundTripBytes?: number;
   /** slave_skip_errors: a statement failing with one of these is skipped and its transaction goes on. */
   skipErrors?: ReadonlySet<number> | 'all';
+  /** Runs on the connection at every open and reconnect, before anything is read or applied (the channel's lock). */
+  onOpen?: (conn: Connection) => Promise<void>;
 }
 
 export class Applier {
@@ -225,6 +227,7 @@ export class Applier {
     }
     if (!this.conn) await this.connect();
     const conn = this.connection();
+    await this.options.onOpen?.(conn);
     await this.options.positions.ensure(conn);
     const row = await this.options.positions.read(conn);
     this.committed = row;
@@ -267,6 +270,7 @@ export class Applier {
   async dropTemporaryTables(): Promise<void> {
     await this.close();
     await this.connect();
+    await this.options.onOpen?.(this.connection());
   }
 
   /** Drops a connection that no longer works. */

@@ -26,4 +26,6 @@ export {
   type StatementParseOptions,
   type Token,
 } from './statement-tables.js';
-export { EventFilter, StatementFilterError, type StatementEvent } from './event-filter.js';
+export {
+  EventFilter, StatementFilterError, PROTECTED_DATABASE_RULE, explainEvent, type EventFilterOptions, type StatementEvent,
+} from './event-filter.js';

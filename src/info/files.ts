@@ -4,9 +4,6 @@ import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { lowerConnectionName, toFilenameCharset } from './filename-charset.js';
 
-/** Master info files hold the source password. */
-export const MASTER_INFO_FILE_MODE = 0o600;
-
 export const MULTI_MASTER_INFO_FILE = 'multi-master.info';
 
 /**
@@ -39,18 +36,21 @@ export function filtersFileName(channel: string): string {
   return withChannel('replication-filters.json', channel);
 }
 
+/** Every file of the data directory: relay logs carry the source's statements, passwords included. */
+export const DATA_FILE_MODE = 0o600;
+
 /**
  * Replaces `path` with `data` so that a crash leaves either the old or the new content: a temp file in the
  * same directory, fsync, rename over the target, fsync of the directory (which makes the rename durable).
- * `mode`, when given, is set exactly (not subject to the umask).
+ * `mode` is set exactly (not subject to the umask).
  */
-export async function writeFileAtomic(path: string, data: string | Buffer, mode?: number): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Buffer, mode = DATA_FILE_MODE): Promise<void> {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'wx', mode ?? 0o666);
+  const fh = await open(tmp, 'wx', mode);
   try {
     try {
-      if (mode !== undefined) await fh.chmod(mode);
+      await fh.chmod(mode);
       await fh.writeFile(data);
       await fh.sync();
     } finally {

@@ -4,6 +4,6 @@ export {
 export { type RelayLogInfo, formatRelayLogInfo, parseRelayLogInfo } from './relay-log-info.js';
 export { formatMultiMasterInfo, parseMultiMasterInfo } from './multi-master.js';
 export {
-  MASTER_INFO_FILE_MODE, MULTI_MASTER_INFO_FILE, channelFileSuffix, masterInfoFileName, relayLogInfoFileName, filtersFileName,
+  DATA_FILE_MODE, MULTI_MASTER_INFO_FILE, channelFileSuffix, masterInfoFileName, relayLogInfoFileName, filtersFileName,
   writeFileAtomic,
 } from './files.js';

@@ -20,12 +20,19 @@ export interface PositionRow extends ChannelPosition {
   ddlEndSourceLogPos: number | null;
 }
 
+// Duplicate column name.
+const ER_DUP_FIELDNAME = 1060;
+
 /** `db.table` split and quoted; the default is `tributary.replication_position`. */
 export class PositionTable {
   readonly database: string;
   readonly table: string;
 
-  constructor(qualified: string, readonly channel: string) {
+  /**
+   * `serverId` is the engine's: with the channel it keys the row, so that engines with their own data
+   * directories sharing a target (and a channel name) keep their own positions.
+   */
+  constructor(qualified: string, readonly channel: string, readonly serverId: number) {
     const dot = qualified.indexOf('.');
     if (dot <= 0 || dot === qualified.length - 1) {
       throw new Error(`positionTable must be 'database.table', got '${qualified}'`);
@@ -38,22 +45,46 @@ export class PositionTable {
     return qualifiedName(this.database, this.table);
   }
 
-  private get key(): string {
+  private get channelLiteral(): string {
     return quoteString(this.channel, '_utf8mb4');
+  }
+
+  private get key(): string {
+    return `server_id = ${this.serverId} AND channel = ${this.channelLiteral}`;
   }
 
   async ensure(conn: Connection): Promise<void> {
     await conn.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(this.database)}`);
     await conn.query(`CREATE TABLE IF NOT EXISTS ${this.name} (
-      channel VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL PRIMARY KEY,
+      server_id INT UNSIGNED NOT NULL,
+      channel VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
       relay_log_file VARCHAR(512) NOT NULL,
       relay_log_pos BIGINT UNSIGNED NOT NULL,
       source_log_file VARCHAR(512) NOT NULL,
       source_log_pos BIGINT UNSIGNED NOT NULL,
       ddl_end_source_log_file VARCHAR(512) NULL,
       ddl_end_source_log_pos BIGINT UNSIGNED NULL,
-      updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6)
+      updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
+      PRIMARY KEY (server_id, channel)
     ) ENGINE=InnoDB`);
+    await this.migrate(conn);
+  }
+
+  /**
+   * Earlier versions keyed the table by channel alone. Their rows were written by an engine that knew no
+   * server id: they go to the first engine that opens the table now, which is the one that wrote them when the
+   * table was its own. Engines racing here are safe: the ALTER of the second fails with 1060 (the column is
+   * there) after waiting for the first's.
+   */
+  private async migrate(conn: Connection): Promise<void> {
+    const [columns] = await conn.query(`SHOW COLUMNS FROM ${this.name} LIKE 'server_id'`) as [unknown[], unknown];
+    if (columns.length > 0) return;
+    try {
+      await conn.query(`ALTER TABLE ${this.name} ADD COLUMN server_id INT UNSIGNED NOT NULL DEFAULT ${this.serverId} FIRST,
+        DROP PRIMARY KEY, ADD PRIMARY KEY (server_id, channel)`);
+    } catch (err) {
+      if ((err as { errno?: number }).errno !== ER_DUP_FIELDNAME) throw err;
+    }
   }
 
   async read(conn: Connection): Promise<PositionRow | undefined> {
@@ -61,7 +92,7 @@ export class PositionTable {
       `SELECT relay_log_file AS relayLogFile, relay_log_pos AS relayLogPos, source_log_file AS sourceLogFile,
               source_log_pos AS sourceLogPos, ddl_end_source_log_file AS ddlEndSourceLogFile,
               ddl_end_source_log_pos AS ddlEndSourceLogPos
-         FROM ${this.name} WHERE channel = ${this.key}`,
+         FROM ${this.name} WHERE ${this.key}`,
     ) as [Record<string, unknown>[], unknown];
     const row = rows[0];
     if (!row) return undefined;
@@ -79,9 +110,9 @@ export class PositionTable {
   writeSql(position: ChannelPosition, ddlEnd?: { file: string; pos: number }): string {
     const text = (s: string) => quoteString(s, '_utf8mb4');
     const marker = ddlEnd ? `${text(ddlEnd.file)}, ${ddlEnd.pos}` : 'NULL, NULL';
-    return `INSERT INTO ${this.name} (channel, relay_log_file, relay_log_pos, source_log_file, source_log_pos,
+    return `INSERT INTO ${this.name} (server_id, channel, relay_log_file, relay_log_pos, source_log_file, source_log_pos,
         ddl_end_source_log_file, ddl_end_source_log_pos)
-      VALUES (${this.key}, ${text(position.relayLogFile)}, ${position.relayLogPos}, ${text(position.sourceLogFile)},
+      VALUES (${this.serverId}, ${this.channelLiteral}, ${text(position.relayLogFile)}, ${position.relayLogPos}, ${text(position.sourceLogFile)},
         ${position.sourceLogPos}, ${marker})
       ON DUPLICATE KEY UPDATE relay_log_file = VALUES(relay_log_file), relay_log_pos = VALUES(relay_log_pos),
         source_log_file = VALUES(source_log_file), source_log_pos = VALUES(source_log_pos),
@@ -89,6 +120,6 @@ export class PositionTable {
   }
 
   deleteSql(): string {
-    return `DELETE FROM ${this.name} WHERE channel = ${this.key}`;
+    return `DELETE FROM ${this.name} WHERE ${this.key}`;
   }
 }

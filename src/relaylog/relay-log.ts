@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { BINLOG_MAGIC, EVENT_HEADER_LENGTH, EventType } from '../binlog/events.js';
 import { BinlogDecoder, crc32, decodeHeader } from '../binlog/decoder.js';
 import { SourcePositionTracker, type SourcePosition } from '../binlog/position.js';
-import { writeFileAtomic } from '../info/files.js';
+import { DATA_FILE_MODE, writeFileAtomic } from '../info/files.js';
 
 export interface RelayLogOptions {
   dir: string;
@@ -113,7 +113,7 @@ export class RelayLog extends EventEmitter {
     const last = this.files.at(-1);
     const seq = last === undefined ? 1 : Number(last.slice(last.lastIndexOf('.') + 1)) + 1;
     const file = `${this.options.baseName}.${String(seq).padStart(6, '0')}`;
-    const handle = await open(this.path(file), 'w');
+    const handle = await open(this.path(file), 'w', DATA_FILE_MODE);
     const data = Buffer.concat([BINLOG_MAGIC, ...header]);
     await handle.write(data, 0, data.length, 0);
     await handle.sync();

@@ -1,7 +1,10 @@
-// Shared steps of integration tests: a fresh engine on a temp data directory, waiting for catch-up, polling.
+// Shared steps of integration tests: a fresh engine on a temp data directory, a replica in a process of its own,
+// waiting for catch-up, polling.
+import { spawn } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { ReplicationEngine, type EngineOptions } from '../../src/index.js';
 import type { TestServer } from './servers.js';
@@ -48,4 +51,27 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+const fixture = fileURLToPath(new URL('../fixtures/replica-process.ts', import.meta.url));
+
+/** Starts the replica process and resolves once it replicates; `kill()` sends SIGKILL and waits for the end. */
+export async function replicaProcess(config: object): Promise<{ pid: number; kill: () => Promise<void> }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', fixture, JSON.stringify(config)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('started')) resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`replica process exited with ${code} before starting`)));
+  });
+  return {
+    pid: child.pid!,
+    kill: async () => {
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
 }
