@@ -18,8 +18,8 @@
 //   Heartbeats are never in the binlog.
 import { createConnection, type Connection } from 'mysql2';
 import type { Socket } from 'node:net';
-import { SourceError, fromClientError, CR_SERVER_LOST, ER_SLAVE_FATAL_ERROR, ER_SLAVE_RELAY_LOG_WRITE_FAILURE,
-  isRetryable, type Phase } from './errors.js';
+import { SourceError, fromClientError, CR_SERVER_LOST, ER_MASTER_FATAL_ERROR_READING_BINLOG, ER_SLAVE_FATAL_ERROR,
+  ER_SLAVE_RELAY_LOG_WRITE_FAILURE, isRetryable, type Phase } from './errors.js';
 import { BINLOG_SEND_ANNOTATE_ROWS_EVENT, binlogDumpPayload, parseErrPacket, registerReplicaPayload } from './packets.js';
 
 export interface DumpRequest {
@@ -193,8 +193,7 @@ export class BinlogDump {
       return dump;
     } catch (err) {
       conn?.destroy();
-      throw fromClientError(err, phase, `${phase === 'connect' ? 'error connecting to' : 'error talking to'} ` +
-        `source ${req.user}@${req.host}:${req.port}`);
+      throw fromClientError(err, phase);
     }
   }
 
@@ -225,7 +224,7 @@ export class BinlogDump {
     this.core.addCommand(new RawCommand(
       binlogDumpPayload(req.replicaServerId, req.file, req.position, flags),
       (packet) => this.onDumpPacket(packet),
-      (err) => this.fail(fromClientError(err, 'dump', 'binlog dump connection lost')),
+      (err) => this.fail(fromClientError(err, 'dump')),
     ));
   }
 
@@ -249,8 +248,12 @@ export class BinlogDump {
     }
     if (marker === 0xff) {
       const e = parseErrPacket(buffer.subarray(start + 4, end));
-      this.fail(new SourceError(`Got fatal error ${e.errno} from source when reading data from binary log: ${e.message}`, {
-        errno: e.errno, ...(e.sqlState ? { sqlState: e.sqlState } : {}), retryable: isRetryable('dump', e.errno),
+      // A refusal to go on is reported in MariaDB's words and errno; anything else is retried.
+      const retryable = isRetryable('dump', e.errno);
+      this.fail(new SourceError(retryable ? e.message
+        : `Got fatal error ${e.errno} from master when reading data from binary log: '${e.message}'`, {
+        errno: retryable ? e.errno : ER_MASTER_FATAL_ERROR_READING_BINLOG, ...(e.sqlState ? { sqlState: e.sqlState } : {}),
+        retryable,
       }));
       return true;
     }

@@ -3,7 +3,9 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
-import { ReplicationEngine, type EngineOptions } from '../../src/index.js';
+import assert from 'node:assert/strict';
+import { ReplicationEngine, type EngineOptions, type ReplicaStatus } from '../../src/index.js';
+import { assertSameData } from './compare.js';
 import type { TestServer } from './servers.js';
 
 export async function tempDir(prefix: string): Promise<string> {
@@ -47,5 +49,22 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined 
     if (value) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Every errno a status shows is MySQL's, never Node's negative ones. */
+export function assertMysqlErrnos(status: ReplicaStatus): void {
+  for (const key of ['lastErrno', 'lastIoErrno', 'lastSqlErrno'] as const) {
+    assert.ok(status[key] >= 0, `${key} = ${status[key]}: ${status.lastSqlError || status.lastIoError}`);
+  }
+}
+
+/** Asserts that `databases` hold the same on the target as on the source (assertSameData on fresh connections). */
+export async function assertReplicated(source: TestServer, target: TestServer, databases: string[]): Promise<void> {
+  const [a, b] = await Promise.all([source.connect(), target.connect()]);
+  try {
+    await assertSameData(a, b, databases);
+  } finally {
+    await Promise.all([a.end(), b.end()]);
   }
 }
