@@ -417,7 +417,6 @@ export class SqlStage {
     return !signal.aborted;
   }
 
-
   /** Whether the channel's rules let a statement through; a statement they cannot judge stops the stage. */
   private judge(event: StatementEvent, at: SourcePositionTracker): boolean {
     try {

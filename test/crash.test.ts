@@ -2,36 +2,13 @@
 // while the source keeps writing, ends with a target identical to the source (nothing lost, nothing applied
 // twice); and a crash between a DDL and its position update restarts cleanly.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import type { Connection } from 'mysql2/promise';
 import { assertSameData } from './helpers/compare.js';
 import { catchUp, openEngine, sourceStatus, tempDir } from './helpers/replica.js';
+import { replicaProcess } from './helpers/replica-process.js';
 import { startMariaDb, type TestServer } from './helpers/servers.js';
 import { Rng, alterMidway, createTypeRichSchema, extremeRows, runTransactions } from './helpers/workload.js';
-
-const fixture = fileURLToPath(new URL('./fixtures/replica-process.ts', import.meta.url));
-
-/** Starts the replica process and resolves once it replicates; `kill()` sends SIGKILL and waits for the end. */
-async function replicaProcess(config: object): Promise<{ kill: () => Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fixture, JSON.stringify(config)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('started')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`replica process exited with ${code} before starting`)));
-  });
-  return {
-    kill: async () => {
-      child.kill('SIGKILL');
-      await exited;
-    },
-  };
-}
 
 async function appliedPosition(target: TestServer): Promise<number> {
   const rows = await target.sql(
