@@ -79,6 +79,8 @@ export interface EngineSettings {
   replicateSameServerId: boolean;
   positionTable: string;
   replicaTransactionRetries: number;
+  /** Seconds the SQL stage keeps reconnecting to a lost target; 0 = no limit. */
+  targetRetryTimeout: number;
   /** Engine-wide rules, copied into a channel when it is created. */
   filters: ReplicationFilters;
   /** slave_skip_errors. */
@@ -363,6 +365,9 @@ export class Channel {
         onError: (errno, message) => {
           this.lastIoError = { errno, message, at: new Date().toISOString() };
         },
+        onRetrying: (failure) => {
+          this.lastIoError = retryingError(this.lastIoError, failure);
+        },
       }, start);
       this.io.start();
     }
@@ -375,6 +380,8 @@ export class Channel {
         logger: this.logger,
         replicaServerId: this.settings.serverId,
         transactionRetries: this.settings.replicaTransactionRetries,
+        targetRetryTimeout: this.settings.targetRetryTimeout,
+        channel: this.name,
         relayLogPurge: this.settings.relayLogPurge,
         filter: new EventFilter(this.filters, {
           ...this.filterOptions(),
@@ -395,6 +402,9 @@ export class Channel {
         },
         onStop: () => {
           void this.lock.release();
+        },
+        onRetrying: (failure) => {
+          this.lastSqlError = retryingError(this.lastSqlError, failure);
         },
       }, this.applied);
       this.sql.start(stored);
@@ -607,6 +617,17 @@ function sslFields(info: MasterInfo): Pick<ReplicaStatus, SslField> {
     sourceSslVerifyServerCert: info.sslVerifyServerCert ? 'Yes' : 'No', sourceSslCrl: info.sslCrl,
     sourceSslCrlpath: info.sslCrlPath, sourceTlsVersion: info.tlsVersion,
   };
+}
+
+/**
+ * The Last_*_Error of a stage that retries a connection: the reason while it retries, with the time it first
+ * appeared (MariaDB reports a connect error again only when it changes), and nothing once connected.
+ */
+function retryingError(last: { errno: number; message: string; at: string },
+  failure: { errno: number; message: string } | undefined): { errno: number; message: string; at: string } {
+  if (!failure) return { errno: 0, message: '', at: '' };
+  if (failure.errno === last.errno && failure.message === last.message) return last;
+  return { ...failure, at: new Date().toISOString() };
 }
 
 function sourceOf(position: ChannelPosition): SourcePosition {

@@ -42,6 +42,11 @@ export interface EngineOptions {
   /** replica_transaction_retries: retries of a transaction that hit a deadlock or lock wait timeout. Default 10. */
   replicaTransactionRetries?: number;
   /**
+   * Seconds the SQL stage keeps reconnecting to a target it lost (refused, gone away, shutting down, out of
+   * connections), pausing from 1 s doubling up to 60 s, before it stops with the error. Default 0: no limit.
+   */
+  targetRetryTimeout?: number;
+  /**
    * The engine-wide replicate-* rules (my.cnf's replicate-do-db ...): a channel copies them when it is created,
    * then keeps its own (changeReplicationFilter).
    */
@@ -103,6 +108,7 @@ export class ReplicationEngine {
       replicateSameServerId: options.replicateSameServerId ?? false,
       positionTable: options.positionTable ?? 'tributary.replication_position',
       replicaTransactionRetries: options.replicaTransactionRetries ?? 10,
+      targetRetryTimeout: checkSeconds('targetRetryTimeout', options.targetRetryTimeout ?? 0),
       filters: { ...emptyFilters(), ...structuredClone(checkFilters(options.filters ?? {})) },
       replicaSkipErrors: checkSkipErrors(options.replicaSkipErrors ?? []),
     };
@@ -309,6 +315,13 @@ function checkFilters(filters: Partial<ReplicationFilters>): Partial<Replication
     throw new ReplicationError('ER_WRONG_ARGUMENTS', (err as Error).message);
   }
   return filters;
+}
+
+function checkSeconds(name: string, value: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new ReplicationError('ER_WRONG_ARGUMENTS', `${name} must be a number of seconds >= 0, got ${value}`);
+  }
+  return value;
 }
 
 function checkSkipErrors(errors: number[] | 'all'): ReadonlySet<number> | 'all' {

@@ -7,6 +7,8 @@ import { EventType } from './binlog/events.js';
 import { SourcePositionTracker, type SourcePosition } from './binlog/position.js';
 import { BinlogDump, SourceError, type SourceSsl } from './protocol/index.js';
 import type { RelayLog } from './relaylog/relay-log.js';
+import { ErrorCodes, mysqlFailure } from './errors.js';
+import { sleep } from './sleep.js';
 import { IoState } from './status.js';
 
 export interface SourceSettings {
@@ -36,6 +38,11 @@ export interface IoStageOptions {
   /** Called when received events are in the relay log (Read_Master_Log_Pos moved). */
   onPosition: (position: SourcePosition) => void;
   onError: (errno: number, message: string) => void;
+  /**
+   * Called with the reason each time a connection attempt fails and will be retried (Last_IO_Errno and
+   * Last_IO_Error meanwhile), and with undefined once connected, which clears them as MariaDB does.
+   */
+  onRetrying: (failure: { errno: number; message: string } | undefined) => void;
 }
 
 const FLUSH_BYTES = 1 << 20;
@@ -60,9 +67,11 @@ export class IoStage {
     this.abort = new AbortController();
     this.running = 'Connecting';
     this.loop = this.run().catch((err: unknown) => {
-      const e = err as { errno?: number; message?: string };
       this.options.logger.error({ err }, 'I/O stage stopped with an error');
-      this.options.onError(e.errno ?? 1593, e.message ?? String(err));
+      // What fails here without an errno of its own is taking events into the relay log.
+      const failure = mysqlFailure(err, 'ER_SLAVE_RELAY_LOG_WRITE_FAILURE');
+      const local = failure.code === 'ER_SLAVE_RELAY_LOG_WRITE_FAILURE' && !failure.message.startsWith('Relay log');
+      this.options.onError(failure.errno, local ? `Relay log write failure: ${failure.message}` : failure.message);
     }).finally(() => {
       this.running = 'No';
       this.state = '';
@@ -80,6 +89,7 @@ export class IoStage {
     const signal = this.abort.signal;
     let failures = 0;
     let failedRead = false;
+    let connected = false;
     while (!signal.aborted) {
       const source = this.options.source();
       this.running = 'Connecting';
@@ -95,10 +105,16 @@ export class IoStage {
         });
       } catch (err) {
         if (signal.aborted) return;
-        if (!retryable(err)) throw fatal(err);
+        if (!retryable(err)) throw err;
         failures++;
-        if (source.retryCount > 0 && failures > source.retryCount) throw fatal(err, `after ${source.retryCount} reconnect attempts`);
-        this.options.logger.warn({ err: String((err as Error).message), attempt: failures }, 'cannot reach the source; retrying');
+        // MariaDB's words (connect_to_master), which stay in Last_IO_Error if the retries run out.
+        const { errno } = err as SourceError;
+        const message = `error ${connected ? 'reconnecting' : 'connecting'} to master '${source.user}@${source.host}:` +
+          `${source.port}' - retry-time: ${source.connectRetry}  maximum-retries: ${source.retryCount}  message: ` +
+          (err as Error).message;
+        if (source.retryCount > 0 && failures > source.retryCount) throw Object.assign(new Error(message), { errno });
+        this.options.logger.warn({ errno, err: message, attempt: failures }, 'cannot reach the source; retrying');
+        this.options.onRetrying({ errno: errno ?? ErrorCodes.CR_CONN_HOST_ERROR, message });
         this.state = failedRead ? IoState.waitingToReconnectAfterRead : IoState.waitingToReconnectAfterDump;
         await sleep(source.connectRetry * 1000, signal);
         continue;
@@ -114,10 +130,12 @@ export class IoStage {
         }
         this.running = 'Yes';
         failures = 0;
+        connected = true;
+        this.options.onRetrying(undefined);
         await this.receive(dump, source);
       } catch (err) {
         if (signal.aborted) return;
-        if (!retryable(err)) throw fatal(err);
+        if (!retryable(err)) throw err;
         failedRead = true;
         failures++;
         this.options.logger.warn({ err: String((err as Error).message) }, 'lost the source; reconnecting');
@@ -209,29 +227,4 @@ export class IoStage {
 
 function retryable(err: unknown): boolean {
   return err instanceof SourceError && err.retryable;
-}
-
-function fatal(err: unknown, context?: string): Error {
-  const e = err as { errno?: number; message?: string };
-  // A source's refusal (an ERR packet, which carries an SQLSTATE) reads as it does on the servers, e.g. when the
-  // binlog asked for has been purged; the client's own errors (2003, 2026 ...) keep their numbers.
-  const fromSource = err instanceof SourceError && err.sqlState !== undefined;
-  const errno = fromSource ? 1236 : e.errno ?? 1593;
-  const message = fromSource
-    ? `Got fatal error ${e.errno} from master when reading data from binary log: '${e.message}'`
-    : e.message ?? String(err);
-  return Object.assign(new Error(context ? `${message} (${context})` : message), { errno });
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done);
-  });
 }

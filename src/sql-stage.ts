@@ -9,6 +9,8 @@ import { ApplyError, keepsTables, type Applier, type PreparedBatch, type Transac
 import { commitsImplicitly, firstKeyword } from './apply/statement-kind.js';
 import type { ChannelPosition, PositionRow } from './info/position-table.js';
 import { scanRelayFile, type RelayEvent, type RelayLog } from './relaylog/relay-log.js';
+import { ErrorCodes, isConnectionError, mysqlFailure, ReplicationError } from './errors.js';
+import { sleep } from './sleep.js';
 import { SqlState } from './status.js';
 
 /** START SLAVE ... UNTIL: the SQL stage stops after the event group that reaches this position. */
@@ -33,8 +35,12 @@ export interface SqlStageOptions {
   maxBatchGroups?: number;
   /** Raw event bytes per target transaction, at most. */
   maxBatchBytes?: number;
-  /** Retries of a transaction that failed with a transient target error (replica_transaction_retries). */
+  /** Retries of a transaction that failed with a deadlock or lock wait timeout (replica_transaction_retries). */
   transactionRetries: number;
+  /** Seconds to keep reconnecting to a target that cannot be reached before stopping with the error; 0 = no limit. */
+  targetRetryTimeout: number;
+  /** The channel's name, for the commands an error message names. */
+  channel: string;
   relayLogPurge: boolean;
   /** The channel's replicate-* rules. */
   filter: EventFilter;
@@ -50,6 +56,11 @@ export interface SqlStageOptions {
   onError: (errno: number, message: string) => void;
   /** Called when the stage has stopped, for whatever reason. */
   onStop?: () => void;
+  /**
+   * Called with the reason while the stage waits for a target it lost (Last_SQL_Errno and Last_SQL_Error
+   * meanwhile), and with undefined once it has the target back.
+   */
+  onRetrying: (failure: { errno: number; message: string } | undefined) => void;
 }
 
 interface OpenGroup {
@@ -69,7 +80,6 @@ interface Waiter {
 }
 
 export class SqlStage {
-  state = '';
   running = false;
   executedLogEntries = 0;
   /** Header timestamp of the transaction being applied, for Seconds_Behind_Master; undefined when idle. */
@@ -82,9 +92,21 @@ export class SqlStage {
   private abort = new AbortController();
   private loop: Promise<void> | undefined;
   private waiters: Waiter[] = [];
+  private activity = '';
+  /** The target is lost and the stage waits to reconnect, whatever the rest of it is doing meanwhile. */
+  private targetLost = false;
 
   constructor(private readonly options: SqlStageOptions, start: ChannelPosition) {
     this.position = start;
+  }
+
+  /** Slave_SQL_State. */
+  get state(): string {
+    return this.targetLost ? SqlState.waitingForTarget : this.activity;
+  }
+
+  set state(value: string) {
+    this.activity = value;
   }
 
   start(stored: PositionRow | undefined): void {
@@ -92,11 +114,16 @@ export class SqlStage {
     this.running = true;
     this.state = SqlState.reading;
     this.loop = this.run(stored).catch((err: unknown) => {
-      const e = err as { errno?: number; message?: string };
+      if (err instanceof StageStopped) return;
       this.options.logger.error({ err }, 'SQL stage stopped with an error');
-      this.options.onError(e.errno ?? 1593, e.message ?? String(err));
+      // The advice names the position the stage stopped at, known once the batch in flight has ended.
+      const failure = err instanceof RelayLogReadError
+        ? { errno: ErrorCodes.ER_SLAVE_RELAY_LOG_READ_FAILURE, message: err.advise(this.options.channel, this.position) }
+        : mysqlFailure(err, 'ER_SLAVE_FATAL_ERROR');
+      this.options.onError(failure.errno, failure.message);
     }).finally(() => {
       this.running = false;
+      this.targetLost = false;
       this.state = '';
       this.applyingTimestamp = undefined;
       for (const waiter of this.waiters.splice(0)) waiter.resolve(null);
@@ -256,9 +283,7 @@ export class SqlStage {
           decoded = decoder.decode(event.raw);
         } catch (err) {
           const reason = err instanceof BinlogChecksumError ? 'event checksum failure' : (err as Error).message;
-          throw Object.assign(new Error(`Relay log read failure: could not parse relay log event entry at ` +
-            `${event.file}:${event.pos} (${reason}). The relay log may be corrupt: RESET the channel's relay log ` +
-            'with resetReplica and start again from the executed position'), { errno: 1594 });
+          throw new RelayLogReadError(`${event.file}:${event.pos}`, reason);
         }
         this.executedLogEntries++;
         const { header, event: e } = decoded;
@@ -387,15 +412,7 @@ export class SqlStage {
     this.state = SqlState.waitingForDelay;
     this.delayUntil = due;
     try {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(finish, due * 1000 - Date.now());
-        function finish() {
-          clearTimeout(timer);
-          signal.removeEventListener('abort', finish);
-          resolve();
-        }
-        signal.addEventListener('abort', finish);
-      });
+      await sleep(due * 1000 - Date.now(), signal);
     } finally {
       this.delayUntil = undefined;
       this.state = SqlState.reading;
@@ -425,28 +442,87 @@ export class SqlStage {
   }
 
   /**
-   * Runs work on the target, retrying it after a transient error (deadlock, lock wait timeout, lost connection)
-   * up to replica_transaction_retries times. The work must read the applier's committed position afresh on
-   * each attempt: a lost connection may have gone before or after a COMMIT, and only the position row on the
-   * target, read again on a working connection, says which.
+   * Runs work on the target, retrying it on a new connection after a transient error: a lost target is waited
+   * for with growing pauses, up to targetRetryTimeout; a deadlock or lock wait timeout is retried up to
+   * replica_transaction_retries times. The work must read the applier's committed position afresh on each
+   * attempt: a lost connection may have gone before or after a COMMIT, and only the position row on the target,
+   * read again on a working connection (Applier.open), says which.
    */
   private async retrying(work: () => Promise<void>): Promise<void> {
-    const { applier } = this.options;
+    const { applier, logger } = this.options;
+    const signal = this.abort.signal;
+    let lockRetries = 0;
+    let lost: { since: number; attempts: number } | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await work();
+        if (attempt > 0) await applier.open();
+        await work();
+        if (lost) {
+          logger.info({ attempts: lost.attempts }, 'reconnected to the target');
+          this.targetLost = false;
+          this.options.onRetrying(undefined);
+        }
+        return;
       } catch (err) {
         if (applier.committed) this.committed(applier.committed);
-        const transient = err instanceof ApplyError ? err.transient : (err as { fatal?: boolean }).fatal === true;
-        if (!transient || attempt >= this.options.transactionRetries) throw err;
+        const failure = mysqlFailure(err, 'ER_SLAVE_FATAL_ERROR');
+        let pause: number;
+        if (isConnectionError(failure.errno)) {
+          lost ??= { since: Date.now(), attempts: 0 };
+          const limit = this.options.targetRetryTimeout * 1000;
+          const waited = Date.now() - lost.since;
+          if (limit > 0 && waited >= limit) {
+            throw new ReplicationError(failure, `${failure.message} (gave up after ${Math.round(waited / 1000)} s: ` +
+              'targetRetryTimeout)', { cause: err });
+          }
+          // At once first (a killed connection reconnects right away), then from 1 s doubling up to a minute.
+          pause = lost.attempts === 0 ? 0 : Math.min(MAX_TARGET_PAUSE_MS, 1000 * 2 ** (lost.attempts - 1));
+          if (limit > 0) pause = Math.min(pause, limit - waited);
+          lost.attempts++;
+          this.targetLost = true;
+          this.options.onRetrying({ errno: failure.errno, message: failure.message });
+          logger.warn({ errno: failure.errno, err: failure.message, attempt: lost.attempts, pauseMs: pause },
+            'lost the target; reconnecting');
+        } else if (err instanceof ApplyError && err.transient && lockRetries < this.options.transactionRetries) {
+          lockRetries++;
+          pause = Math.min(1000, 50 * 2 ** (lockRetries - 1));
+          logger.warn({ errno: failure.errno, attempt: lockRetries }, 'transient target error; retrying');
+        } else {
+          throw err;
+        }
         this.options.counters.retriedTransactions++;
-        this.options.logger.warn({ errno: (err as { errno?: number }).errno, attempt: attempt + 1 }, 'transient target error; retrying');
-        await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** attempt)));
-        await applier.open();
+        await sleep(pause, signal);
+        if (signal.aborted) throw new StageStopped();
       }
     }
   }
 }
+
+/** The stage was stopped while it waited to retry: not an error. */
+class StageStopped extends Error {}
+
+/** An event of the relay log that cannot be decoded: the relay log is damaged there, the source's binlog may not be. */
+class RelayLogReadError extends Error {
+  constructor(readonly at: string, readonly reason: string) {
+    super(`Relay log read failure: could not parse relay log event entry at ${at} (${reason})`);
+  }
+
+  /**
+   * The message with what to do: fetch the source's events again from the position applied last, which
+   * changeReplicationSource does when given a position (it resets the relay log to start there).
+   */
+  advise(channel: string, applied: ChannelPosition): string {
+    const name = JSON.stringify(channel);
+    return `${this.message}. The relay log may be corrupt; to fetch it again from the source from the last ` +
+      `applied position, run: stopReplica(${name}); changeReplicationSource(${name}, { sourceLogFile: ` +
+      `${JSON.stringify(applied.sourceLogFile)}, sourceLogPos: ${applied.sourceLogPos} }); startReplica(${name}). ` +
+      'If the same event fails again, the source\'s binary log is damaged there';
+  }
+}
+
+/** The longest pause between attempts to reach a lost target. */
+const MAX_TARGET_PAUSE_MS = 60_000;
+
 
 /**
  * Drops the events that belong to a statement the rules filtered out: IntVar, Rand and User_var carry only its

@@ -20,6 +20,8 @@ export const SqlState = {
   reading: 'Reading event from the relay log',
   waitingForRelayLog: 'Has read all relay log; waiting for the slave I/O thread to update it',
   waitingForDelay: 'Waiting until MASTER_DELAY seconds after master executed event',
+  /** Ours: the servers apply locally and have no target to lose. */
+  waitingForTarget: 'Waiting to reconnect to the target',
   exiting: 'Waiting for slave mutex on exit',
 } as const;
 

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Connection } from 'mysql2/promise';
 import { assertSameData } from './helpers/compare.js';
-import { catchUp, openEngine, replicaProcess, sourceStatus, tempDir } from './helpers/replica.js';
+import { catchUp, openEngine, sourceStatus, tempDir } from './helpers/replica.js';
+import { replicaProcess } from './helpers/replica-process.js';
 import { startMariaDb, type TestServer } from './helpers/servers.js';
 import { Rng, alterMidway, createTypeRichSchema, extremeRows, runTransactions } from './helpers/workload.js';
 

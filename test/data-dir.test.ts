@@ -7,7 +7,8 @@ import { chmod, mkdir, readdir, realpath, stat, symlink } from 'node:fs/promises
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ReplicationError } from '../src/index.js';
-import { catchUp, openEngine, replicaProcess, sourceStatus, tempDir } from './helpers/replica.js';
+import { catchUp, openEngine, sourceStatus, tempDir } from './helpers/replica.js';
+import { replicaProcess } from './helpers/replica-process.js';
 import { startMariaDb, type TestServer } from './helpers/servers.js';
 
 describe('the data directory', () => {

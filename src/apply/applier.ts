@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import mysql, { type Connection, type ConnectionOptions, type ResultSetHeader } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import { EventType, type DecodedEvent, type ExecuteLoadQueryEvent, type QueryEvent, type RowsEvent } from '../binlog/events.js';
+import { mysqlFailure, ReplicationError } from '../errors.js';
 import type { ChannelPosition, PositionRow, PositionTable } from '../info/position-table.js';
 import { RowMappingError, rowStatements, type RowStatement } from './row-sql.js';
 import { contextEventSql, loadDataFileName, queryStatements, type Collation } from './statement-context.js';
@@ -225,7 +226,12 @@ export class Applier {
         this.destroy();
       }
     }
-    if (!this.conn) await this.connect();
+    if (!this.conn) {
+      await this.connect().catch((err: unknown) => {
+        this.destroy();
+        throw targetError(err, this.options.target);
+      });
+    }
     const conn = this.connection();
     await this.options.onOpen?.(conn);
     await this.options.positions.ensure(conn);
@@ -608,9 +614,10 @@ export class Applier {
         }
       } catch (err) {
         const e = err as { errno?: number; sqlMessage?: string; message?: string };
-        if (typeof e.errno !== 'number') {
+        const lost = mysqlFailure(err, 'CR_SERVER_LOST');
+        if (typeof e.errno !== 'number' || lost.sqlState === undefined) {
           // A client-side failure (lost connection): retry material.
-          throw new ApplyError(2013, `Lost connection to the target: ${e.message}`, groups[0]!, true);
+          throw new ApplyError(lost.errno, `Lost connection to the target: ${lost.message}`, groups[0]!, true);
         }
         if (expected !== undefined) {
           if (e.errno !== expected) throw inconsistentError(expected, e, chunk[0]!, groups[0]!);
@@ -647,6 +654,14 @@ export class Applier {
   invalidateTables(): void {
     this.tables.invalidate();
   }
+}
+
+/** A failure to reach the target, in MySQL's errno, naming the target as the operator configured it. */
+function targetError(err: unknown, target: ConnectionOptions): ReplicationError {
+  const failure = mysqlFailure(err, 'CR_CONN_HOST_ERROR');
+  const where = target.socketPath ?? `${target.host ?? 'localhost'}:${target.port ?? 3306}`;
+  return new ReplicationError(failure, `cannot connect to the target ${where} as '${target.user ?? ''}': ` +
+    failure.message, { cause: err });
 }
 
 function inconsistentError(expected: number, actual: { errno?: number; sqlMessage?: string }, piece: Piece,

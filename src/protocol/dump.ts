@@ -17,8 +17,8 @@
 //   artificial — body: the current binlog file name, logPos: the end of the last event sent) per period.
 //   Heartbeats are never in the binlog.
 import { createConnection, type Connection } from 'mysql2';
-import { SourceError, fromClientError, CR_SERVER_LOST, ER_SLAVE_FATAL_ERROR, ER_SLAVE_RELAY_LOG_WRITE_FAILURE,
-  isRetryable, type Phase } from './errors.js';
+import { SourceError, fromClientError, CR_SERVER_LOST, ER_MASTER_FATAL_ERROR_READING_BINLOG, ER_SLAVE_FATAL_ERROR,
+  ER_SLAVE_RELAY_LOG_WRITE_FAILURE, isRetryable, type Phase } from './errors.js';
 import { BINLOG_SEND_ANNOTATE_ROWS_EVENT, binlogDumpPayload, parseErrPacket, registerReplicaPayload } from './packets.js';
 import { RawCommand, type CoreConnection, type WirePacket } from './raw-command.js';
 import { upgradeWithSsl, type SourceSsl } from './tls.js';
@@ -153,8 +153,7 @@ export class BinlogDump {
       return dump;
     } catch (err) {
       conn?.destroy();
-      throw fromClientError(err, phase, `${phase === 'connect' ? 'error connecting to' : 'error talking to'} ` +
-        `source ${req.user}@${req.host}:${req.port}`);
+      throw fromClientError(err, phase);
     }
   }
 
@@ -185,7 +184,7 @@ export class BinlogDump {
     this.core.addCommand(new RawCommand(
       binlogDumpPayload(req.replicaServerId, req.file, req.position, flags),
       (packet) => this.onDumpPacket(packet),
-      (err) => this.fail(fromClientError(err, 'dump', 'binlog dump connection lost')),
+      (err) => this.fail(fromClientError(err, 'dump')),
     ));
   }
 
@@ -209,8 +208,12 @@ export class BinlogDump {
     }
     if (marker === 0xff) {
       const e = parseErrPacket(buffer.subarray(start + 4, end));
-      this.fail(new SourceError(`Got fatal error ${e.errno} from source when reading data from binary log: ${e.message}`, {
-        errno: e.errno, ...(e.sqlState ? { sqlState: e.sqlState } : {}), retryable: isRetryable('dump', e.errno),
+      // A refusal to go on is reported in MariaDB's words and errno; anything else is retried.
+      const retryable = isRetryable('dump', e.errno);
+      this.fail(new SourceError(retryable ? e.message
+        : `Got fatal error ${e.errno} from master when reading data from binary log: '${e.message}'`, {
+        errno: retryable ? e.errno : ER_MASTER_FATAL_ERROR_READING_BINLOG, ...(e.sqlState ? { sqlState: e.sqlState } : {}),
+        retryable,
       }));
       return true;
     }

@@ -1,3 +1,5 @@
+import { ErrorCodes, isConnectionError, mysqlFailure } from '../errors.js';
+
 /**
  * A failure talking to a source. `retryable` tells the I/O stage whether reconnecting can help (network
  * trouble, a killed connection, a source shutting down) or whether it must stop with Last_IO_Errno set, as a
@@ -18,20 +20,16 @@ export class SourceError extends Error {
 }
 
 /** Client error numbers, used when the failure is the network's, not an ERR packet from the source. */
-export const CR_CONN_HOST_ERROR = 2003;
-export const CR_SERVER_LOST = 2013;
+export const CR_CONN_HOST_ERROR = ErrorCodes.CR_CONN_HOST_ERROR;
+export const CR_SERVER_LOST = ErrorCodes.CR_SERVER_LOST;
 /** "SSL connection error: %s": the TLS upgrade failed (verification, unreadable files, no TLS on the source). */
 export const CR_SSL_CONNECTION_ERROR = 2026;
 /** "Fatal error: %s", what a real replica reports for a source it refuses to replicate from. */
-export const ER_SLAVE_FATAL_ERROR = 1593;
+export const ER_SLAVE_FATAL_ERROR = ErrorCodes.ER_SLAVE_FATAL_ERROR;
+/** "Got fatal error %d from master when reading data from binary log: '%s'", a source refusing to go on. */
+export const ER_MASTER_FATAL_ERROR_READING_BINLOG = ErrorCodes.ER_MASTER_FATAL_ERROR_READING_BINLOG;
 /** "Relay log write failure: %s", what a real replica reports for an event it cannot take in. */
-export const ER_SLAVE_RELAY_LOG_WRITE_FAILURE = 1595;
-
-/**
- * Errors a real replica treats as the network's (MySQL's is_network_error, plus MariaDB's
- * ER_CONNECTION_KILLED): too many connections, shutdown, interrupted reads/writes, lost connections.
- */
-const NETWORK_ERRNOS = new Set([1040, 1053, 1159, 1161, 1927, 2002, 2003, 2006, 2013]);
+export const ER_SLAVE_RELAY_LOG_WRITE_FAILURE = ErrorCodes.ER_SLAVE_RELAY_LOG_WRITE_FAILURE;
 
 /** ERR packets during the dump after which a real replica stops instead of reconnecting. */
 const DUMP_FATAL_ERRNOS = new Set([
@@ -50,37 +48,31 @@ export type Phase = 'connect' | 'setup' | 'dump';
 export function isRetryable(phase: Phase, errno: number | undefined): boolean {
   if (errno === undefined || phase === 'connect') return true;
   if (phase === 'dump') return !DUMP_FATAL_ERRNOS.has(errno);
-  return NETWORK_ERRNOS.has(errno);
+  return isConnectionError(errno);
 }
 
 /** The codes mysql2 gives a failed TLS upgrade, whatever failed in it. */
 const TLS_FAILURES = new Set(['HANDSHAKE_SSL_ERROR', 'HANDSHAKE_NO_SSL_SUPPORT']);
 
-interface ClientErrorLike {
-  message?: string;
-  errno?: number;
-  sqlState?: string;
-  code?: string;
-}
-
-/** Wraps an error from mysql2 (an ERR packet it parsed, or a socket error) as a SourceError. */
-export function fromClientError(err: unknown, phase: Phase, what: string): SourceError {
+/**
+ * Wraps an error from mysql2 (an ERR packet it parsed, or a socket error) as a SourceError whose message is the
+ * reason as MySQL words it (the I/O stage says what it was doing); a failure that is not the server's is the
+ * network's: the connection could not be made, or was lost.
+ */
+export function fromClientError(err: unknown, phase: Phase): SourceError {
   if (err instanceof SourceError) return err;
-  const e = (err ?? {}) as ClientErrorLike;
-  if (e.code !== undefined && TLS_FAILURES.has(e.code)) {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && TLS_FAILURES.has(code)) {
     // A native replica retries these as any connection error: the certificate may be replaced meanwhile.
-    return new SourceError(`${what}: SSL connection error: ${e.message ?? String(err)}`,
+    return new SourceError(`SSL connection error: ${(err as Error).message ?? String(err)}`,
       { errno: CR_SSL_CONNECTION_ERROR, retryable: true, cause: err });
   }
-  // mysql2 puts the server's errno on ERR-packet errors and Node's negative errno on socket errors.
-  const fromServer = typeof e.errno === 'number' && e.errno > 0 && typeof e.sqlState === 'string';
-  const errno = fromServer ? e.errno : phase === 'connect' ? CR_CONN_HOST_ERROR : CR_SERVER_LOST;
-  const detail = e.message ?? String(err);
-  const code = !fromServer && e.code ? ` (${e.code})` : '';
-  return new SourceError(`${what}: ${detail}${code}`, {
-    errno,
-    ...(fromServer ? { sqlState: e.sqlState } : {}),
-    retryable: fromServer ? isRetryable(phase, errno) : true,
+  const failure = mysqlFailure(err, phase === 'connect' ? 'CR_CONN_HOST_ERROR' : 'CR_SERVER_LOST');
+  const fromServer = failure.sqlState !== undefined;
+  return new SourceError(failure.message, {
+    errno: failure.errno,
+    ...(fromServer ? { sqlState: failure.sqlState } : {}),
+    retryable: fromServer ? isRetryable(phase, failure.errno) : true,
     cause: err,
   });
 }

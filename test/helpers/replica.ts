@@ -6,7 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { ReplicationEngine, type EngineOptions } from '../../src/index.js';
+import assert from 'node:assert/strict';
+import { ReplicationEngine, type EngineOptions, type ReplicaStatus } from '../../src/index.js';
+import { assertSameData } from './compare.js';
 import type { TestServer } from './servers.js';
 
 export async function tempDir(prefix: string): Promise<string> {
@@ -53,25 +55,19 @@ export async function until<T>(what: string, probe: () => Promise<T | undefined 
   }
 }
 
-const fixture = fileURLToPath(new URL('../fixtures/replica-process.ts', import.meta.url));
+/** Every errno a status shows is MySQL's, never Node's negative ones. */
+export function assertMysqlErrnos(status: ReplicaStatus): void {
+  for (const key of ['lastErrno', 'lastIoErrno', 'lastSqlErrno'] as const) {
+    assert.ok(status[key] >= 0, `${key} = ${status[key]}: ${status.lastSqlError || status.lastIoError}`);
+  }
+}
 
-/** Starts the replica process and resolves once it replicates; `kill()` sends SIGKILL and waits for the end. */
-export async function replicaProcess(config: object): Promise<{ pid: number; kill: () => Promise<void> }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fixture, JSON.stringify(config)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk: Buffer) => {
-      if (chunk.toString().includes('started')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`replica process exited with ${code} before starting`)));
-  });
-  return {
-    pid: child.pid!,
-    kill: async () => {
-      child.kill('SIGKILL');
-      await exited;
-    },
-  };
+/** Asserts that `databases` hold the same on the target as on the source (assertSameData on fresh connections). */
+export async function assertReplicated(source: TestServer, target: TestServer, databases: string[]): Promise<void> {
+  const [a, b] = await Promise.all([source.connect(), target.connect()]);
+  try {
+    await assertSameData(a, b, databases);
+  } finally {
+    await Promise.all([a.end(), b.end()]);
+  }
 }

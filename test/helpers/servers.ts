@@ -35,7 +35,7 @@ export interface TestServer {
   sql(...statements: string[]): Promise<any>;
   /** SIGTERM and wait; keeps the data directory. */
   stop(): Promise<void>;
-  /** Starts the stopped server again on the same port and data directory. */
+  /** Starts the stopped server again on the same port and data directory; a running one is left as it is. */
   restart(): Promise<void>;
   /** Stops (if running) and removes the data directory. */
   destroy(): Promise<void>;
@@ -157,7 +157,10 @@ export async function startMariaDb(options: ServerOptions): Promise<TestServer> 
       child.kill('SIGTERM');
       await exitPromise;
     },
-    restart: launch,
+    async restart() {
+      if (!exited) return;
+      await launch();
+    },
     async destroy() {
       await server.stop();
       await rm(dataDir, { recursive: true, force: true });
