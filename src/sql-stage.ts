@@ -1,14 +1,13 @@
 // The SQL stage of one channel (the replica's SQL thread): reads the relay log as it grows, decodes events,
 // groups them into source transactions and hands whole transactions to the applier in batches.
 import type { Logger } from 'pino';
-import { BinlogChecksumError } from './binlog/decoder.js';
 import { EventType, type DecodedEvent } from './binlog/events.js';
 import { StatementFilterError, type EventFilter, type StatementEvent } from './filter/index.js';
 import { compareSourcePositions, SourcePositionTracker, type SourcePosition } from './binlog/position.js';
 import { ApplyError, keepsTables, type Applier, type PreparedBatch, type TransactionGroup } from './apply/applier.js';
 import { commitsImplicitly, firstKeyword } from './apply/statement-kind.js';
 import type { ChannelPosition, PositionRow } from './info/position-table.js';
-import { scanRelayFile, type RelayEvent, type RelayLog } from './relaylog/relay-log.js';
+import { relayLogReadFailure, scanRelayFile, type RelayEvent, type RelayLog } from './relaylog/relay-log.js';
 import { SqlState } from './status.js';
 
 /** START SLAVE ... UNTIL: the SQL stage stops after the event group that reaches this position. */
@@ -252,10 +251,7 @@ export class SqlStage {
         try {
           decoded = decoder.decode(event.raw);
         } catch (err) {
-          const reason = err instanceof BinlogChecksumError ? 'event checksum failure' : (err as Error).message;
-          throw Object.assign(new Error(`Relay log read failure: could not parse relay log event entry at ` +
-            `${event.file}:${event.pos} (${reason}). The relay log may be corrupt: RESET the channel's relay log ` +
-            'with resetReplica and start again from the executed position'), { errno: 1594 });
+          throw relayLogReadFailure(err, event.file, event.pos);
         }
         this.executedLogEntries++;
         const { header, event: e } = decoded;

@@ -18,8 +18,9 @@
 //   Heartbeats are never in the binlog.
 import { createConnection, type Connection } from 'mysql2';
 import type { Socket } from 'node:net';
-import { SourceError, fromClientError, CR_SERVER_LOST, ER_SLAVE_FATAL_ERROR, ER_SLAVE_RELAY_LOG_WRITE_FAILURE,
-  isRetryable, type Phase } from './errors.js';
+import { SourceError, fromClientError, CR_SERVER_LOST, ER_NET_PACKET_TOO_LARGE, ER_SLAVE_FATAL_ERROR,
+  ER_SLAVE_RELAY_LOG_WRITE_FAILURE, isRetryable, type Phase } from './errors.js';
+import { EventSizeLimit } from './event-size.js';
 import { BINLOG_SEND_ANNOTATE_ROWS_EVENT, binlogDumpPayload, parseErrPacket, registerReplicaPayload } from './packets.js';
 
 export interface DumpRequest {
@@ -37,7 +38,12 @@ export interface DumpRequest {
   /** No bytes from the source for this long fails the dump with a retryable error. */
   netTimeoutSeconds: number;
   connectTimeoutMs?: number;
+  /** slave_max_allowed_packet: the largest event taken in, bytes. Default 1 GiB. */
+  maxAllowedPacket?: number;
 }
+
+/** slave_max_allowed_packet's default and maximum. */
+export const DEFAULT_MAX_ALLOWED_PACKET = 1 << 30;
 
 export interface SourceInfo {
   serverId: number;
@@ -105,6 +111,12 @@ class RawCommand {
     }
     return packet ? this.onPayload(packet) : false;
   }
+}
+
+function eventTooLarge(size: number, max: number): SourceError {
+  return new SourceError(`Got a packet bigger than 'slave_max_allowed_packet' bytes: the source sends an event of ` +
+    `${size} bytes, replicaMaxAllowedPacket is ${max}; if the event is genuine, raise replicaMaxAllowedPacket ` +
+    '(at most 1 GiB)', { errno: ER_NET_PACKET_TOO_LARGE, retryable: false, local: true });
 }
 
 function versionAtLeast(version: string, min: readonly [number, number]): boolean {
@@ -220,7 +232,15 @@ export class BinlogDump {
   }
 
   private startDump(req: DumpRequest, flags: number): void {
-    this.core.stream.on('data', () => this.idleTimer?.refresh());
+    const limit = new EventSizeLimit(req.maxAllowedPacket ?? DEFAULT_MAX_ALLOWED_PACKET);
+    // core.stream is the stream mysql2 reads packets from now, not necessarily the socket it connected: with
+    // TLS, mysql2 swaps in the TLSSocket during the handshake and parses the decrypted bytes it emits. Listening
+    // first, the limit sees each chunk before mysql2 buffers it, and nothing from the socket after a failure.
+    this.core.stream.prependListener('data', (chunk: Buffer) => {
+      this.idleTimer?.refresh();
+      const size = limit.check(chunk);
+      if (size !== undefined) this.fail(eventTooLarge(size, limit.max));
+    });
     this.armIdleTimer();
     this.core.addCommand(new RawCommand(
       binlogDumpPayload(req.replicaServerId, req.file, req.position, flags),
@@ -241,7 +261,7 @@ export class BinlogDump {
         this.fail(new SourceError(
           `Relay log write failure: received an event of ${event.length} bytes whose header says ` +
           `${event.length >= EVENT_HEADER_LENGTH ? event.readUInt32LE(9) : 'nothing'}`,
-          { errno: ER_SLAVE_RELAY_LOG_WRITE_FAILURE, retryable: false }));
+          { errno: ER_SLAVE_RELAY_LOG_WRITE_FAILURE, retryable: false, local: true }));
         return true;
       }
       this.push(event);

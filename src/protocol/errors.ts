@@ -7,13 +7,18 @@ export class SourceError extends Error {
   errno?: number;
   sqlState?: string;
   retryable: boolean;
+  /** The replica's own verdict on what the source sent (its errno is Last_IO_Errno as is), not the source's. */
+  local: boolean;
 
-  constructor(message: string, options: { errno?: number; sqlState?: string; retryable: boolean; cause?: unknown }) {
+  constructor(message: string, options: {
+    errno?: number; sqlState?: string; retryable: boolean; local?: boolean; cause?: unknown;
+  }) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'SourceError';
     if (options.errno !== undefined) this.errno = options.errno;
     if (options.sqlState !== undefined) this.sqlState = options.sqlState;
     this.retryable = options.retryable;
+    this.local = options.local ?? false;
   }
 }
 
@@ -24,6 +29,8 @@ export const CR_SERVER_LOST = 2013;
 export const ER_SLAVE_FATAL_ERROR = 1593;
 /** "Relay log write failure: %s", what a real replica reports for an event it cannot take in. */
 export const ER_SLAVE_RELAY_LOG_WRITE_FAILURE = 1595;
+/** "Got a packet bigger than 'max_allowed_packet' bytes": an event over slave_max_allowed_packet. */
+export const ER_NET_PACKET_TOO_LARGE = 1153;
 
 /**
  * Errors a real replica treats as the network's (MySQL's is_network_error, plus MariaDB's

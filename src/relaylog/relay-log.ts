@@ -4,8 +4,8 @@
 import { EventEmitter } from 'node:events';
 import { open, readFile, stat, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BINLOG_MAGIC, EVENT_HEADER_LENGTH, EventType } from '../binlog/events.js';
-import { BinlogDecoder, crc32, decodeHeader } from '../binlog/decoder.js';
+import { BINLOG_MAGIC, EVENT_HEADER_LENGTH, EventType, type BinlogEvent } from '../binlog/events.js';
+import { BinlogChecksumError, BinlogDecoder, crc32, decodeHeader } from '../binlog/decoder.js';
 import { SourcePositionTracker, type SourcePosition } from '../binlog/position.js';
 import { writeFileAtomic } from '../info/files.js';
 
@@ -243,6 +243,14 @@ async function validLength(path: string): Promise<number> {
   return pos;
 }
 
+/** Error 1594 for an event of the relay log that does not decode, naming it and what to do. */
+export function relayLogReadFailure(err: unknown, file: string, pos: number): Error & { errno: number } {
+  const reason = err instanceof BinlogChecksumError ? 'event checksum failure' : (err as Error).message;
+  return Object.assign(new Error(`Relay log read failure: could not parse relay log event entry at ` +
+    `${file}:${pos} (${reason}). The relay log may be corrupt: RESET the channel's relay log ` +
+    'with resetReplica and start again from the executed position'), { errno: 1594 });
+}
+
 /**
  * Reads a relay log file from its head up to `until` (its end by default), decoding only the events that set
  * the format and the source position. Every file starts with a Rotate naming where its events come from, so
@@ -258,7 +266,12 @@ export async function scanRelayFile(log: RelayLog, file: string, until = Infinit
       event = await reader.tryNext()) {
       const header = decodeHeader(event.raw);
       const positional = header.typeCode === EventType.ROTATE || header.typeCode === EventType.FORMAT_DESCRIPTION;
-      const decoded = positional ? decoder.decode(event.raw).event : undefined;
+      let decoded: BinlogEvent | undefined;
+      try {
+        decoded = positional ? decoder.decode(event.raw).event : undefined;
+      } catch (err) {
+        throw relayLogReadFailure(err, event.file, event.pos);
+      }
       if (decoded?.type === 'rotate') tracker ??= new SourcePositionTracker({ file: decoded.nextFile, pos: 0 });
       tracker?.advance(header, decoded);
     }
