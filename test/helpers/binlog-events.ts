@@ -106,9 +106,10 @@ export function mariadbFormat(serverId = 7, checksumAlg: 0 | 1 = 1): Buffer {
   return encodeFormatDescription({ serverId, timestamp: 1_700_000_000, serverVersion: MARIADB_VERSION, checksumAlg });
 }
 
-/** MariaDB GTID opening a transaction (not standalone: a BEGIN follows). */
-export function mariadbGtid(seqNo: bigint, options: EventOptions = {}): Buffer {
-  return binlogEvent(EventType.MARIA_GTID, Buffer.concat([u64(seqNo), u32(0), Buffer.from([0]), Buffer.alloc(6)]), options);
+/** MariaDB GTID: opening a transaction (a BEGIN follows), or a standalone statement (DDL). */
+export function mariadbGtid(seqNo: bigint, standalone = false, options: EventOptions = {}): Buffer {
+  const flags = standalone ? 1 : 0;
+  return binlogEvent(EventType.MARIA_GTID, Buffer.concat([u64(seqNo), u32(0), Buffer.from([flags]), Buffer.alloc(6)]), options);
 }
 
 export function queryEvent(sql: string, database = '', options: EventOptions = {}): Buffer {
