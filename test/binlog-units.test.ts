@@ -18,14 +18,12 @@ import { ByteReader } from '../src/binlog/reader.js';
 import { decodeDatetime2, decodeTime2, decodeTimestamp2 } from '../src/binlog/temporal.js';
 import { BINLOG_MAGIC, EventType, LOG_EVENT_ARTIFICIAL_F } from '../src/binlog/events.js';
 import {
-  binlogEvent, compressedQueryEvent, compressionBomb, emptyBitmapRows, jsonBomb, mariadbCompressed, tableMapEvent,
+  binlogEvent as event, compressedQueryEvent, compressionBomb, emptyBitmapRows, jsonBomb, mariadbCompressed, tableMapEvent,
   truncatedTableMap, u16, u32, u64, zeroColumnRows,
 } from './helpers/binlog-events.js';
 
 const run = promisify(execFile);
 
-/** One event: header (logPos 0) + body (+ CRC32). */
-const event = (type: number, body: Buffer, crc = true) => binlogEvent(type, body, { crc });
 
 function decoderWithFormat(checksumAlg: 0 | 1 = 1): BinlogDecoder {
   const d = new BinlogDecoder();

@@ -8,7 +8,7 @@ const DIG2BYTES = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4] as const;
 /** DECIMAL_MAX_PRECISION of MySQL and MariaDB. */
 const MAX_PRECISION = 65;
 
-/** A precision and scale no server writes cannot be laid out (the scale can exceed no precision). */
+/** Only scale <= precision <= 65 has a binary layout; corrupt metadata can say otherwise. */
 export function checkDecimal(precision: number, scale: number): void {
   if (!(precision <= MAX_PRECISION && scale <= precision)) {
     throw new BinlogFormatError(`DECIMAL(${precision},${scale}) is not a valid DECIMAL`);

@@ -9,25 +9,13 @@ import { crc32, encodeFormatDescription } from '../../src/binlog/decoder.js';
 import { ColumnType } from '../../src/binlog/column-types.js';
 import { BINLOG_MAGIC, EVENT_HEADER_LENGTH, EventType } from '../../src/binlog/events.js';
 
-export interface EventOptions {
-  crc?: boolean;
-  flags?: number;
-  serverId?: number;
-  timestamp?: number;
-  /** End position in the binlog as the header says; 0 for events not placed in a file. */
-  logPos?: number;
-}
-
-/** One event: the common header, the body and (by default) its CRC32. */
-export function binlogEvent(type: number, body: Buffer, options: EventOptions = {}): Buffer {
-  const crc = options.crc ?? true;
+/** One event: the common header (server id 7, end position 0), the body and (by default) its CRC32. */
+export function binlogEvent(type: number, body: Buffer, crc = true): Buffer {
   const h = Buffer.alloc(EVENT_HEADER_LENGTH);
-  h.writeUInt32LE(options.timestamp ?? 1_700_000_000, 0);
+  h.writeUInt32LE(1_700_000_000, 0);
   h[4] = type;
-  h.writeUInt32LE(options.serverId ?? 7, 5);
+  h.writeUInt32LE(7, 5);
   h.writeUInt32LE(EVENT_HEADER_LENGTH + body.length + (crc ? 4 : 0), 9);
-  h.writeUInt32LE(options.logPos ?? 0, 13);
-  h.writeUInt16LE(options.flags ?? 0, 17);
   const e = Buffer.concat([h, body]);
   return crc ? withCrc32(e) : e;
 }
@@ -39,16 +27,16 @@ function withCrc32(e: Buffer): Buffer {
 }
 
 /**
- * Events as a binlog file holds them from offset 4: each header's end position set, CRCs recomputed. The
- * first must be the Format_description.
+ * Events (with CRC32s) as a binlog file holds them from offset 4: each header's end position set, CRCs
+ * recomputed. The first must be the Format_description.
  */
-export function placeInBinlog(events: Buffer[], checksum = true): Buffer[] {
+export function placeInBinlog(events: Buffer[]): Buffer[] {
   let pos = 4;
   return events.map((e) => {
     pos += e.length;
     const placed = Buffer.from(e);
     placed.writeUInt32LE(pos, 13);
-    return checksum ? withCrc32(placed.subarray(0, placed.length - 4)) : placed;
+    return withCrc32(placed.subarray(0, placed.length - 4));
   });
 }
 
@@ -107,20 +95,20 @@ export function mariadbFormat(serverId = 7, checksumAlg: 0 | 1 = 1): Buffer {
 }
 
 /** MariaDB GTID: opening a transaction (a BEGIN follows), or a standalone statement (DDL). */
-export function mariadbGtid(seqNo: bigint, standalone = false, options: EventOptions = {}): Buffer {
+export function mariadbGtid(seqNo: bigint, standalone = false): Buffer {
   const flags = standalone ? 1 : 0;
-  return binlogEvent(EventType.MARIA_GTID, Buffer.concat([u64(seqNo), u32(0), Buffer.from([flags]), Buffer.alloc(6)]), options);
+  return binlogEvent(EventType.MARIA_GTID, Buffer.concat([u64(seqNo), u32(0), Buffer.from([flags]), Buffer.alloc(6)]));
 }
 
-export function queryEvent(sql: string, database = '', options: EventOptions = {}): Buffer {
+export function queryEvent(sql: string, database = ''): Buffer {
   const db = Buffer.from(database);
   return binlogEvent(EventType.QUERY, Buffer.concat([
     u32(1), u32(0), Buffer.from([db.length]), u16(0), u16(0), db, Buffer.from([0]), Buffer.from(sql),
-  ]), options);
+  ]));
 }
 
-export function xidEvent(xid: bigint, options: EventOptions = {}): Buffer {
-  return binlogEvent(EventType.XID, u64(xid), options);
+export function xidEvent(xid: bigint): Buffer {
+  return binlogEvent(EventType.XID, u64(xid));
 }
 
 export interface TableMapSpec {
@@ -134,7 +122,7 @@ export interface TableMapSpec {
   metaLength?: number;
 }
 
-export function tableMapEvent(spec: TableMapSpec, options: EventOptions = {}): Buffer {
+export function tableMapEvent(spec: TableMapSpec): Buffer {
   const db = Buffer.from(spec.database);
   const table = Buffer.from(spec.table);
   const n = spec.types.length;
@@ -142,14 +130,14 @@ export function tableMapEvent(spec: TableMapSpec, options: EventOptions = {}): B
     tableId(spec.tableId), u16(1), Buffer.from([db.length]), db, Buffer.from([0]), Buffer.from([table.length]), table,
     Buffer.from([0]), packed(n), Buffer.from(spec.types), packed(spec.metaLength ?? spec.meta.length), spec.meta,
     Buffer.alloc((n + 7) >> 3, 0xff),
-  ]), options);
+  ]));
 }
 
 const STMT_END_F = 1;
 
 /** Write_rows (v1): `columns` in the count, `present` as the columns bitmap, `rows` the row images. */
-export function writeRowsEvent(id: number, columns: number, present: Buffer, rows: Buffer, options: EventOptions = {}): Buffer {
-  return binlogEvent(EventType.WRITE_ROWS_V1, Buffer.concat([tableId(id), u16(STMT_END_F), packed(columns), present, rows]), options);
+export function writeRowsEvent(id: number, columns: number, present: Buffer, rows: Buffer): Buffer {
+  return binlogEvent(EventType.WRITE_ROWS_V1, Buffer.concat([tableId(id), u16(STMT_END_F), packed(columns), present, rows]));
 }
 
 /** A MariaDB compressed payload (log_bin_compress): header byte, declared length, zlib stream. */
@@ -159,11 +147,11 @@ export function mariadbCompressed(declaredLength: number, stream: Buffer): Buffe
   return Buffer.concat([Buffer.from([0x80 | 4]), length, stream]);
 }
 
-export function compressedQueryEvent(payload: Buffer, database = '', options: EventOptions = {}): Buffer {
+export function compressedQueryEvent(payload: Buffer, database = ''): Buffer {
   const db = Buffer.from(database);
   return binlogEvent(EventType.MARIA_QUERY_COMPRESSED, Buffer.concat([
     u32(1), u32(0), Buffer.from([db.length]), u16(0), u16(0), db, Buffer.from([0]), payload,
-  ]), options);
+  ]));
 }
 
 /** The transaction a hostile event sits in, so that the stage meets it where a real one would be. */
