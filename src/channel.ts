@@ -76,6 +76,8 @@ export interface EngineSettings {
   maxRelayLogSize: number;
   relayLogPurge: boolean;
   replicaNetTimeout: number;
+  /** slave_max_allowed_packet, bytes. */
+  replicaMaxAllowedPacket: number;
   replicateSameServerId: boolean;
   positionTable: string;
   replicaTransactionRetries: number;
@@ -350,6 +352,7 @@ export class Channel {
         replicaServerId: this.settings.serverId,
         replicateSameServerId: this.settings.replicateSameServerId,
         netTimeout: this.settings.replicaNetTimeout,
+        maxAllowedPacket: this.settings.replicaMaxAllowedPacket,
         source: () => ({
           host: this.masterInfo.sourceHost, port: this.masterInfo.sourcePort, user: this.masterInfo.sourceUser,
           password: this.masterInfo.sourcePassword, connectRetry: this.masterInfo.sourceConnectRetry,

@@ -12,6 +12,7 @@ import { DataDirLock } from './info/data-dir-lock.js';
 import { lowerConnectionName } from './info/filename-charset.js';
 import { tlsVersionRange } from './protocol/index.js';
 import { emptyFilters, validateFilters, type Decision, type ExplainQuery, type ReplicationFilters } from './filter/index.js';
+import { DEFAULT_MAX_ALLOWED_PACKET } from './protocol/dump.js';
 import type { UntilCondition } from './sql-stage.js';
 import type { ReplicaStatus } from './status.js';
 
@@ -35,6 +36,11 @@ export interface EngineOptions {
   relayLogPurge?: boolean;
   /** replica_net_timeout in seconds: a source silent this long is reconnected. Default 60. */
   replicaNetTimeout?: number;
+  /**
+   * slave_max_allowed_packet in bytes: the I/O stage stops with error 1153 on a larger event, before buffering
+   * it. 1024 to 1 GiB; default 1 GiB.
+   */
+  replicaMaxAllowedPacket?: number;
   /** replicate_same_server_id: keep events carrying this replica's own server_id. Default false. */
   replicateSameServerId?: boolean;
   /** Where the SQL stage keeps its positions on the target, `db.table`. Default `tributary.replication_position`. */
@@ -105,6 +111,7 @@ export class ReplicationEngine {
       maxRelayLogSize: options.maxRelayLogSize ?? 1 << 30,
       relayLogPurge: options.relayLogPurge ?? true,
       replicaNetTimeout: options.replicaNetTimeout ?? 60,
+      replicaMaxAllowedPacket: checkMaxAllowedPacket(options.replicaMaxAllowedPacket ?? DEFAULT_MAX_ALLOWED_PACKET),
       replicateSameServerId: options.replicateSameServerId ?? false,
       positionTable: options.positionTable ?? 'tributary.replication_position',
       replicaTransactionRetries: options.replicaTransactionRetries ?? 10,
@@ -330,6 +337,15 @@ function checkSkipErrors(errors: number[] | 'all'): ReadonlySet<number> | 'all' 
     throw new ReplicationError('ER_WRONG_ARGUMENTS', `replicaSkipErrors must be 'all' or a list of error numbers, like [1062, 1032]`);
   }
   return new Set(errors);
+}
+
+/** slave_max_allowed_packet's range on the servers. */
+function checkMaxAllowedPacket(bytes: number): number {
+  if (!Number.isInteger(bytes) || bytes < 1024 || bytes > DEFAULT_MAX_ALLOWED_PACKET) {
+    throw new ReplicationError('ER_WRONG_ARGUMENTS', `replicaMaxAllowedPacket must be an integer from 1024 to ` +
+      `${DEFAULT_MAX_ALLOWED_PACKET} (1 GiB), got ${bytes}`);
+  }
+  return bytes;
 }
 
 /** START SLAVE UNTIL takes a source or a relay log position; GTID forms wait for GTID support. */

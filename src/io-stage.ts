@@ -2,8 +2,10 @@
 // byte for byte. It decodes only what moves its own position (Rotate, Format_description) and never waits for
 // the SQL stage. It owns reconnects.
 import type { Logger } from 'pino';
-import { BinlogDecoder, decodeHeader, encodeFormatDescription, encodeRotate } from './binlog/decoder.js';
-import { EventType } from './binlog/events.js';
+import {
+  BinlogChecksumError, BinlogDecoder, decodeHeader, encodeFormatDescription, encodeRotate,
+} from './binlog/decoder.js';
+import { EventType, type BinlogEvent } from './binlog/events.js';
 import { SourcePositionTracker, type SourcePosition } from './binlog/position.js';
 import { BinlogDump, SourceError, type SourceSsl } from './protocol/index.js';
 import type { RelayLog } from './relaylog/relay-log.js';
@@ -34,6 +36,8 @@ export interface IoStageOptions {
   replicateSameServerId: boolean;
   /** replica_net_timeout, seconds. */
   netTimeout: number;
+  /** slave_max_allowed_packet, bytes. */
+  maxAllowedPacket: number;
   source: () => SourceSettings;
   /** Called when received events are in the relay log (Read_Master_Log_Pos moved). */
   onPosition: (position: SourcePosition) => void;
@@ -102,6 +106,7 @@ export class IoStage {
           replicaServerId: this.options.replicaServerId, file: this.position.file, position: this.position.pos,
           heartbeatPeriodSeconds: source.heartbeatPeriod, netTimeoutSeconds: this.options.netTimeout,
           connectTimeoutMs: Math.max(1000, Math.min(this.options.netTimeout * 1000, 30_000)), ssl: source.ssl,
+          maxAllowedPacket: this.options.maxAllowedPacket,
         });
       } catch (err) {
         if (signal.aborted) return;
@@ -205,7 +210,7 @@ export class IoStage {
         continue;
       }
       const positional = header.typeCode === EventType.ROTATE || header.typeCode === EventType.FORMAT_DESCRIPTION;
-      const decoded = positional ? decoder.decode(raw).event : undefined;
+      const decoded = positional ? decodeReceived(decoder, raw, tracker.position()) : undefined;
       if (header.typeCode === EventType.FORMAT_DESCRIPTION) sourceFormat = raw;
       if (!positional && ignored.has(header.serverId)) {
         tracker.advance(header);
@@ -222,6 +227,18 @@ export class IoStage {
       pendingBytes += raw.length;
       if (pendingBytes >= FLUSH_BYTES) await flush();
     }
+  }
+}
+
+/** A Rotate or Format_description the stage must understand to go on; one it cannot stops it, naming where. */
+function decodeReceived(decoder: BinlogDecoder, raw: Buffer, at: SourcePosition): BinlogEvent {
+  try {
+    return decoder.decode(raw).event;
+  } catch (err) {
+    const checksum = err instanceof BinlogChecksumError;
+    throw Object.assign(new Error(`${checksum ? 'Replication event checksum verification failed while reading from ' +
+      'network' : 'Relay log write failure: could not queue event from master'}: ${(err as Error).message}, in the ` +
+      `event at source position ${at.file}:${at.pos}`), { errno: checksum ? 1743 : 1595 });
   }
 }
 

@@ -1,14 +1,13 @@
 // The SQL stage of one channel (the replica's SQL thread): reads the relay log as it grows, decodes events,
 // groups them into source transactions and hands whole transactions to the applier in batches.
 import type { Logger } from 'pino';
-import { BinlogChecksumError } from './binlog/decoder.js';
 import { EventType, type DecodedEvent } from './binlog/events.js';
 import { StatementFilterError, type EventFilter, type StatementEvent } from './filter/index.js';
 import { compareSourcePositions, SourcePositionTracker, type SourcePosition } from './binlog/position.js';
 import { ApplyError, keepsTables, type Applier, type PreparedBatch, type TransactionGroup } from './apply/applier.js';
 import { commitsImplicitly, firstKeyword } from './apply/statement-kind.js';
 import type { ChannelPosition, PositionRow } from './info/position-table.js';
-import { scanRelayFile, type RelayEvent, type RelayLog } from './relaylog/relay-log.js';
+import { RelayLogReadError, scanRelayFile, type RelayEvent, type RelayLog } from './relaylog/relay-log.js';
 import { ErrorCodes, isConnectionError, mysqlFailure, ReplicationError } from './errors.js';
 import { sleep } from './sleep.js';
 import { SqlState } from './status.js';
@@ -282,8 +281,7 @@ export class SqlStage {
         try {
           decoded = decoder.decode(event.raw);
         } catch (err) {
-          const reason = err instanceof BinlogChecksumError ? 'event checksum failure' : (err as Error).message;
-          throw new RelayLogReadError(`${event.file}:${event.pos}`, reason);
+          throw new RelayLogReadError(err, event.file, event.pos);
         }
         this.executedLogEntries++;
         const { header, event: e } = decoded;
@@ -502,24 +500,6 @@ export class SqlStage {
 class StageStopped extends Error {}
 
 /** An event of the relay log that cannot be decoded: the relay log is damaged there, the source's binlog may not be. */
-class RelayLogReadError extends Error {
-  constructor(readonly at: string, readonly reason: string) {
-    super(`Relay log read failure: could not parse relay log event entry at ${at} (${reason})`);
-  }
-
-  /**
-   * The message with what to do: fetch the source's events again from the position applied last, which
-   * changeReplicationSource does when given a position (it resets the relay log to start there).
-   */
-  advise(channel: string, applied: ChannelPosition): string {
-    const name = JSON.stringify(channel);
-    return `${this.message}. The relay log may be corrupt; to fetch it again from the source from the last ` +
-      `applied position, run: stopReplica(${name}); changeReplicationSource(${name}, { sourceLogFile: ` +
-      `${JSON.stringify(applied.sourceLogFile)}, sourceLogPos: ${applied.sourceLogPos} }); startReplica(${name}). ` +
-      'If the same event fails again, the source\'s binary log is damaged there';
-  }
-}
-
 /** The longest pause between attempts to reach a lost target. */
 const MAX_TARGET_PAUSE_MS = 60_000;
 

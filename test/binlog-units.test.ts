@@ -9,31 +9,21 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 import {
-  BinlogChecksumError, BinlogDecoder, MissingTableMapError, crc32, decodeHeader, encodeFormatDescription, encodeRotate,
-  jsonBinaryToText,
+  BinlogChecksumError, BinlogDecoder, BinlogFormatError, ColumnType, MissingTableMapError, crc32, decodeHeader,
+  encodeFormatDescription, encodeRotate, jsonBinaryToText,
 } from '../src/binlog/decoder.js';
 import { decodeDecimal } from '../src/binlog/decimal.js';
 import { decodeStatusVars } from '../src/binlog/query.js';
 import { ByteReader } from '../src/binlog/reader.js';
 import { decodeDatetime2, decodeTime2, decodeTimestamp2 } from '../src/binlog/temporal.js';
 import { BINLOG_MAGIC, EventType, LOG_EVENT_ARTIFICIAL_F } from '../src/binlog/events.js';
+import {
+  binlogEvent as event, compressedQueryEvent, compressionBomb, emptyBitmapRows, jsonBomb, mariadbCompressed, tableMapEvent,
+  truncatedTableMap, u16, u32, u64, zeroColumnRows,
+} from './helpers/binlog-events.js';
 
 const run = promisify(execFile);
 
-/** One event: header (logPos 0) + body (+ CRC32). */
-function event(type: number, body: Buffer, crc = true, flags = 0): Buffer {
-  const h = Buffer.alloc(19);
-  h.writeUInt32LE(1_700_000_000, 0);
-  h[4] = type;
-  h.writeUInt32LE(7, 5);
-  h.writeUInt32LE(19 + body.length + (crc ? 4 : 0), 9);
-  h.writeUInt16LE(flags, 17);
-  const e = Buffer.concat([h, body]);
-  if (!crc) return e;
-  const c = Buffer.alloc(4);
-  c.writeUInt32LE(crc32(e));
-  return Buffer.concat([e, c]);
-}
 
 function decoderWithFormat(checksumAlg: 0 | 1 = 1): BinlogDecoder {
   const d = new BinlogDecoder();
@@ -41,9 +31,6 @@ function decoderWithFormat(checksumAlg: 0 | 1 = 1): BinlogDecoder {
   return d;
 }
 
-const u16 = (n: number) => { const b = Buffer.alloc(2); b.writeUInt16LE(n); return b; };
-const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(n); return b; };
-const u64 = (n: bigint) => { const b = Buffer.alloc(8); b.writeBigUInt64LE(n); return b; };
 
 test('Format_description round trip, and the post-header table of a real MariaDB 10.11', () => {
   const fde = encodeFormatDescription({ serverId: 9, timestamp: 123, serverVersion: '10.11.19-MariaDB-log', checksumAlg: 1 });
@@ -382,4 +369,72 @@ test('MariaDB GTID flags, commit id and GTID_LIST', () => {
     type: 'gtid_list', flags: 0, gtids: [{ domainId: 0, serverId: 1, seqNo: 10n }, { domainId: 1, serverId: 2, seqNo: 20n }],
   });
   assert.equal(decodeHeader(event(EventType.XID, u64(1n))).eventLength, 31);
+});
+
+// Bounds (issue 8): whatever the bytes, a decode ends soon, holds little, and fails only with a typed error.
+
+const formatError = (pattern: RegExp) => (err: unknown) => err instanceof BinlogFormatError && pattern.test(err.message);
+
+test('a rows event with no columns in its images is refused instead of read forever', () => {
+  for (const events of [zeroColumnRows(), emptyBitmapRows()]) {
+    const d = decoderWithFormat(1);
+    d.decode(events[0]!);
+    assert.throws(() => d.decode(events[1]!), formatError(/WRITE_ROWS_V1 event: .* has no columns in its row images/));
+  }
+});
+
+test('a compressed event inflates no further than the length its header declares', () => {
+  const d = decoderWithFormat(1);
+  assert.throws(() => d.decode(compressionBomb(64 << 20)),
+    formatError(/MARIA_QUERY_COMPRESSED event: compressed event inflates past the 32 bytes its header declares/));
+  // A stream shorter than declared, or none at all, is as wrong.
+  const short = compressedQueryEvent(mariadbCompressed(100, zlib.deflateSync(Buffer.from('SELECT 1'))));
+  assert.throws(() => d.decode(short), formatError(/inflated to 8 bytes, header says 100/));
+  assert.throws(() => d.decode(compressedQueryEvent(mariadbCompressed(8, Buffer.from('not zlib')))),
+    formatError(/does not inflate/));
+  const good = compressedQueryEvent(mariadbCompressed(8, zlib.deflateSync(Buffer.from('SELECT 1'))));
+  assert.equal((d.decode(good).event as { sql: Buffer }).sql.toString(), 'SELECT 1');
+});
+
+test('MySQL binary JSON: shared values cannot make the text exponential, nor nesting the stack deep', () => {
+  const bomb = jsonBomb(22);
+  assert.equal(bomb.length, 231);
+  assert.throws(() => jsonBinaryToText(bomb), formatError(/corrupt binary JSON: text longer than 6 characters per byte/));
+  // Sharing that stays within the bound is printed: one level, two entries pointing at one [null, null].
+  assert.equal(jsonBinaryToText(jsonBomb(1)), '[[null, null], [null, null]]');
+  // A container pointing at itself.
+  const self = Buffer.concat([Buffer.from([2]), u16(1), u16(7), Buffer.from([2]), u16(0)]);
+  assert.throws(() => jsonBinaryToText(self), formatError(/corrupt binary JSON/));
+  const nested = (depth: number) => doc(Array.from({ length: depth - 1 }).reduce<J>((inner) => [inner], []));
+  assert.equal(jsonBinaryToText(nested(100)), `${'['.repeat(100)}${']'.repeat(100)}`);
+  assert.throws(() => jsonBinaryToText(nested(101)), formatError(/nested deeper than 100/));
+  assert.throws(() => jsonBinaryToText(doc({ double: Number.NaN })), formatError(/double NaN/));
+  // The bound leaves room for the widest text a real document prints: control characters, six each.
+  const controls = '\u0001'.repeat(1000);
+  assert.equal(jsonBinaryToText(doc([controls, { [controls]: controls }])).length, 18_000 + 14);
+});
+
+test('counts and lengths are checked against the bytes present; other failures are typed too', () => {
+  const d = decoderWithFormat(1);
+  // The metadata block claims 200 bytes where 2 are left.
+  assert.throws(() => d.decode(truncatedTableMap()[0]!), formatError(/TABLE_MAP event: .*Table_map metadata block: need 200 bytes/));
+  const tableMap = (types: number[], meta: Buffer, optional = Buffer.alloc(0)) => {
+    const raw = tableMapEvent({ tableId: 9, database: 'd', table: 't', types, meta });
+    const body = Buffer.concat([raw.subarray(19, raw.length - 4), optional]);
+    return event(EventType.TABLE_MAP, body);
+  };
+  assert.throws(() => d.decode(tableMap([ColumnType.NEWDECIMAL], Buffer.from([10, 20]))), formatError(/DECIMAL\(10,20\)/));
+  assert.throws(() => d.decode(tableMap([ColumnType.DATETIME2], Buffer.from([7]))), formatError(/precision 7/));
+  const signedness = Buffer.from([1, 1, 0x80]);
+  assert.ok(d.decode(tableMap([ColumnType.LONG], Buffer.alloc(0), signedness)).event.type === 'table_map');
+  assert.throws(() => d.decode(tableMap([ColumnType.LONG], Buffer.alloc(0), Buffer.concat([signedness, signedness]))),
+    formatError(/optional metadata field 1 is repeated/));
+  // A status block longer than the event, a user variable whose value is shorter than its type.
+  const query = Buffer.concat([u32(1), u32(0), Buffer.from([0]), u16(0), u16(500), Buffer.from('\0BEGIN')]);
+  assert.throws(() => d.decode(event(EventType.QUERY, query)), formatError(/Query status variables: need 500 bytes/));
+  const userVar = Buffer.concat([u32(1), Buffer.from('x'), Buffer.from([0, 1]), u32(33), u32(2), Buffer.from([1, 2])]);
+  assert.throws(() => d.decode(event(EventType.USER_VAR, userVar)), formatError(/@x: 2-byte value, 8 expected/));
+  // A Format_description too short to hold its fixed part.
+  assert.throws(() => new BinlogDecoder().decode(event(EventType.FORMAT_DESCRIPTION, Buffer.alloc(10))),
+    formatError(/Format_description of 33 bytes/));
 });

@@ -17,14 +17,24 @@ export function mariadbUncompress(data: Buffer): Buffer {
     throw new BinlogFormatError(`bad MariaDB compressed length header 0x${data[0]!.toString(16)}`);
   }
   const length = data.readUIntBE(1, lengthBytes);
-  const out = zlib.inflateSync(data.subarray(1 + lengthBytes));
+  if (length === 0) throw new BinlogFormatError('compressed event payload declares 0 bytes');
+  let out: Buffer;
+  try {
+    // Inflating stops at the declared length, as the server's does: a few bytes of zlib stream can stand for
+    // gigabytes, and they are not held before the length is checked.
+    out = zlib.inflateSync(data.subarray(1 + lengthBytes), { maxOutputLength: length });
+  } catch (err) {
+    throw new BinlogFormatError((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE'
+      ? `compressed event inflates past the ${length} bytes its header declares`
+      : `compressed event does not inflate: ${(err as Error).message}`);
+  }
   if (out.length !== length) {
     throw new BinlogFormatError(`compressed event inflated to ${out.length} bytes, header says ${length}`);
   }
   return out;
 }
 
-type ZstdDecompress = (buf: Buffer) => Buffer;
+type ZstdDecompress = (buf: Buffer, options: { maxOutputLength: number }) => Buffer;
 
 /** node:zlib has zstd from Node 22.15 / 23.8; the library supports Node 20, so look it up at run time. */
 export function zstdDecompressor(): ZstdDecompress | undefined {

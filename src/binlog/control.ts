@@ -44,7 +44,7 @@ export function decodeFormatDescription(raw: Buffer): FormatDescriptionEvent {
 
 export function decodeRotate(r: ByteReader, postHeaderLength: number): BinlogEvent {
   const position = postHeaderLength >= 8 ? r.u64() : 4n;
-  r.pos += Math.max(0, postHeaderLength - 8);
+  r.skip(Math.max(0, postHeaderLength - 8));
   return { type: 'rotate', position, nextFile: r.rest().toString('utf8') };
 }
 
@@ -75,15 +75,21 @@ export function decodeUserVar(r: ByteReader): BinlogEvent {
   const flags = r.remaining > 0 ? r.u8() : 0;
   const unsigned = (flags & UNSIGNED_F) !== 0;
   let decoded: Buffer | number | bigint | string;
+  const size = (n: number) => {
+    if (value.length < n) throw new BinlogFormatError(`user variable @${name}: ${value.length}-byte value, ${n} expected`);
+  };
   switch (valueType) {
     case REAL_RESULT:
+      size(8);
       decoded = value.readDoubleLE(0);
       break;
     case INT_RESULT:
+      size(8);
       decoded = unsigned ? value.readBigUInt64LE(0) : value.readBigInt64LE(0);
       break;
     case DECIMAL_RESULT:
       // Precision and scale bytes, then the binary decimal.
+      size(2);
       decoded = decodeDecimal(value, 2, value[0]!, value[1]!);
       break;
     default:
@@ -189,9 +195,7 @@ export function decodeHeartbeatV2(r: ByteReader): BinlogEvent {
   while (r.remaining > 0) {
     const field = r.packed();
     if (field === 0) break;
-    const len = r.packed();
-    const value = new ByteReader(r.buf, r.pos, r.pos + len);
-    r.skip(len);
+    const value = r.sub(r.packed(), 'heartbeat field');
     if (field === 1) e.logFile = value.rest().toString('utf8');
     else if (field === 2) e.position = BigInt(value.packed());
   }

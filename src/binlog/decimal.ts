@@ -2,7 +2,18 @@
 // leftover leading/trailing digits in the fewest bytes that hold them; the sign is the inverted top bit, and a
 // negative number has every byte inverted so that the bytes sort like the numbers.
 
+import { BinlogFormatError } from './reader.js';
+
 const DIG2BYTES = [0, 1, 1, 2, 2, 3, 3, 4, 4, 4] as const;
+/** DECIMAL_MAX_PRECISION of MySQL and MariaDB. */
+const MAX_PRECISION = 65;
+
+/** Only scale <= precision <= 65 has a binary layout; corrupt metadata can say otherwise. */
+export function checkDecimal(precision: number, scale: number): void {
+  if (!(precision <= MAX_PRECISION && scale <= precision)) {
+    throw new BinlogFormatError(`DECIMAL(${precision},${scale}) is not a valid DECIMAL`);
+  }
+}
 
 export function decimalBinarySize(precision: number, scale: number): number {
   const intg = precision - scale;
@@ -11,8 +22,9 @@ export function decimalBinarySize(precision: number, scale: number): number {
 
 /** The decimal at buf[pos..] as text with exactly `scale` fraction digits ('-12.3400', '0.50', '7'). */
 export function decodeDecimal(buf: Buffer, pos: number, precision: number, scale: number): string {
+  checkDecimal(precision, scale);
   const size = decimalBinarySize(precision, scale);
-  if (pos + size > buf.length) throw new RangeError(`DECIMAL(${precision},${scale}) needs ${size} bytes`);
+  if (pos + size > buf.length) throw new BinlogFormatError(`DECIMAL(${precision},${scale}) needs ${size} bytes`);
   const b = Buffer.from(buf.subarray(pos, pos + size));
   const negative = (b[0]! & 0x80) === 0;
   b[0]! ^= 0x80;

@@ -60,6 +60,21 @@ const SIMPLE: Partial<Record<number, BinlogEvent['type']>> = {
 
 const STMT_END_F = 0x0001;
 const LOG_EVENT_BINLOG_IN_USE_F = 0x0001;
+// Header, binlog version, server version, create timestamp, header length: what precedes the post-header table.
+const FORMAT_DESCRIPTION_MIN_LENGTH = EVENT_HEADER_LENGTH + 2 + 50 + 4 + 1;
+const EVENT_TYPE_NAMES = new Map<number, string>(Object.entries(EventType).map(([name, code]) => [code, name]));
+
+/** Any failure while decoding `raw` as the typed error callers handle, named after the event type. */
+function decodeFailure(err: unknown, raw: Buffer): Error {
+  if (err instanceof BinlogChecksumError) return err;
+  const typeCode = raw.length > 4 ? raw[4]! : -1;
+  const what = `${EVENT_TYPE_NAMES.get(typeCode) ?? `type ${typeCode}`} event`;
+  if (err instanceof BinlogFormatError) {
+    err.message = `${what}: ${err.message}`;
+    return err;
+  }
+  return new BinlogFormatError(`${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+}
 
 export interface DecodeOptions {
   /**
@@ -78,7 +93,21 @@ export class BinlogDecoder {
     return this.#format;
   }
 
+  /**
+   * Throws BinlogChecksumError for a CRC mismatch and BinlogFormatError for anything else that is wrong with
+   * the bytes: every count and length in an event is checked against the bytes present, and any other failure
+   * is turned into a BinlogFormatError here, so that a corrupt or hostile event never surfaces as a bare
+   * RangeError or TypeError.
+   */
   decode(raw: Buffer, options: DecodeOptions = {}): DecodedEvent {
+    try {
+      return this.#decode(raw, options);
+    } catch (err) {
+      throw decodeFailure(err, raw);
+    }
+  }
+
+  #decode(raw: Buffer, options: DecodeOptions): DecodedEvent {
     const header = decodeHeader(raw);
     if (header.eventLength !== raw.length) {
       throw new BinlogFormatError(`event length ${header.eventLength} in the header, ${raw.length} bytes given`);
@@ -107,6 +136,9 @@ export class BinlogDecoder {
   }
 
   #formatDescription(raw: Buffer, header: EventHeader): DecodedEvent {
+    if (raw.length < FORMAT_DESCRIPTION_MIN_LENGTH) {
+      throw new BinlogFormatError(`Format_description of ${raw.length} bytes, at least ${FORMAT_DESCRIPTION_MIN_LENGTH} expected`);
+    }
     if (isChecksumAware(fdeServerVersion(raw)) && raw[raw.length - 5] === 1) {
       const expected = raw.readUInt32LE(raw.length - 4);
       // The server sets LOG_EVENT_BINLOG_IN_USE_F in the file it is writing and clears it in place at close,
@@ -226,9 +258,7 @@ function decodeTransactionPayload(r: ByteReader): BinlogEvent {
   while (r.remaining > 0) {
     const field = r.packed();
     if (field === OTW_PAYLOAD_HEADER_END_MARK) break;
-    const len = r.packed();
-    const value = new ByteReader(r.buf, r.pos, r.pos + len);
-    r.skip(len);
+    const value = r.sub(r.packed(), 'transaction payload field');
     if (field === OTW_PAYLOAD_SIZE_FIELD) size = value.packed();
     else if (field === OTW_PAYLOAD_COMPRESSION_TYPE_FIELD) compression = value.packed();
     else if (field === OTW_PAYLOAD_UNCOMPRESSED_SIZE_FIELD) uncompressedSize = value.packed();
@@ -244,7 +274,14 @@ function decodeTransactionPayload(r: ByteReader): BinlogEvent {
         + 'this Node.js cannot read (node:zlib has no zstd before Node 22.15): turn '
         + 'binlog_transaction_compression off on the source, or run on a newer Node.js');
     }
-    data = zstd(Buffer.from(payload));
+    if (uncompressedSize < 0) throw new BinlogFormatError('compressed transaction payload without its uncompressed size');
+    // Decompression stops at the declared size: a small payload cannot make us hold more than it says.
+    try {
+      data = zstd(Buffer.from(payload), { maxOutputLength: Math.max(1, uncompressedSize) });
+    } catch (err) {
+      throw new BinlogFormatError(`transaction payload does not decompress to the ${uncompressedSize} bytes it declares: `
+        + (err as Error).message);
+    }
   } else {
     throw new BinlogFormatError(`unknown transaction payload compression type ${compression}`);
   }

@@ -28,31 +28,66 @@ const MYSQL_TYPE_DATETIME = 12;
 const MYSQL_TYPE_NEWDECIMAL = 246;
 const MYSQL_TYPE_VAR_STRING = 253;
 
+/** JSON_DOCUMENT_MAX_DEPTH: the server refuses to store a document nested deeper. */
+const MAX_DEPTH = 100;
+/**
+ * The most text one byte of a document the server wrote can print as: a control character in a string or key
+ * is one byte and six characters (\u0001); every other value prints in fewer characters than it has bytes,
+ * counting its entry in the container. A document whose entries share values could print exponentially more.
+ */
+const TEXT_PER_BYTE = 6;
+const TEXT_SLACK = 16;
+
 /** Binary JSON document to text. An empty document is JSON null, as the server reads it. */
 export function jsonBinaryToText(doc: Buffer): string {
   if (doc.length === 0) return 'null';
-  return new JsonReader(doc).value(doc[0]!, 1, doc.length);
+  return new JsonReader(doc).value(doc[0]!, 1, doc.length, 0);
 }
 
 class JsonReader {
-  constructor(private readonly doc: Buffer) {}
+  /** Characters the text may still take; decoding stops when a corrupt document would print more. */
+  private budget: number;
+
+  constructor(private readonly doc: Buffer) {
+    this.budget = TEXT_PER_BYTE * doc.length + TEXT_SLACK;
+  }
 
   private fail(what: string, at: number): never {
     throw new BinlogFormatError(`corrupt binary JSON: ${what} at offset ${at}`);
+  }
+
+  private charge(chars: number, at: number): void {
+    this.budget -= chars;
+    if (this.budget < 0) this.fail(`text longer than ${TEXT_PER_BYTE} characters per byte of the ${this.doc.length}-byte document`, at);
+  }
+
+  private spend(text: string, at: number): string {
+    this.charge(text.length, at);
+    return text;
   }
 
   private check(pos: number, n: number, end: number): void {
     if (pos < 0 || pos + n > end) this.fail(`${n} bytes out of bounds`, pos);
   }
 
-  /** The value of type `type` whose data starts at `pos`; `end` bounds the enclosing document or container. */
-  value(type: number, pos: number, end: number): string {
-    const d = this.doc;
+  /**
+   * The value of type `type` whose data starts at `pos`; `end` bounds the enclosing document or container,
+   * `depth` counts the containers around it.
+   */
+  value(type: number, pos: number, end: number, depth: number): string {
     switch (type) {
       case SMALL_OBJECT: case LARGE_OBJECT:
-        return this.container(pos, end, type === LARGE_OBJECT, true);
+        return this.container(pos, end, type === LARGE_OBJECT, true, depth + 1);
       case SMALL_ARRAY: case LARGE_ARRAY:
-        return this.container(pos, end, type === LARGE_ARRAY, false);
+        return this.container(pos, end, type === LARGE_ARRAY, false, depth + 1);
+      default:
+        return this.spend(this.scalar(type, pos, end), pos);
+    }
+  }
+
+  private scalar(type: number, pos: number, end: number): string {
+    const d = this.doc;
+    switch (type) {
       case LITERAL:
         this.check(pos, 1, end);
         return this.literal(d[pos]!, pos);
@@ -62,7 +97,12 @@ class JsonReader {
       case UINT32: this.check(pos, 4, end); return String(d.readUInt32LE(pos));
       case INT64: this.check(pos, 8, end); return String(d.readBigInt64LE(pos));
       case UINT64: this.check(pos, 8, end); return String(d.readBigUInt64LE(pos));
-      case DOUBLE: this.check(pos, 8, end); return formatJsonDouble(d.readDoubleLE(pos));
+      case DOUBLE: {
+        this.check(pos, 8, end);
+        const x = d.readDoubleLE(pos);
+        if (!Number.isFinite(x)) this.fail(`double ${x}`, pos);
+        return formatJsonDouble(x);
+      }
       case STRING: {
         const [len, at] = this.varLength(pos, end);
         this.check(at, len, end);
@@ -119,7 +159,8 @@ class JsonReader {
     return this.fail('variable length longer than 5 bytes', pos);
   }
 
-  private container(base: number, end: number, large: boolean, isObject: boolean): string {
+  private container(base: number, end: number, large: boolean, isObject: boolean, depth: number): string {
+    if (depth > MAX_DEPTH) this.fail(`containers nested deeper than ${MAX_DEPTH}`, base);
     const d = this.doc;
     const w = large ? 4 : 2;
     const read = (p: number): number => {
@@ -133,20 +174,24 @@ class JsonReader {
     const keyEntries = base + 2 * w;
     const valueEntries = keyEntries + (isObject ? count * (w + 2) : 0);
     const parts: string[] = [];
+    // Brackets and separators.
+    this.charge(2 * Math.max(1, count), base);
     for (let i = 0; i < count; i++) {
       const entry = valueEntries + i * (1 + w);
       this.check(entry, 1 + w, limit);
       const type = d[entry]!;
       const inlined = type === LITERAL || type === INT16 || type === UINT16
         || (large && (type === INT32 || type === UINT32));
-      const text = inlined ? this.value(type, entry + 1, limit) : this.value(type, base + read(entry + 1), limit);
+      const at = inlined ? entry + 1 : base + read(entry + 1);
+      const text = this.value(type, at, limit, depth);
       if (isObject) {
         const keyEntry = keyEntries + i * (w + 2);
         const keyOffset = read(keyEntry);
         this.check(keyEntry + w, 2, limit);
         const keyLength = d.readUInt16LE(keyEntry + w);
         this.check(base + keyOffset, keyLength, limit);
-        parts.push(`${quote(d.toString('utf8', base + keyOffset, base + keyOffset + keyLength))}: ${text}`);
+        const key = this.spend(`${quote(d.toString('utf8', base + keyOffset, base + keyOffset + keyLength))}: `, keyEntry);
+        parts.push(key + text);
       } else {
         parts.push(text);
       }

@@ -48,9 +48,8 @@ export function decodeQuery(r: ByteReader, postHeaderLength: number, compressed:
   const errorCode = r.u16();
   // Binlog v1/v3 Query events have no status block (post-header of 11 bytes).
   const statusLength = postHeaderLength >= QUERY_POST_HEADER_LENGTH ? r.u16() : 0;
-  r.pos = start + postHeaderLength;
-  const statusVars = decodeStatusVars(new ByteReader(r.buf, r.pos, r.pos + statusLength));
-  r.skip(statusLength);
+  r.skipTo(start + postHeaderLength, 'Query post-header');
+  const statusVars = decodeStatusVars(r.sub(statusLength, 'Query status variables'));
   const database = r.str(dbLength, 'database name');
   r.skip(1);
   const text = r.rest();
@@ -60,6 +59,7 @@ export function decodeQuery(r: ByteReader, postHeaderLength: number, compressed:
 
 /** A Query event whose post-header goes on with the LOAD DATA file id and file name offsets. */
 export function decodeExecuteLoadQuery(r: ByteReader, postHeaderLength: number): ExecuteLoadQueryEvent {
+  r.need(postHeaderLength, 'Execute_load_query post-header');
   const fields = new ByteReader(r.buf, r.pos + QUERY_POST_HEADER_LENGTH, r.pos + postHeaderLength);
   const fileId = fields.u32();
   const filenameStart = fields.u32();

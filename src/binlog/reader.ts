@@ -17,7 +17,8 @@ export class ByteReader {
   }
 
   need(n: number, what = 'value'): void {
-    if (n < 0 || this.pos + n > this.end) {
+    // `!(n >= 0)` also refuses NaN, which a count computed from corrupt metadata can be.
+    if (!(n >= 0) || this.pos + n > this.end) {
       throw new BinlogFormatError(`event too short reading ${what}: need ${n} bytes at offset ${this.pos}, `
         + `${this.remaining} left`);
     }
@@ -26,6 +27,12 @@ export class ByteReader {
   skip(n: number): void {
     this.need(n, 'skipped bytes');
     this.pos += n;
+  }
+
+  /** Moves forward to `pos` (the end of a post-header whose length the Format_description gives). */
+  skipTo(pos: number, what: string): void {
+    this.need(pos - this.pos, what);
+    this.pos = pos;
   }
 
   u8(): number {
@@ -99,6 +106,14 @@ export class ByteReader {
     throw new BinlogFormatError(`invalid length-encoded integer prefix 0x${first.toString(16)} at ${this.pos - 1}`);
   }
 
+  /** A reader over the next n bytes (a length-prefixed block), which are consumed. */
+  sub(n: number, what: string): ByteReader {
+    this.need(n, what);
+    const block = new ByteReader(this.buf, this.pos, this.pos + n);
+    this.pos += n;
+    return block;
+  }
+
   /** A view (not a copy) of the next n bytes. */
   bytes(n: number, what = 'bytes'): Buffer {
     this.need(n, what);
@@ -113,8 +128,8 @@ export class ByteReader {
 
   /** Bytes up to the next NUL (the NUL is consumed); up to the end when there is none. */
   cstring(): Buffer {
-    let i = this.buf.indexOf(0, this.pos);
-    if (i < 0 || i >= this.end) i = this.end;
+    const nul = this.buf.subarray(this.pos, this.end).indexOf(0);
+    const i = nul < 0 ? this.end : this.pos + nul;
     const b = this.buf.subarray(this.pos, i);
     this.pos = Math.min(i + 1, this.end);
     return b;

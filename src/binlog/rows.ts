@@ -13,7 +13,7 @@ export interface RowsLayout {
   compressed: boolean;
 }
 
-export class MissingTableMapError extends Error {
+export class MissingTableMapError extends BinlogFormatError {
   override name = 'MissingTableMapError';
 }
 
@@ -27,10 +27,10 @@ export function decodeRows(
   let extraData: Buffer | undefined;
   if (layout.v2) {
     const extraLength = r.u16();
-    r.pos = start + postHeaderLength;
+    r.skipTo(start + postHeaderLength, 'rows post-header');
     extraData = Buffer.from(r.bytes(Math.max(0, extraLength - 2), 'rows extra data'));
   } else {
-    r.pos = start + postHeaderLength;
+    r.skipTo(start + postHeaderLength, 'rows post-header');
   }
   const tableMap = tableMaps.get(tableId);
   if (!tableMap) {
@@ -42,16 +42,21 @@ export function decodeRows(
     throw new BinlogFormatError(`rows event has ${n} columns, Table_map of \`${tableMap.database}\`.`
       + `\`${tableMap.table}\` has ${tableMap.columnTypes.length}`);
   }
-  const presentBefore = r.bytes((n + 7) >> 3, 'columns bitmap');
-  const presentAfter = layout.kind === 'update' ? r.bytes((n + 7) >> 3, 'columns bitmap') : presentBefore;
+  const presentBefore = presentColumns(r.bytes((n + 7) >> 3, 'columns bitmap'), n);
+  const presentAfter = layout.kind === 'update' ? presentColumns(r.bytes((n + 7) >> 3, 'columns bitmap'), n) : presentBefore;
   const data = layout.compressed ? new ByteReader(mariadbUncompress(r.rest())) : r;
+  // A row of no columns takes no bytes: reading rows from the rest of the event would never end.
+  if (data.remaining > 0 && presentBefore.length === 0 && presentAfter.length === 0) {
+    throw new BinlogFormatError(`rows event on \`${tableMap.database}\`.\`${tableMap.table}\` has no columns in its row `
+      + `images (column count ${n}) but ${data.remaining} bytes of rows`);
+  }
 
   const rows: RowsEvent['rows'] = [];
   while (data.remaining > 0) {
-    const first = readImage(data, tableMap, n, presentBefore);
+    const first = readImage(data, tableMap, presentBefore);
     if (layout.kind === 'write') rows.push({ after: first });
     else if (layout.kind === 'delete') rows.push({ before: first });
-    else rows.push({ before: first, after: readImage(data, tableMap, n, presentAfter) });
+    else rows.push({ before: first, after: readImage(data, tableMap, presentAfter) });
   }
   const event: RowsEvent = {
     type: 'rows', kind: layout.kind, tableId, tableMap, flags, statementEnd: (flags & STMT_END_F) !== 0, rows,
@@ -60,15 +65,19 @@ export function decodeRows(
   return event;
 }
 
-function readImage(r: ByteReader, map: TableMapEvent, n: number, present: Buffer): RowImage {
-  let presentCount = 0;
-  for (let i = 0; i < n; i++) if (bitSet(present, i)) presentCount++;
-  const nulls = r.bytes((presentCount + 7) >> 3, 'null bitmap');
+/** Positions of the columns a columns bitmap marks present, among the first n. */
+function presentColumns(bitmap: Buffer, n: number): number[] {
+  const present: number[] = [];
+  for (let i = 0; i < n; i++) if (bitSet(bitmap, i)) present.push(i);
+  return present;
+}
+
+function readImage(r: ByteReader, map: TableMapEvent, present: number[]): RowImage {
+  const nulls = r.bytes((present.length + 7) >> 3, 'null bitmap');
   const row: RowImage = new Array(map.columnTypes.length).fill(undefined);
-  let k = 0;
-  for (let i = 0; i < n; i++) {
-    if (!bitSet(present, i)) continue;
-    if (bitSet(nulls, k++)) {
+  for (let k = 0; k < present.length; k++) {
+    const i = present[k]!;
+    if (bitSet(nulls, k)) {
       row[i] = null;
     } else {
       try {

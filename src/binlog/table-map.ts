@@ -1,6 +1,6 @@
 import type { TableMapEvent } from './events.js';
 import { ColumnType as T } from './column-types.js';
-import { ByteReader, bitSet } from './reader.js';
+import { BinlogFormatError, ByteReader, bitSet } from './reader.js';
 import { readColumnMeta } from './values.js';
 
 // Optional metadata field types (binlog_row_metadata), numbered as MySQL and MariaDB write them.
@@ -17,6 +17,9 @@ const ENUM_AND_SET_DEFAULT_CHARSET = 10;
 const ENUM_AND_SET_COLUMN_CHARSET = 11;
 const COLUMN_VISIBILITY = 12;
 
+/** MAX_FIELDS of MySQL and MariaDB: no table has more columns, so no Table_map may list more. */
+const MAX_COLUMNS = 4096;
+
 /**
  * `r` is positioned after the common header, `tableIdSize` is 6 (or 4 for pre-5.1.4 formats). `mariadb`: the
  * source is MariaDB, whose signedness field also has a bit for YEAR columns (always set: YEAR is unsigned).
@@ -27,19 +30,19 @@ export function decodeTableMap(
   const start = r.pos;
   const tableId = r.ubig(tableIdSize);
   const flags = r.u16();
-  r.pos = start + postHeaderLength;
+  r.skipTo(start + postHeaderLength, 'Table_map post-header');
   const database = r.str(r.u8(), 'database name');
   r.skip(1);
   const table = r.str(r.u8(), 'table name');
   r.skip(1);
   const n = r.packed();
-  const columnTypes = [...r.bytes(n, 'column types')];
-  const metaLength = r.packed();
-  const metaEnd = r.pos + metaLength;
-  const meta = new ByteReader(r.buf, r.pos, metaEnd);
+  if (n > MAX_COLUMNS) {
+    throw new BinlogFormatError(`Table_map of \`${database}\`.\`${table}\` has ${n} columns, a table has at most ${MAX_COLUMNS}`);
+  }
+  const columnTypes = [...r.bytes(n, 'Table_map column types')];
+  const meta = r.sub(r.packed(), 'Table_map metadata block');
   const columnMeta = columnTypes.map((t) => readColumnMeta(t, meta));
-  r.pos = metaEnd;
-  const nullBits = r.bytes((n + 7) >> 3, 'null bitmap');
+  const nullBits = r.bytes((n + 7) >> 3, 'Table_map null bitmap');
   const nullable = columnTypes.map((_, i) => bitSet(nullBits, i));
   const event: TableMapEvent = {
     type: 'table_map', tableId, flags, database, table, columnTypes, columnMeta, nullable, optional: {},
@@ -75,11 +78,16 @@ function readOptionalMetadata(r: ByteReader, e: TableMapEvent, mariadb: boolean)
   const n = e.columnTypes.length;
   const o = e.optional;
   const columns = (pred: (i: number) => boolean) => [...Array(n).keys()].filter(pred);
+  // Each field costs up to one pass over the columns; the servers write each at most once, and so it must
+  // be, or a few bytes per repeat would cost a pass each.
+  const seen = new Set<number>();
   while (r.remaining > 0) {
     const fieldType = r.u8();
-    const len = r.packed();
-    const f = new ByteReader(r.buf, r.pos, r.pos + len);
-    r.skip(len);
+    const f = r.sub(r.packed(), 'Table_map optional metadata field');
+    if (fieldType <= COLUMN_VISIBILITY) {
+      if (seen.has(fieldType)) throw new BinlogFormatError(`Table_map optional metadata field ${fieldType} is repeated`);
+      seen.add(fieldType);
+    }
     switch (fieldType) {
       case SIGNEDNESS: {
         // One bit per numeric column, most significant bit first.

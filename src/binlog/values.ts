@@ -1,13 +1,15 @@
 // Column metadata (from Table_map) and column values (from Rows events), one function each per type.
 import type { ColumnMeta, ColumnValue } from './events.js';
 import { ColumnType as T } from './column-types.js';
-import { decimalBinarySize, decodeDecimal } from './decimal.js';
+import { checkDecimal, decimalBinarySize, decodeDecimal } from './decimal.js';
 import { jsonBinaryToText } from './json.js';
 import { BinlogFormatError, type ByteReader } from './reader.js';
 import {
   decodeDate, decodeDatetime2, decodeDatetimeOld, decodeTime2, decodeTimeOld, decodeTimestamp2, fracBytes,
   formatTimestamp,
 } from './temporal.js';
+
+const MAX_FSP = 6;
 
 /** Reads one column's metadata from the Table_map metadata block. */
 export function readColumnMeta(type: number, r: ByteReader): ColumnMeta {
@@ -23,7 +25,9 @@ export function readColumnMeta(type: number, r: ByteReader): ColumnMeta {
     }
     case T.NEWDECIMAL: {
       const precision = r.u8();
-      return { realType: type, precision, scale: r.u8() };
+      const scale = r.u8();
+      checkDecimal(precision, scale);
+      return { realType: type, precision, scale };
     }
     case T.STRING: case T.ENUM: case T.SET: {
       // Two bytes, first = real type. CHAR columns longer than 255 bytes borrow two bits of it (inverted) as
@@ -33,8 +37,11 @@ export function readColumnMeta(type: number, r: ByteReader): ColumnMeta {
       if ((b0 & 0x30) !== 0x30) return { realType: b0 | 0x30, length: b1 | (((b0 & 0x30) ^ 0x30) << 4) };
       return { realType: b0, length: b1 };
     }
-    case T.TIMESTAMP2: case T.DATETIME2: case T.TIME2:
-      return { realType: type, fsp: r.u8() };
+    case T.TIMESTAMP2: case T.DATETIME2: case T.TIME2: {
+      const fsp = r.u8();
+      if (fsp > MAX_FSP) throw new BinlogFormatError(`fractional seconds precision ${fsp} in Table_map metadata (at most ${MAX_FSP})`);
+      return { realType: type, fsp };
+    }
     default:
       return { realType: type };
   }

@@ -17,8 +17,9 @@
 //   artificial — body: the current binlog file name, logPos: the end of the last event sent) per period.
 //   Heartbeats are never in the binlog.
 import { createConnection, type Connection } from 'mysql2';
-import { SourceError, fromClientError, CR_SERVER_LOST, ER_MASTER_FATAL_ERROR_READING_BINLOG, ER_SLAVE_FATAL_ERROR,
-  ER_SLAVE_RELAY_LOG_WRITE_FAILURE, isRetryable, type Phase } from './errors.js';
+import { SourceError, fromClientError, CR_SERVER_LOST, ER_MASTER_FATAL_ERROR_READING_BINLOG, ER_NET_PACKET_TOO_LARGE,
+  ER_SLAVE_FATAL_ERROR, ER_SLAVE_RELAY_LOG_WRITE_FAILURE, isRetryable, type Phase } from './errors.js';
+import { EventSizeLimit } from './event-size.js';
 import { BINLOG_SEND_ANNOTATE_ROWS_EVENT, binlogDumpPayload, parseErrPacket, registerReplicaPayload } from './packets.js';
 import { RawCommand, type CoreConnection, type WirePacket } from './raw-command.js';
 import { upgradeWithSsl, type SourceSsl } from './tls.js';
@@ -40,7 +41,12 @@ export interface DumpRequest {
   connectTimeoutMs?: number;
   /** MASTER_SSL=1 and its settings; left out, the connection is plaintext. */
   ssl?: SourceSsl | undefined;
+  /** slave_max_allowed_packet: the largest event taken in, bytes. Default 1 GiB. */
+  maxAllowedPacket?: number;
 }
+
+/** slave_max_allowed_packet's default and maximum. */
+export const DEFAULT_MAX_ALLOWED_PACKET = 1 << 30;
 
 export interface SourceInfo {
   serverId: number;
@@ -65,6 +71,12 @@ const EVENT_HEADER_LENGTH = 19;
 // as used here.
 const MIN_MARIADB: readonly [number, number] = [10, 0];
 const MIN_MYSQL: readonly [number, number] = [5, 6];
+
+function eventTooLarge(size: number, max: number): SourceError {
+  return new SourceError(`Got a packet bigger than 'slave_max_allowed_packet' bytes: the source sends an event of ` +
+    `${size} bytes, replicaMaxAllowedPacket is ${max}; if the event is genuine, raise replicaMaxAllowedPacket ` +
+    '(at most 1 GiB)', { errno: ER_NET_PACKET_TOO_LARGE, retryable: false });
+}
 
 function versionAtLeast(version: string, min: readonly [number, number]): boolean {
   const m = /^(\d+)\.(\d+)/.exec(version);
@@ -179,7 +191,15 @@ export class BinlogDump {
   }
 
   private startDump(req: DumpRequest, flags: number): void {
-    this.core.stream.on('data', () => this.idleTimer?.refresh());
+    const limit = new EventSizeLimit(req.maxAllowedPacket ?? DEFAULT_MAX_ALLOWED_PACKET);
+    // core.stream is the stream mysql2 reads packets from now, not necessarily the socket it connected: with
+    // TLS, mysql2 swaps in the TLSSocket during the handshake and parses the decrypted bytes it emits. Listening
+    // first, the limit sees each chunk before mysql2 buffers it, and nothing from the socket after a failure.
+    this.core.stream.prependListener('data', (chunk: Buffer) => {
+      this.idleTimer?.refresh();
+      const size = limit.check(chunk);
+      if (size !== undefined) this.fail(eventTooLarge(size, limit.max));
+    });
     this.armIdleTimer();
     this.core.addCommand(new RawCommand(
       binlogDumpPayload(req.replicaServerId, req.file, req.position, flags),

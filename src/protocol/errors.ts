@@ -30,6 +30,8 @@ export const ER_SLAVE_FATAL_ERROR = ErrorCodes.ER_SLAVE_FATAL_ERROR;
 export const ER_MASTER_FATAL_ERROR_READING_BINLOG = ErrorCodes.ER_MASTER_FATAL_ERROR_READING_BINLOG;
 /** "Relay log write failure: %s", what a real replica reports for an event it cannot take in. */
 export const ER_SLAVE_RELAY_LOG_WRITE_FAILURE = ErrorCodes.ER_SLAVE_RELAY_LOG_WRITE_FAILURE;
+/** "Got a packet bigger than 'max_allowed_packet' bytes": an event over slave_max_allowed_packet. */
+export const ER_NET_PACKET_TOO_LARGE = 1153;
 
 /** ERR packets during the dump after which a real replica stops instead of reconnecting. */
 const DUMP_FATAL_ERRNOS = new Set([

@@ -4,8 +4,8 @@
 import { EventEmitter } from 'node:events';
 import { open, readFile, stat, truncate, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BINLOG_MAGIC, EVENT_HEADER_LENGTH, EventType } from '../binlog/events.js';
-import { BinlogDecoder, crc32, decodeHeader } from '../binlog/decoder.js';
+import { BINLOG_MAGIC, EVENT_HEADER_LENGTH, EventType, type BinlogEvent } from '../binlog/events.js';
+import { BinlogChecksumError, BinlogDecoder, crc32, decodeHeader } from '../binlog/decoder.js';
 import { SourcePositionTracker, type SourcePosition } from '../binlog/position.js';
 import { DATA_FILE_MODE, writeFileAtomic } from '../info/files.js';
 
@@ -243,6 +243,28 @@ async function validLength(path: string): Promise<number> {
   return pos;
 }
 
+/** Error 1594: an event of the relay log that does not decode, named by where it is. */
+export class RelayLogReadError extends Error {
+  readonly errno = 1594;
+
+  constructor(cause: unknown, readonly file: string, readonly pos: number) {
+    super(`Relay log read failure: could not parse relay log event entry at ${file}:${pos} (${
+      cause instanceof BinlogChecksumError ? 'event checksum failure' : (cause as Error).message})`, { cause });
+  }
+
+  /**
+   * The message with what to do: fetch the source's events again from the position applied last, which
+   * changeReplicationSource does when given a position (it resets the relay log to start there).
+   */
+  advise(channel: string, applied: { sourceLogFile: string; sourceLogPos: number }): string {
+    const name = JSON.stringify(channel);
+    return `${this.message}. The relay log may be corrupt; to fetch it again from the source from the last ` +
+      `applied position, run: stopReplica(${name}); changeReplicationSource(${name}, { sourceLogFile: ` +
+      `${JSON.stringify(applied.sourceLogFile)}, sourceLogPos: ${applied.sourceLogPos} }); startReplica(${name}). ` +
+      'If the same event fails again, the source\'s binary log is damaged there';
+  }
+}
+
 /**
  * Reads a relay log file from its head up to `until` (its end by default), decoding only the events that set
  * the format and the source position. Every file starts with a Rotate naming where its events come from, so
@@ -258,7 +280,12 @@ export async function scanRelayFile(log: RelayLog, file: string, until = Infinit
       event = await reader.tryNext()) {
       const header = decodeHeader(event.raw);
       const positional = header.typeCode === EventType.ROTATE || header.typeCode === EventType.FORMAT_DESCRIPTION;
-      const decoded = positional ? decoder.decode(event.raw).event : undefined;
+      let decoded: BinlogEvent | undefined;
+      try {
+        decoded = positional ? decoder.decode(event.raw).event : undefined;
+      } catch (err) {
+        throw new RelayLogReadError(err, event.file, event.pos);
+      }
       if (decoded?.type === 'rotate') tracker ??= new SourcePositionTracker({ file: decoded.nextFile, pos: 0 });
       tracker?.advance(header, decoded);
     }
