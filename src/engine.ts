@@ -28,6 +28,12 @@ export interface EngineOptions {
   maxRelayLogSize?: number;
   /** relay_log_purge: delete relay log files the SQL stage has finished. Default true. */
   relayLogPurge?: boolean;
+  /**
+   * relay_log_space_limit: bytes of relay log per channel at most; at the limit the I/O stage stops reading from
+   * the source until the SQL stage has purged (it may pass it by one event so that neither waits for the other).
+   * Default 0 = no limit.
+   */
+  relayLogSpaceLimit?: number;
   /** replica_net_timeout in seconds: a source silent this long is reconnected. Default 60. */
   replicaNetTimeout?: number;
   /** replicate_same_server_id: keep events carrying this replica's own server_id. Default false. */
@@ -82,6 +88,7 @@ export class ReplicationEngine {
       logger: options.logger ?? pino({ level: 'silent' }),
       maxRelayLogSize: options.maxRelayLogSize ?? 1 << 30,
       relayLogPurge: options.relayLogPurge ?? true,
+      relayLogSpaceLimit: checkSpaceLimit(options.relayLogSpaceLimit ?? 0),
       replicaNetTimeout: options.replicaNetTimeout ?? 60,
       replicateSameServerId: options.replicateSameServerId ?? false,
       positionTable: options.positionTable ?? 'tributary.replication_position',
@@ -282,6 +289,13 @@ function checkFilters(filters: Partial<ReplicationFilters>): Partial<Replication
     throw new ReplicationError('ER_WRONG_ARGUMENTS', (err as Error).message);
   }
   return filters;
+}
+
+function checkSpaceLimit(limit: number): number {
+  if (!Number.isSafeInteger(limit) || limit < 0) {
+    throw new ReplicationError('ER_WRONG_ARGUMENTS', `relayLogSpaceLimit must be a number of bytes >= 0 (0 = no limit), got ${limit}`);
+  }
+  return limit;
 }
 
 function checkSkipErrors(errors: number[] | 'all'): ReadonlySet<number> | 'all' {

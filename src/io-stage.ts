@@ -5,8 +5,9 @@ import type { Logger } from 'pino';
 import { BinlogDecoder, decodeHeader, encodeFormatDescription, encodeRotate } from './binlog/decoder.js';
 import { EventType } from './binlog/events.js';
 import { SourcePositionTracker, type SourcePosition } from './binlog/position.js';
+import { isDiskFull } from './info/files.js';
 import { BinlogDump, SourceError } from './protocol/index.js';
-import type { RelayLog } from './relaylog/relay-log.js';
+import { RelayLogCutError, type RelayLog } from './relaylog/relay-log.js';
 import { IoState } from './status.js';
 
 export interface SourceSettings {
@@ -30,6 +31,8 @@ export interface IoStageOptions {
   replicateSameServerId: boolean;
   /** replica_net_timeout, seconds. */
   netTimeout: number;
+  /** relay_log_space_limit, bytes; 0 = no limit. */
+  relayLogSpaceLimit: number;
   source: () => SourceSettings;
   /** Called when received events are in the relay log (Read_Master_Log_Pos moved). */
   onPosition: (position: SourcePosition) => void;
@@ -38,6 +41,8 @@ export interface IoStageOptions {
 
 const FLUSH_BYTES = 1 << 20;
 const NOT_YET = Symbol('not yet');
+/** A write that found the disk full is tried again after this long, or as soon as a purge frees space. */
+const DISK_FULL_RETRY_MS = 1000;
 
 export class IoStage {
   state = '';
@@ -49,9 +54,12 @@ export class IoStage {
   private abort = new AbortController();
   private loop: Promise<void> | undefined;
   private dump: BinlogDump | undefined;
+  /** The relay log's cut count that `position` belongs to. */
+  private epoch: number;
 
   constructor(private readonly options: IoStageOptions, start: SourcePosition) {
     this.position = start;
+    this.epoch = options.relayLog.epoch;
   }
 
   start(): void {
@@ -79,6 +87,12 @@ export class IoStage {
     let failures = 0;
     let failedRead = false;
     while (!signal.aborted) {
+      const { relayLog } = this.options;
+      if (relayLog.epoch !== this.epoch) {
+        // The SQL stage cut off a damaged part of the relay log: fetch again from where the whole events end.
+        this.epoch = relayLog.epoch;
+        this.position = relayLog.resumePosition ?? this.position;
+      }
       const source = this.options.source();
       this.running = 'Connecting';
       this.state = failures === 0 ? IoState.connecting
@@ -129,9 +143,13 @@ export class IoStage {
     }
   }
 
-  /** Copies events into the relay log until the dump ends. */
+  /**
+   * Copies events into the relay log until the dump ends. Returns early when the relay log is cut meanwhile
+   * (run() then fetches again from the cut).
+   */
   private async receive(dump: BinlogDump, source: SourceSettings): Promise<void> {
-    const { relayLog, replicaServerId } = this.options;
+    const { relayLog, replicaServerId, relayLogSpaceLimit: limit } = this.options;
+    const epoch = this.epoch;
     const checksumAlg = dump.source.checksumAlg;
     const tracker = new SourcePositionTracker(this.position);
     const decoder = new BinlogDecoder();
@@ -144,63 +162,122 @@ export class IoStage {
     const positionMark = () => encodeRotate({
       serverId: replicaServerId, nextFile: tracker.file, position: BigInt(tracker.pos), checksumAlg,
     });
-
-    // Every I/O stage start begins a relay log file, whose head says where its events come from.
-    await relayLog.rotate([ownHeader(), positionMark()]);
     let sourceFormat: Buffer | undefined;
+    const rotate = () => this.write(() =>
+      relayLog.rotate([ownHeader(), positionMark(), ...(sourceFormat ? [sourceFormat] : [])], epoch));
+
     let pending: Buffer[] = [];
     let pendingBytes = 0;
     let skipped = false;
+    /** The last wait of the SQL stage at the end of the relay log that let an event past the space limit. */
+    let granted = 0;
 
     const flush = async () => {
       if (pending.length > 0) {
         this.state = IoState.queueing;
-        await relayLog.append(pending);
+        await this.write(() => relayLog.append(pending, epoch));
         pending = [];
         pendingBytes = 0;
         this.position = tracker.position();
         this.options.onPosition(this.position);
       }
-      if (relayLog.needsRotation()) {
-        await relayLog.rotate([ownHeader(), positionMark(), ...(sourceFormat ? [sourceFormat] : [])]);
+      if (relayLog.needsRotation()) await rotate();
+      this.state = IoState.waitingForEvent;
+    };
+    /** relay_log_space_limit: the next event waits until the SQL stage has purged, or has read everything. */
+    const makeRoom = async () => {
+      await flush();
+      while (relayLog.space() > limit) {
+        const reader = relayLog.readerWaiting();
+        if (reader && reader.seq > granted) {
+          granted = reader.seq;
+          if (reader.rotate) await rotate();
+          return;
+        }
+        this.state = IoState.waitingForRelaySpace;
+        await relayLog.waitForSpace(this.abort.signal);
+        this.abort.signal.throwIfAborted();
+        if (relayLog.epoch !== epoch) throw new RelayLogCutError();
       }
       this.state = IoState.waitingForEvent;
     };
 
-    this.state = IoState.waitingForEvent;
-    for (;;) {
-      const next = dump.next();
-      let raw = await Promise.race([next, new Promise<typeof NOT_YET>((r) => setImmediate(() => r(NOT_YET)))]);
-      if (raw === NOT_YET) {
-        await flush();
-        raw = await next;
+    // A cut makes the dump end at once, whether it is waiting for the source or not.
+    const onCut = () => dump.close();
+    relayLog.on('cut', onCut);
+    try {
+      // Every I/O stage start begins a relay log file, whose head says where its events come from.
+      await this.write(() => relayLog.rotate([ownHeader(), positionMark()], epoch));
+      this.state = IoState.waitingForEvent;
+      for (;;) {
+        const next = dump.next();
+        let raw = await Promise.race([next, new Promise<typeof NOT_YET>((r) => setImmediate(() => r(NOT_YET)))]);
+        if (raw === NOT_YET) {
+          await flush();
+          raw = await next;
+        }
+        if (raw === null) {
+          await flush();
+          return;
+        }
+        const header = decodeHeader(raw);
+        if (header.typeCode === EventType.HEARTBEAT || header.typeCode === EventType.HEARTBEAT_V2) {
+          this.receivedHeartbeats++;
+          continue;
+        }
+        const positional = header.typeCode === EventType.ROTATE || header.typeCode === EventType.FORMAT_DESCRIPTION;
+        const decoded = positional ? decoder.decode(raw).event : undefined;
+        if (header.typeCode === EventType.FORMAT_DESCRIPTION) sourceFormat = raw;
+        if (!positional && ignored.has(header.serverId)) {
+          tracker.advance(header);
+          skipped = true;
+          continue;
+        }
+        if (limit > 0 && relayLog.space() + pendingBytes > limit) await makeRoom();
+        if (skipped) {
+          // The relay log must say that the source position jumped over what was not written.
+          pending.push(positionMark());
+          skipped = false;
+        }
+        tracker.advance(header, decoded);
+        pending.push(raw);
+        pendingBytes += raw.length;
+        if (pendingBytes >= FLUSH_BYTES) await flush();
       }
-      if (raw === null) {
-        await flush();
-        return;
+    } catch (err) {
+      if (err instanceof RelayLogCutError) return;
+      throw err;
+    } finally {
+      relayLog.off('cut', onCut);
+    }
+  }
+
+  /**
+   * Runs a relay log write. On a full disk it waits (state `Waiting for disk space`) and runs it again, as the
+   * servers do: the relay log takes back what a failed write left, so nothing received is lost or doubled.
+   */
+  private async write<T>(work: () => Promise<T>): Promise<T> {
+    const signal = this.abort.signal;
+    for (let waited = false; ; waited = true) {
+      try {
+        return await work();
+      } catch (err) {
+        if (err instanceof RelayLogCutError) throw err;
+        if (!isDiskFull(err)) {
+          const e = err as NodeJS.ErrnoException;
+          throw Object.assign(new Error(`Relay log write failure: could not queue event from master ` +
+            `(${e.code ?? ''} ${e.message})`), { errno: 1595 });
+        }
+        if (!waited) {
+          this.options.logger.warn({ dir: this.options.relayLog.options.dir }, 'Disk is full writing the relay log ' +
+            '(Errcode: 28 "No space left on device"). Waiting for someone to free space...');
+        }
+        const state = this.state;
+        this.state = IoState.waitingForDiskSpace;
+        await this.options.relayLog.waitForSpace(signal, DISK_FULL_RETRY_MS);
+        signal.throwIfAborted();
+        this.state = state;
       }
-      const header = decodeHeader(raw);
-      if (header.typeCode === EventType.HEARTBEAT || header.typeCode === EventType.HEARTBEAT_V2) {
-        this.receivedHeartbeats++;
-        continue;
-      }
-      const positional = header.typeCode === EventType.ROTATE || header.typeCode === EventType.FORMAT_DESCRIPTION;
-      const decoded = positional ? decoder.decode(raw).event : undefined;
-      if (header.typeCode === EventType.FORMAT_DESCRIPTION) sourceFormat = raw;
-      if (!positional && ignored.has(header.serverId)) {
-        tracker.advance(header);
-        skipped = true;
-        continue;
-      }
-      if (skipped) {
-        // The relay log must say that the source position jumped over what was not written.
-        pending.push(positionMark());
-        skipped = false;
-      }
-      tracker.advance(header, decoded);
-      pending.push(raw);
-      pendingBytes += raw.length;
-      if (pendingBytes >= FLUSH_BYTES) await flush();
     }
   }
 }
