@@ -56,6 +56,8 @@ export class IoStage {
   private dump: BinlogDump | undefined;
   /** The relay log's cut count that `position` belongs to. */
   private epoch: number;
+  /** A relay log write found the disk full since the last flush that wrote all (said once in the log). */
+  private diskFull = false;
 
   constructor(private readonly options: IoStageOptions, start: SourcePosition) {
     this.position = start;
@@ -159,29 +161,46 @@ export class IoStage {
       serverId: replicaServerId, timestamp: Math.floor(Date.now() / 1000),
       serverVersion: dump.source.serverVersion, checksumAlg,
     });
-    const positionMark = () => encodeRotate({
-      serverId: replicaServerId, nextFile: tracker.file, position: BigInt(tracker.pos), checksumAlg,
+    const positionMark = (at: SourcePosition = tracker) => encodeRotate({
+      serverId: replicaServerId, nextFile: at.file, position: BigInt(at.pos), checksumAlg,
     });
     let sourceFormat: Buffer | undefined;
-    const rotate = () => this.write(() =>
-      relayLog.rotate([ownHeader(), positionMark(), ...(sourceFormat ? [sourceFormat] : [])], epoch));
+    /** A new file whose events start at source position `at`. */
+    const rotate = (at?: SourcePosition) => this.write(() =>
+      relayLog.rotate([ownHeader(), positionMark(at), ...(sourceFormat ? [sourceFormat] : [])], epoch));
 
     let pending: Buffer[] = [];
+    /** The source position after each pending event. */
+    let ends: SourcePosition[] = [];
     let pendingBytes = 0;
     let skipped = false;
+    const queue = (raw: Buffer) => {
+      pending.push(raw);
+      ends.push(tracker.position());
+      pendingBytes += raw.length;
+    };
     /** The last wait of the SQL stage at the end of the relay log that let an event past the space limit. */
     let granted = 0;
 
     const flush = async () => {
-      if (pending.length > 0) {
+      // All in one write; on a disk too full for that, one event at a time, so that what fits gets applied and
+      // purged, making room for the rest.
+      for (let done = 0, batch = pending.length; done < pending.length; batch = 1) {
         this.state = IoState.queueing;
-        await this.write(() => relayLog.append(pending, epoch));
-        pending = [];
-        pendingBytes = 0;
-        this.position = tracker.position();
+        const events = batch === pending.length ? pending : pending.slice(done, done + batch);
+        if (!await this.write(() => relayLog.append(events, epoch), batch === 1)) continue;
+        done += batch;
+        this.position = ends[done - 1]!;
         this.options.onPosition(this.position);
+        // Event by event, files still end at max_relay_log_size, so that the SQL stage can purge them.
+        if (batch === 1 && done < pending.length && relayLog.needsRotation()) await rotate(this.position);
       }
+      pending = [];
+      ends = [];
+      pendingBytes = 0;
       if (relayLog.needsRotation()) await rotate();
+      if (this.diskFull) this.options.logger.info('the relay log has caught up with what was received after the disk was full');
+      this.diskFull = false;
       this.state = IoState.waitingForEvent;
     };
     /** relay_log_space_limit: the next event waits until the SQL stage has purged, or has read everything. */
@@ -236,12 +255,11 @@ export class IoStage {
         if (limit > 0 && relayLog.space() + pendingBytes > limit) await makeRoom();
         if (skipped) {
           // The relay log must say that the source position jumped over what was not written.
-          pending.push(positionMark());
+          queue(positionMark());
           skipped = false;
         }
         tracker.advance(header, decoded);
-        pending.push(raw);
-        pendingBytes += raw.length;
+        queue(raw);
         if (pendingBytes >= FLUSH_BYTES) await flush();
       }
     } catch (err) {
@@ -255,12 +273,15 @@ export class IoStage {
   /**
    * Runs a relay log write. On a full disk it waits (state `Waiting for disk space`) and runs it again, as the
    * servers do: the relay log takes back what a failed write left, so nothing received is lost or doubled.
+   * With `wait` false it returns false on a full disk instead.
    */
-  private async write<T>(work: () => Promise<T>): Promise<T> {
+  private async write(work: () => Promise<unknown>, wait = true): Promise<boolean> {
+    const { relayLog, logger } = this.options;
     const signal = this.abort.signal;
-    for (let waited = false; ; waited = true) {
+    for (;;) {
       try {
-        return await work();
+        await work();
+        return true;
       } catch (err) {
         if (err instanceof RelayLogCutError) throw err;
         if (!isDiskFull(err)) {
@@ -268,13 +289,15 @@ export class IoStage {
           throw Object.assign(new Error(`Relay log write failure: could not queue event from master ` +
             `(${e.code ?? ''} ${e.message})`), { errno: 1595 });
         }
-        if (!waited) {
-          this.options.logger.warn({ dir: this.options.relayLog.options.dir }, 'Disk is full writing the relay log ' +
-            '(Errcode: 28 "No space left on device"). Waiting for someone to free space...');
+        if (!this.diskFull) {
+          logger.warn({ dir: relayLog.options.dir }, 'Disk is full writing the relay log (Errcode: 28 "No space ' +
+            'left on device"). Waiting for someone to free space...');
         }
+        this.diskFull = true;
+        if (!wait) return false;
         const state = this.state;
         this.state = IoState.waitingForDiskSpace;
-        await this.options.relayLog.waitForSpace(signal, DISK_FULL_RETRY_MS);
+        await relayLog.waitForSpace(signal, DISK_FULL_RETRY_MS);
         signal.throwIfAborted();
         this.state = state;
       }

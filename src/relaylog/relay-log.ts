@@ -384,28 +384,35 @@ async function writeFully(handle: FileHandle, data: Buffer, pos: number): Promis
   }
 }
 
-/** Reads of one file through a window that moves along it: bounded memory, few reads for small events. */
+/**
+ * Reads of one file through a window that moves along it: bounded memory, few reads for small events. With
+ * `reuse`, each read overwrites the bytes the last one returned (callers copy what they keep), so that walking
+ * a file allocates nothing per event.
+ */
 class FileWindow {
   private buffer = Buffer.alloc(0);
   private start = 0;
+  private filled = 0;
 
-  constructor(private readonly handle: FileHandle, private readonly file: string, private readonly window: number) {}
+  constructor(private readonly handle: FileHandle, private readonly file: string, private readonly window: number,
+    private readonly reuse = false) {}
 
   /** `length` bytes at `pos`; `size` is where the readable part of the file ends. */
   async bytes(pos: number, length: number, size: number): Promise<Buffer> {
     const offset = pos - this.start;
-    if (offset >= 0 && offset + length <= this.buffer.length) return this.buffer.subarray(offset, offset + length);
+    if (offset >= 0 && offset + length <= this.filled) return this.buffer.subarray(offset, offset + length);
     const want = Math.min(Math.max(length, this.window), size - pos);
-    const buffer = Buffer.allocUnsafe(want);
+    if (!this.reuse || this.buffer.length < want) this.buffer = Buffer.allocUnsafe(want);
+    this.filled = 0;
     let got = 0;
     while (got < want) {
-      const { bytesRead } = await this.handle.read(buffer, got, want - got, pos + got);
+      const { bytesRead } = await this.handle.read(this.buffer, got, want - got, pos + got);
       if (bytesRead === 0) throw new Error(`relay log ${this.file} ends before position ${pos + want}`);
       got += bytesRead;
     }
-    this.buffer = buffer;
     this.start = pos;
-    return buffer.subarray(0, length);
+    this.filled = want;
+    return this.buffer.subarray(0, length);
   }
 
   async close(): Promise<void> {
@@ -442,7 +449,7 @@ async function walkEvents(window: FileWindow, from: number, end: number,
  */
 async function validLength(path: string): Promise<number> {
   const handle = await open(path, 'r');
-  const window = new FileWindow(handle, path, HEADER_WINDOW);
+  const window = new FileWindow(handle, path, HEADER_WINDOW, true);
   try {
     const size = (await handle.stat()).size;
     if (size < BINLOG_MAGIC.length || !(await window.bytes(0, BINLOG_MAGIC.length, size)).equals(BINLOG_MAGIC)) return 0;
@@ -492,12 +499,13 @@ export async function scanRelayFile(log: RelayLog, file: string, until = Infinit
   let tracker: SourcePositionTracker | undefined;
   const size = log.size(file) ?? 0;
   if (size <= BINLOG_MAGIC.length) return { decoder, source: undefined };
-  const window = new FileWindow(await open(log.path(file), 'r'), file, HEADER_WINDOW);
+  const window = new FileWindow(await open(log.path(file), 'r'), file, HEADER_WINDOW, true);
   try {
     await walkEvents(window, BINLOG_MAGIC.length, size, async (pos, header) => {
       if (pos >= until) return false;
       const positional = header.typeCode === EventType.ROTATE || header.typeCode === EventType.FORMAT_DESCRIPTION;
-      const decoded = positional ? decoder.decode(await window.bytes(pos, header.eventLength, size)).event : undefined;
+      const decoded = positional
+        ? decoder.decode(Buffer.from(await window.bytes(pos, header.eventLength, size))).event : undefined;
       if (decoded?.type === 'rotate') tracker ??= new SourcePositionTracker({ file: decoded.nextFile, pos: 0 });
       tracker?.advance(header, decoded);
     });
