@@ -67,11 +67,15 @@ export class IoStage {
   start(): void {
     this.abort = new AbortController();
     this.running = 'Connecting';
+    // A cut of the relay log ends the dump at once, whether it is waiting for the source or not.
+    const onCut = () => this.dump?.close();
+    this.options.relayLog.on('cut', onCut);
     this.loop = this.run().catch((err: unknown) => {
       const e = err as { errno?: number; message?: string };
       this.options.logger.error({ err }, 'I/O stage stopped with an error');
       this.options.onError(e.errno ?? 1593, e.message ?? String(err));
     }).finally(() => {
+      this.options.relayLog.off('cut', onCut);
       this.running = 'No';
       this.state = '';
     });
@@ -128,7 +132,7 @@ export class IoStage {
         }
         this.running = 'Yes';
         failures = 0;
-        await this.receive(dump, source);
+        await this.receive(dump, source).catch(unlessCut);
       } catch (err) {
         if (signal.aborted) return;
         if (!retryable(err)) throw fatal(err);
@@ -146,8 +150,8 @@ export class IoStage {
   }
 
   /**
-   * Copies events into the relay log until the dump ends. Returns early when the relay log is cut meanwhile
-   * (run() then fetches again from the cut).
+   * Copies events into the relay log until the dump ends. Fails with RelayLogCutError when the relay log is cut
+   * meanwhile: run() then fetches again from the cut.
    */
   private async receive(dump: BinlogDump, source: SourceSettings): Promise<void> {
     const { relayLog, replicaServerId, relayLogSpaceLimit: limit } = this.options;
@@ -164,11 +168,13 @@ export class IoStage {
     const positionMark = (at: SourcePosition = tracker) => encodeRotate({
       serverId: replicaServerId, nextFile: at.file, position: BigInt(at.pos), checksumAlg,
     });
+
+    // Every I/O stage start begins a relay log file, whose head says where its events come from.
+    await this.write(() => relayLog.rotate([ownHeader(), positionMark()], epoch));
     let sourceFormat: Buffer | undefined;
     /** A new file whose events start at source position `at`. */
     const rotate = (at?: SourcePosition) => this.write(() =>
       relayLog.rotate([ownHeader(), positionMark(at), ...(sourceFormat ? [sourceFormat] : [])], epoch));
-
     let pending: Buffer[] = [];
     /** The source position after each pending event. */
     let ends: SourcePosition[] = [];
@@ -221,52 +227,40 @@ export class IoStage {
       this.state = IoState.waitingForEvent;
     };
 
-    // A cut makes the dump end at once, whether it is waiting for the source or not.
-    const onCut = () => dump.close();
-    relayLog.on('cut', onCut);
-    try {
-      // Every I/O stage start begins a relay log file, whose head says where its events come from.
-      await this.write(() => relayLog.rotate([ownHeader(), positionMark()], epoch));
-      this.state = IoState.waitingForEvent;
-      for (;;) {
-        const next = dump.next();
-        let raw = await Promise.race([next, new Promise<typeof NOT_YET>((r) => setImmediate(() => r(NOT_YET)))]);
-        if (raw === NOT_YET) {
-          await flush();
-          raw = await next;
-        }
-        if (raw === null) {
-          await flush();
-          return;
-        }
-        const header = decodeHeader(raw);
-        if (header.typeCode === EventType.HEARTBEAT || header.typeCode === EventType.HEARTBEAT_V2) {
-          this.receivedHeartbeats++;
-          continue;
-        }
-        const positional = header.typeCode === EventType.ROTATE || header.typeCode === EventType.FORMAT_DESCRIPTION;
-        const decoded = positional ? decoder.decode(raw).event : undefined;
-        if (header.typeCode === EventType.FORMAT_DESCRIPTION) sourceFormat = raw;
-        if (!positional && ignored.has(header.serverId)) {
-          tracker.advance(header);
-          skipped = true;
-          continue;
-        }
-        if (limit > 0 && relayLog.space() + pendingBytes > limit) await makeRoom();
-        if (skipped) {
-          // The relay log must say that the source position jumped over what was not written.
-          queue(positionMark());
-          skipped = false;
-        }
-        tracker.advance(header, decoded);
-        queue(raw);
-        if (pendingBytes >= FLUSH_BYTES) await flush();
+    this.state = IoState.waitingForEvent;
+    for (;;) {
+      const next = dump.next();
+      let raw = await Promise.race([next, new Promise<typeof NOT_YET>((r) => setImmediate(() => r(NOT_YET)))]);
+      if (raw === NOT_YET) {
+        await flush();
+        raw = await next;
       }
-    } catch (err) {
-      if (err instanceof RelayLogCutError) return;
-      throw err;
-    } finally {
-      relayLog.off('cut', onCut);
+      if (raw === null) {
+        await flush();
+        return;
+      }
+      const header = decodeHeader(raw);
+      if (header.typeCode === EventType.HEARTBEAT || header.typeCode === EventType.HEARTBEAT_V2) {
+        this.receivedHeartbeats++;
+        continue;
+      }
+      const positional = header.typeCode === EventType.ROTATE || header.typeCode === EventType.FORMAT_DESCRIPTION;
+      const decoded = positional ? decoder.decode(raw).event : undefined;
+      if (header.typeCode === EventType.FORMAT_DESCRIPTION) sourceFormat = raw;
+      if (!positional && ignored.has(header.serverId)) {
+        tracker.advance(header);
+        skipped = true;
+        continue;
+      }
+      if (limit > 0 && relayLog.space() + pendingBytes > limit) await makeRoom();
+      if (skipped) {
+        // The relay log must say that the source position jumped over what was not written.
+        queue(positionMark());
+        skipped = false;
+      }
+      tracker.advance(header, decoded);
+      queue(raw);
+      if (pendingBytes >= FLUSH_BYTES) await flush();
     }
   }
 
@@ -303,6 +297,10 @@ export class IoStage {
       }
     }
   }
+}
+
+function unlessCut(err: unknown): void {
+  if (!(err instanceof RelayLogCutError)) throw err;
 }
 
 function retryable(err: unknown): boolean {

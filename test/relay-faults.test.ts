@@ -142,6 +142,7 @@ describe('relayLogSpaceLimit', () => {
     try {
       // About 4 MB, and the default max_relay_log_size: only the limit rule lets the SQL stage purge.
       await traffic(conn.conn, 1000, 4000);
+      await assert.rejects(openEngine(target, { relayLogSpaceLimit: -1 }), { code: 'ER_WRONG_ARGUMENTS' });
       engine = await openEngine(target, { relayLogSpaceLimit: limit, filters: { replicateDoDb: ['spacelimit'] } });
       await channelFor(engine, 'limit', conn.start);
       const watching = watch(engine, 'limit', (s) => noErrors(s) ??
