@@ -113,6 +113,12 @@ describe('a full disk', () => {
           const s = await statusOf(engine!, 'disk');
           return s.readSourceLogPos > full.readSourceLogPos + (1 << 20) && s.sqlRunning === 'Yes';
         }, 60_000);
+        // Stopped and started again with no space at all: the new relay log file the I/O stage begins with waits.
+        await engine.stopReplica('disk');
+        await fillDisk(disk.dir);
+        await engine.startReplica('disk');
+        await until('the restarted I/O stage waiting for disk space', async () =>
+          (await statusOf(engine!, 'disk')).ioState === IoState.waitingForDiskSpace);
         await unlink(filler);
         await catchUp(engine, 'disk', source, 120);
       } finally {
