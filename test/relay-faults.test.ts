@@ -1,7 +1,8 @@
 // Relay log faults recover by themselves: a full disk (the I/O stage waits and the SQL stage still purges),
 // relay_log_space_limit (the relay log stays bounded with a large backlog), and a torn or garbled event in the
 // middle of the relay log (cut off and fetched again). Each ends with the target identical to the source:
-// nothing lost, nothing applied twice (the counters are STATEMENT-logged `n = n + 1`).
+// nothing lost, nothing applied twice (the counters are STATEMENT-logged `n = n + 1`). A garbled event the
+// source itself sends is fetched again once, then stops the SQL stage.
 import assert from 'node:assert/strict';
 import { open, readFile, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -50,7 +51,7 @@ async function traffic(conn: Connection, transactions: number, blob: number, fro
   }
 }
 
-/** A channel from the source's current position that applies only `db`. */
+/** A channel from `start` in the source's binlog (each test's engine applies only its own database). */
 async function channelFor(engine: ReplicationEngine, channel: string, start: { file: string; pos: number }): Promise<void> {
   await engine.changeReplicationSource(channel, {
     sourceHost: source.host, sourcePort: source.port, sourceUser: 'root', sourcePassword: '',
@@ -266,6 +267,50 @@ describe('a torn or garbled event in the middle of the relay log', () => {
       }
     } finally {
       await conn.conn.end();
+    }
+  });
+});
+
+describe('a garbled event that the source itself sends', () => {
+  test('is fetched again once, then stops the SQL stage with 1594 instead of looping or skipping it', async () => {
+    const own = await startMariaDb({ serverId: 7303, binlogFormat: 'MIXED' });
+    const warnings: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => warnings.push(line) });
+    let engine: ReplicationEngine | undefined;
+    try {
+      const conn = await own.connect();
+      await conn.query('CREATE DATABASE garbled');
+      await conn.query('USE garbled');
+      await conn.query('CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(100) NOT NULL)');
+      for (let i = 0; i < 20; i++) await conn.query('INSERT INTO t VALUES (?, ?)', [i, `row ${i}`]);
+      await conn.query('FLUSH BINARY LOGS');
+      await conn.end();
+      // A byte of the statement of the 10th INSERT, in the source's binlog (the source does not verify checksums).
+      const path = join(own.dataDir, 'mysql-bin.000001');
+      const data = await readFile(path);
+      const at = data.indexOf("INSERT INTO t VALUES (9, 'row 9')");
+      assert.ok(at > 0);
+      data[at + 30] = data[at + 30]! ^ 0x01;
+      await writeFile(path, data);
+
+      engine = await openEngine(target, { logger, filters: { replicateDoDb: ['garbled'] } });
+      await engine.changeReplicationSource('garbled', {
+        sourceHost: own.host, sourcePort: own.port, sourceUser: 'root', sourcePassword: '',
+        sourceLogFile: 'mysql-bin.000001', sourceLogPos: 4, sourceConnectRetry: 1,
+      });
+      await engine.startReplica('garbled');
+      const stopped = await until('the SQL stage stopping', async () => {
+        const s = await engine!.replicaStatus('garbled');
+        return s.sqlRunning === 'No' && s;
+      });
+      assert.equal(stopped.lastSqlErrno, 1594);
+      assert.match(stopped.lastSqlError, /damaged \(binlog event checksum mismatch.*also after fetching it again from the source at mysql-bin\.000001:\d+/);
+      assert.equal(warnings.filter((w) => w.includes('relay log damaged at')).length, 1);
+      // Applied up to the event before, nothing after it.
+      assert.deepEqual(await target.sql('SELECT COUNT(*) AS n FROM garbled.t'), [{ n: 9 }]);
+    } finally {
+      await engine?.close();
+      await own.destroy();
     }
   });
 });
