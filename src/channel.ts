@@ -11,8 +11,8 @@ import {
   EventFilter, explainEvent, formatFilterList, type Decision, type EventFilterOptions, type ExplainQuery, type ReplicationFilters,
 } from './filter/index.js';
 import {
-  channelFileSuffix, defaultMasterInfo, filtersFileName, formatMasterInfo, formatRelayLogInfo, masterInfoFileName, parseMasterInfo,
-  parseRelayLogInfo, relayLogInfoFileName, writeFileAtomic, type MasterInfo,
+  channelFileSuffix, defaultMasterInfo, filtersFileName, formatMasterInfo, formatRelayLogInfo, isDiskFull, masterInfoFileName,
+  parseMasterInfo, parseRelayLogInfo, relayLogInfoFileName, writeFileAtomic, type MasterInfo,
 } from './info/index.js';
 import { ChannelLock, channelLockName } from './info/channel-lock.js';
 import { PositionTable, type ChannelPosition, type PositionRow } from './info/position-table.js';
@@ -75,6 +75,8 @@ export interface EngineSettings {
   logger: Logger;
   maxRelayLogSize: number;
   relayLogPurge: boolean;
+  /** relay_log_space_limit, bytes per channel; 0 = no limit. */
+  relayLogSpaceLimit: number;
   replicaNetTimeout: number;
   /** slave_max_allowed_packet, bytes. */
   replicaMaxAllowedPacket: number;
@@ -130,6 +132,11 @@ export class Channel {
     this.positions = new PositionTable(settings.positionTable, name, settings.serverId);
     this.lock = new ChannelLock(channelLockName(settings.serverId, settings.positionTable, name),
       `Channel '${name}' of serverId ${settings.serverId}`);
+    // A cut (a damaged relay log) moves Read_Master_Log_Pos back: the I/O stage reads again from there.
+    relayLog.on('cut', (resume: SourcePosition) => {
+      this.masterInfo = { ...this.masterInfo, sourceLogFile: resume.file, readSourceLogPos: resume.pos };
+      this.scheduleInfoWrite();
+    });
   }
 
   static relayLogBaseName(name: string): string {
@@ -353,6 +360,7 @@ export class Channel {
         replicateSameServerId: this.settings.replicateSameServerId,
         netTimeout: this.settings.replicaNetTimeout,
         maxAllowedPacket: this.settings.replicaMaxAllowedPacket,
+        relayLogSpaceLimit: this.settings.relayLogSpaceLimit,
         source: () => ({
           host: this.masterInfo.sourceHost, port: this.masterInfo.sourcePort, user: this.masterInfo.sourceUser,
           password: this.masterInfo.sourcePassword, connectRetry: this.masterInfo.sourceConnectRetry,
@@ -581,9 +589,18 @@ export class Channel {
     this.infoTimer = undefined;
     if (!this.infoDirty) return;
     this.infoDirty = false;
-    await this.relayLog.sync();
-    await this.writeMasterInfo();
-    await this.writeRelayLogInfo();
+    try {
+      await this.relayLog.sync();
+      await this.writeMasterInfo();
+      await this.writeRelayLogInfo();
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+      // Mirrors only (the target's position row is the truth, the relay log says where reading goes on):
+      // they are written again later, and a full disk stops neither stage nor a command.
+      this.logger.warn({ err: String(err) }, 'cannot write master.info / relay-log.info: the disk is full; retrying later');
+      this.infoDirty = true;
+      if (this.ioRunning || this.sqlRunning) this.scheduleInfoWrite();
+    }
   }
 
   private async writeFilters(): Promise<void> {

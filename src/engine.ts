@@ -34,6 +34,12 @@ export interface EngineOptions {
   maxRelayLogSize?: number;
   /** relay_log_purge: delete relay log files the SQL stage has finished. Default true. */
   relayLogPurge?: boolean;
+  /**
+   * relay_log_space_limit: bytes of relay log per channel at most; at the limit the I/O stage stops reading from
+   * the source until the SQL stage has purged (it may pass it by one event so that neither waits for the other).
+   * Default 0 = no limit.
+   */
+  relayLogSpaceLimit?: number;
   /** replica_net_timeout in seconds: a source silent this long is reconnected. Default 60. */
   replicaNetTimeout?: number;
   /**
@@ -110,6 +116,7 @@ export class ReplicationEngine {
       logger: options.logger ?? pino({ level: 'silent' }),
       maxRelayLogSize: options.maxRelayLogSize ?? 1 << 30,
       relayLogPurge: options.relayLogPurge ?? true,
+      relayLogSpaceLimit: checkSpaceLimit(options.relayLogSpaceLimit ?? 0),
       replicaNetTimeout: options.replicaNetTimeout ?? 60,
       replicaMaxAllowedPacket: checkMaxAllowedPacket(options.replicaMaxAllowedPacket ?? DEFAULT_MAX_ALLOWED_PACKET),
       replicateSameServerId: options.replicateSameServerId ?? false,
@@ -329,6 +336,13 @@ function checkSeconds(name: string, value: number): number {
     throw new ReplicationError('ER_WRONG_ARGUMENTS', `${name} must be a number of seconds >= 0, got ${value}`);
   }
   return value;
+}
+
+function checkSpaceLimit(limit: number): number {
+  if (!Number.isSafeInteger(limit) || limit < 0) {
+    throw new ReplicationError('ER_WRONG_ARGUMENTS', `relayLogSpaceLimit must be a number of bytes >= 0 (0 = no limit), got ${limit}`);
+  }
+  return limit;
 }
 
 function checkSkipErrors(errors: number[] | 'all'): ReadonlySet<number> | 'all' {

@@ -7,8 +7,9 @@ import {
 } from './binlog/decoder.js';
 import { EventType, type BinlogEvent } from './binlog/events.js';
 import { SourcePositionTracker, type SourcePosition } from './binlog/position.js';
+import { isDiskFull } from './info/files.js';
 import { BinlogDump, SourceError, type SourceSsl } from './protocol/index.js';
-import type { RelayLog } from './relaylog/relay-log.js';
+import { RelayLogCutError, type RelayLog } from './relaylog/relay-log.js';
 import { ErrorCodes, mysqlFailure } from './errors.js';
 import { sleep } from './sleep.js';
 import { IoState } from './status.js';
@@ -38,6 +39,8 @@ export interface IoStageOptions {
   netTimeout: number;
   /** slave_max_allowed_packet, bytes. */
   maxAllowedPacket: number;
+  /** relay_log_space_limit, bytes; 0 = no limit. */
+  relayLogSpaceLimit: number;
   source: () => SourceSettings;
   /** Called when received events are in the relay log (Read_Master_Log_Pos moved). */
   onPosition: (position: SourcePosition) => void;
@@ -51,6 +54,8 @@ export interface IoStageOptions {
 
 const FLUSH_BYTES = 1 << 20;
 const NOT_YET = Symbol('not yet');
+/** A write that found the disk full is tried again after this long, or as soon as a purge frees space. */
+const DISK_FULL_RETRY_MS = 1000;
 
 export class IoStage {
   state = '';
@@ -62,14 +67,22 @@ export class IoStage {
   private abort = new AbortController();
   private loop: Promise<void> | undefined;
   private dump: BinlogDump | undefined;
+  /** The relay log's cut count that `position` belongs to. */
+  private epoch: number;
+  /** A relay log write found the disk full since the last flush that wrote all (said once in the log). */
+  private diskFull = false;
 
   constructor(private readonly options: IoStageOptions, start: SourcePosition) {
     this.position = start;
+    this.epoch = options.relayLog.epoch;
   }
 
   start(): void {
     this.abort = new AbortController();
     this.running = 'Connecting';
+    // A cut of the relay log ends the dump at once, whether it is waiting for the source or not.
+    const onCut = () => this.dump?.close();
+    this.options.relayLog.on('cut', onCut);
     this.loop = this.run().catch((err: unknown) => {
       this.options.logger.error({ err }, 'I/O stage stopped with an error');
       // What fails here without an errno of its own is taking events into the relay log.
@@ -77,6 +90,7 @@ export class IoStage {
       const local = failure.code === 'ER_SLAVE_RELAY_LOG_WRITE_FAILURE' && !failure.message.startsWith('Relay log');
       this.options.onError(failure.errno, local ? `Relay log write failure: ${failure.message}` : failure.message);
     }).finally(() => {
+      this.options.relayLog.off('cut', onCut);
       this.running = 'No';
       this.state = '';
     });
@@ -95,6 +109,12 @@ export class IoStage {
     let failedRead = false;
     let connected = false;
     while (!signal.aborted) {
+      const { relayLog } = this.options;
+      if (relayLog.epoch !== this.epoch) {
+        // The SQL stage cut off a damaged part of the relay log: fetch again from where the whole events end.
+        this.epoch = relayLog.epoch;
+        this.position = relayLog.resumePosition ?? this.position;
+      }
       const source = this.options.source();
       this.running = 'Connecting';
       this.state = failures === 0 ? IoState.connecting
@@ -137,7 +157,7 @@ export class IoStage {
         failures = 0;
         connected = true;
         this.options.onRetrying(undefined);
-        await this.receive(dump, source);
+        await this.receive(dump, source).catch(unlessCut);
       } catch (err) {
         if (signal.aborted) return;
         if (!retryable(err)) throw err;
@@ -154,9 +174,13 @@ export class IoStage {
     }
   }
 
-  /** Copies events into the relay log until the dump ends. */
+  /**
+   * Copies events into the relay log until the dump ends. Fails with RelayLogCutError when the relay log is cut
+   * meanwhile: run() then fetches again from the cut.
+   */
   private async receive(dump: BinlogDump, source: SourceSettings): Promise<void> {
-    const { relayLog, replicaServerId } = this.options;
+    const { relayLog, replicaServerId, relayLogSpaceLimit: limit } = this.options;
+    const epoch = this.epoch;
     const checksumAlg = dump.source.checksumAlg;
     const tracker = new SourcePositionTracker(this.position);
     const decoder = new BinlogDecoder();
@@ -166,28 +190,64 @@ export class IoStage {
       serverId: replicaServerId, timestamp: Math.floor(Date.now() / 1000),
       serverVersion: dump.source.serverVersion, checksumAlg,
     });
-    const positionMark = () => encodeRotate({
-      serverId: replicaServerId, nextFile: tracker.file, position: BigInt(tracker.pos), checksumAlg,
+    const positionMark = (at: SourcePosition = tracker) => encodeRotate({
+      serverId: replicaServerId, nextFile: at.file, position: BigInt(at.pos), checksumAlg,
     });
 
     // Every I/O stage start begins a relay log file, whose head says where its events come from.
-    await relayLog.rotate([ownHeader(), positionMark()]);
+    await this.write(() => relayLog.rotate([ownHeader(), positionMark()], epoch));
     let sourceFormat: Buffer | undefined;
+    /** A new file whose events start at source position `at`. */
+    const rotate = (at?: SourcePosition) => this.write(() =>
+      relayLog.rotate([ownHeader(), positionMark(at), ...(sourceFormat ? [sourceFormat] : [])], epoch));
     let pending: Buffer[] = [];
+    /** The source position after each pending event. */
+    let ends: SourcePosition[] = [];
     let pendingBytes = 0;
     let skipped = false;
+    const queue = (raw: Buffer) => {
+      pending.push(raw);
+      ends.push(tracker.position());
+      pendingBytes += raw.length;
+    };
+    /** The last wait of the SQL stage at the end of the relay log that let an event past the space limit. */
+    let granted = 0;
 
     const flush = async () => {
-      if (pending.length > 0) {
+      // All in one write; on a disk too full for that, one event at a time, so that what fits gets applied and
+      // purged, making room for the rest.
+      for (let done = 0, batch = pending.length; done < pending.length; batch = 1) {
         this.state = IoState.queueing;
-        await relayLog.append(pending);
-        pending = [];
-        pendingBytes = 0;
-        this.position = tracker.position();
+        const events = batch === pending.length ? pending : pending.slice(done, done + batch);
+        if (!await this.write(() => relayLog.append(events, epoch), batch === 1)) continue;
+        done += batch;
+        this.position = ends[done - 1]!;
         this.options.onPosition(this.position);
+        // Event by event, files still end at max_relay_log_size, so that the SQL stage can purge them.
+        if (batch === 1 && done < pending.length && relayLog.needsRotation()) await rotate(this.position);
       }
-      if (relayLog.needsRotation()) {
-        await relayLog.rotate([ownHeader(), positionMark(), ...(sourceFormat ? [sourceFormat] : [])]);
+      pending = [];
+      ends = [];
+      pendingBytes = 0;
+      if (relayLog.needsRotation()) await rotate();
+      if (this.diskFull) this.options.logger.info('the relay log has caught up with what was received after the disk was full');
+      this.diskFull = false;
+      this.state = IoState.waitingForEvent;
+    };
+    /** relay_log_space_limit: the next event waits until the SQL stage has purged, or has read everything. */
+    const makeRoom = async () => {
+      await flush();
+      while (relayLog.space() > limit) {
+        const reader = relayLog.readerWaiting();
+        if (reader && reader.seq > granted) {
+          granted = reader.seq;
+          if (reader.rotate) await rotate();
+          return;
+        }
+        this.state = IoState.waitingForRelaySpace;
+        await relayLog.waitForSpace(this.abort.signal);
+        this.abort.signal.throwIfAborted();
+        if (relayLog.epoch !== epoch) throw new RelayLogCutError();
       }
       this.state = IoState.waitingForEvent;
     };
@@ -217,17 +277,55 @@ export class IoStage {
         skipped = true;
         continue;
       }
+      if (limit > 0 && relayLog.space() + pendingBytes > limit) await makeRoom();
       if (skipped) {
         // The relay log must say that the source position jumped over what was not written.
-        pending.push(positionMark());
+        queue(positionMark());
         skipped = false;
       }
       tracker.advance(header, decoded);
-      pending.push(raw);
-      pendingBytes += raw.length;
+      queue(raw);
       if (pendingBytes >= FLUSH_BYTES) await flush();
     }
   }
+
+  /**
+   * Runs a relay log write. On a full disk it waits (state `Waiting for disk space`) and runs it again, as the
+   * servers do: the relay log takes back what a failed write left, so nothing received is lost or doubled.
+   * With `wait` false it returns false on a full disk instead.
+   */
+  private async write(work: () => Promise<unknown>, wait = true): Promise<boolean> {
+    const { relayLog, logger } = this.options;
+    const signal = this.abort.signal;
+    for (;;) {
+      try {
+        await work();
+        return true;
+      } catch (err) {
+        if (err instanceof RelayLogCutError) throw err;
+        if (!isDiskFull(err)) {
+          const e = err as NodeJS.ErrnoException;
+          throw Object.assign(new Error(`Relay log write failure: could not queue event from master ` +
+            `(${e.code ?? ''} ${e.message})`), { errno: 1595 });
+        }
+        if (!this.diskFull) {
+          logger.warn({ dir: relayLog.options.dir }, 'Disk is full writing the relay log (Errcode: 28 "No space ' +
+            'left on device"). Waiting for someone to free space...');
+        }
+        this.diskFull = true;
+        if (!wait) return false;
+        const state = this.state;
+        this.state = IoState.waitingForDiskSpace;
+        await relayLog.waitForSpace(signal, DISK_FULL_RETRY_MS);
+        signal.throwIfAborted();
+        this.state = state;
+      }
+    }
+  }
+}
+
+function unlessCut(err: unknown): void {
+  if (!(err instanceof RelayLogCutError)) throw err;
 }
 
 /** A Rotate or Format_description the stage must understand to go on; one it cannot stops it, naming where. */

@@ -1,13 +1,16 @@
 // The SQL stage of one channel (the replica's SQL thread): reads the relay log as it grows, decodes events,
 // groups them into source transactions and hands whole transactions to the applier in batches.
 import type { Logger } from 'pino';
+import { BinlogChecksumError } from './binlog/decoder.js';
 import { EventType, type DecodedEvent } from './binlog/events.js';
 import { StatementFilterError, type EventFilter, type StatementEvent } from './filter/index.js';
 import { compareSourcePositions, SourcePositionTracker, type SourcePosition } from './binlog/position.js';
 import { ApplyError, keepsTables, type Applier, type PreparedBatch, type TransactionGroup } from './apply/applier.js';
 import { commitsImplicitly, firstKeyword } from './apply/statement-kind.js';
 import type { ChannelPosition, PositionRow } from './info/position-table.js';
-import { RelayLogReadError, scanRelayFile, type RelayEvent, type RelayLog } from './relaylog/relay-log.js';
+import {
+  RelayLogCorruptError, RelayLogReadError, scanRelayFile, type RelayEvent, type RelayLog, type RelayPosition,
+} from './relaylog/relay-log.js';
 import { ErrorCodes, isConnectionError, mysqlFailure, ReplicationError } from './errors.js';
 import { sleep } from './sleep.js';
 import { SqlState } from './status.js';
@@ -257,18 +260,54 @@ export class SqlStage {
       await this.retrying(() => applier.savePosition(at));
       this.committed(at);
       between = undefined;
+      await this.purge();
+    };
+    // Where the relay log was last cut because of damage: damage found there again comes from the source.
+    let refetchedAt: SourcePosition | undefined;
+    /**
+     * A damaged relay log (a torn or garbled event: a failed write, a crash, the disk): it is cut where its
+     * whole events end, and the I/O stage fetches the rest from the source again; the open group goes on with
+     * the events fetched again. The same damage again at the same source position is what the source sends.
+     */
+    const refetch = async (at: RelayPosition, reason: string): Promise<void> => {
+      const source = tracker.position();
+      if (refetchedAt && compareSourcePositions(refetchedAt, source) === 0) {
+        throw Object.assign(new Error(`Relay log read failure: the event at relay log ${at.file}:${at.pos} is damaged ` +
+          `(${reason}), also after fetching it again from the source at ${source.file}:${source.pos}, so the source ` +
+          'sends it so: check its binlog there (mariadb-binlog)'), { errno: 1594 });
+      }
+      refetchedAt = source;
+      this.options.logger.warn({ relayLog: at, source, reason }, `relay log damaged at ${at.file}:${at.pos} ` +
+        `(${reason}): cut there; fetching again from the source at ${source.file}:${source.pos}`);
+      await relayLog.cutAt(at, source);
+    };
+    const read = async (wait: boolean): Promise<RelayEvent | null> => {
+      for (;;) {
+        try {
+          return wait ? await reader.next(signal) : await reader.tryNext();
+        } catch (err) {
+          if (!(err instanceof RelayLogCorruptError)) throw err;
+          await refetch({ file: err.file, pos: err.pos }, err.message);
+        }
+      }
     };
 
     try {
       if (this.untilReached({ file: tracker.file, pos: tracker.pos }, this.position)) return;
       while (!signal.aborted) {
-        let event = await reader.tryNext();
+        let event = await read(false);
         if (!event) {
           await flush();
           await saveBetween();
           this.state = SqlState.waitingForRelayLog;
           this.applyingTimestamp = undefined;
-          event = await reader.next(signal);
+          // At the end of what is written; outside a transaction a new file would let this stage purge.
+          relayLog.setReaderWaiting({ rotate: group === undefined && this.options.relayLogPurge });
+          try {
+            event = await read(true);
+          } finally {
+            relayLog.setReaderWaiting(undefined);
+          }
           if (!event) break;
           this.state = SqlState.reading;
         }
@@ -281,6 +320,10 @@ export class SqlStage {
         try {
           decoded = decoder.decode(event.raw);
         } catch (err) {
+          if (err instanceof BinlogChecksumError) {
+            await refetch({ file: event.file, pos: event.pos }, err.message);
+            continue;
+          }
           throw new RelayLogReadError(err, event.file, event.pos);
         }
         this.executedLogEntries++;
@@ -436,6 +479,11 @@ export class SqlStage {
     await this.retrying(() => applier.apply(batch.filter((g) => compareChannel(g.start, applier.committed) >= 0),
       ddlMaybeDone, prepared));
     this.committed(applier.committed!);
+    await this.purge();
+  }
+
+  /** relay_log_purge: the files before the one the applied position is in go. */
+  private async purge(): Promise<void> {
     if (this.options.relayLogPurge) await this.options.relayLog.purgeBefore(this.position.relayLogFile);
   }
 

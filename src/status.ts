@@ -13,6 +13,8 @@ export const IoState = {
   waitingToReconnectAfterRead: 'Waiting to reconnect after a failed master event read',
   reconnectingAfterRead: 'Reconnecting after a failed master event read',
   waitingForRelaySpace: 'Waiting for the slave SQL thread to free enough relay log space',
+  /** MySQL's stage for a write that waits on a full disk (the 5.1 manual has none). */
+  waitingForDiskSpace: 'Waiting for disk space',
   exiting: 'Waiting for slave mutex on exit',
 } as const;
 

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { open, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { crc32 } from '../src/binlog/decoder.js';
 import { ReplicationError, type ReplicationEngine, type ReplicaStatus } from '../src/index.js';
 import { assertMysqlErrnos, assertReplicated, catchUp, openEngine, sourceStatus, tempDir, until } from './helpers/replica.js';
 import { freePort, startMariaDb, type TestServer } from './helpers/servers.js';
@@ -186,8 +187,8 @@ describe('error reporting', () => {
 });
 
 /**
- * Flips a byte in the body of a rows event near the middle of a relay log file (its checksum no longer matches);
- * returns the event's position.
+ * Garbles a rows event near the middle of a relay log file so that it no longer decodes while its checksum still
+ * holds (its table id names no Table_map; a checksum failure alone is refetched by itself); returns its position.
  */
 async function corruptMiddleEvent(path: string): Promise<number> {
   const bytes = await readFile(path);
@@ -199,10 +200,12 @@ async function corruptMiddleEvent(path: string): Promise<number> {
   }
   const at = rows[Math.floor(rows.length / 2)];
   assert.ok(at !== undefined, `a rows event in ${path}`);
+  const event = Buffer.from(bytes.subarray(at, at + bytes.readUInt32LE(at + 9)));
+  event[19] ^= 0xff;
+  event.writeUInt32LE(crc32(event.subarray(0, event.length - 4)), event.length - 4);
   const file = await open(path, 'r+');
   try {
-    const spot = at + 19 + 10;
-    await file.write(Buffer.from([bytes[spot]! ^ 0xff]), 0, 1, spot);
+    await file.write(event, 0, event.length, at);
   } finally {
     await file.close();
   }

@@ -1,16 +1,20 @@
-// RelayLog / RelayLogReader: files and index, rotation, purge, reset, space, the tail-following reader, and crash
-// recovery at open. Relay files are built from our own Format_description / Rotate and from the events of a
-// binlog a real mariadbd wrote; mariadb-binlog must read the result.
+// RelayLog / RelayLogReader: files and index, rotation, purge, reset, space, the tail-following reader, crash
+// recovery at open in bounded memory, a full disk, damage found by the reader and cutting the log there. Relay
+// files are built from our own Format_description / Rotate and from the events of a binlog a real mariadbd
+// wrote; mariadb-binlog must read the result.
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BinlogDecoder, decodeHeader, encodeFormatDescription, encodeRotate } from '../src/binlog/decoder.js';
+import { BinlogDecoder, crc32, decodeHeader, encodeFormatDescription, encodeRotate } from '../src/binlog/decoder.js';
 import { BINLOG_MAGIC, EventType } from '../src/binlog/events.js';
-import { RelayLog, type RelayEvent, type RelayLogOptions } from '../src/relaylog/relay-log.js';
+import {
+  RelayLog, RelayLogCorruptError, RelayLogCutError, scanRelayFile, type RelayEvent, type RelayLogOptions,
+} from '../src/relaylog/relay-log.js';
+import { fillDisk, mountSmallDisk, type SmallDisk } from './helpers/disk.js';
 import { startMariaDb, type TestServer } from './helpers/servers.js';
 
 const run = promisify(execFile);
@@ -476,6 +480,258 @@ describe('reader', () => {
     await log.append([bad]);
     const reader = log.reader({ file: 'relay-bin-ch.000001', pos: 4 + ownFde.length });
     await assert.rejects(reader.tryNext(), new RegExp(`relay-bin-ch\\.000001 is corrupt at position ${4 + ownFde.length}`));
+    await log.close();
+  });
+});
+
+/** An event the SQL stage skips (Ignorable, LOG_EVENT_IGNORABLE_F) of `length` bytes, CRC32 included. */
+function ignorableEvent(length: number, fill = 0x61): Buffer {
+  const event = Buffer.alloc(length, fill);
+  event.writeUInt32LE(1_700_000_000, 0);
+  event[4] = EventType.IGNORABLE;
+  event.writeUInt32LE(7106, 5);
+  event.writeUInt32LE(length, 9);
+  event.writeUInt32LE(0, 13);
+  event.writeUInt16LE(0x80, 17);
+  event.writeUInt32LE(crc32(event.subarray(0, length - 4)), length - 4);
+  return event;
+}
+
+/** The most the process's buffers and resident memory grew above where they were while `work` ran. */
+async function memoryGrowth(work: () => Promise<void>): Promise<{ arrayBuffers: number; rss: number }> {
+  const base = process.memoryUsage();
+  const peak = { arrayBuffers: 0, rss: 0 };
+  const sample = () => {
+    const now = process.memoryUsage();
+    peak.arrayBuffers = Math.max(peak.arrayBuffers, now.arrayBuffers - base.arrayBuffers);
+    peak.rss = Math.max(peak.rss, now.rss - base.rss);
+  };
+  const timer = setInterval(sample, 1);
+  try {
+    await work();
+  } finally {
+    clearInterval(timer);
+    sample();
+  }
+  return peak;
+}
+
+describe('opening a large relay log reads its tail', () => {
+  test('a 450 MB file opens, is checked and scanned with a few MiB of memory', async () => {
+    const dir = await newDir();
+    const log = await RelayLog.open(options(dir));
+    await log.rotate(header());
+    await log.close();
+    const path = join(dir, 'relay-bin-ch.000001');
+    // Events larger than a read chunk, so the last one's CRC32 is computed over more than one read.
+    const event = ignorableEvent(1536 << 10);
+    const handle = await open(path, 'a');
+    for (let i = 0; i < 300; i++) await handle.write(event);
+    await handle.close();
+    const size = (await stat(path)).size;
+    assert.ok(size > 450e6);
+    const bound = 16 << 20;
+
+    let opened: RelayLog | undefined;
+    const atOpen = await memoryGrowth(async () => {
+      opened = await RelayLog.open(options(dir));
+    });
+    assert.deepEqual(opened!.end(), { file: 'relay-bin-ch.000001', pos: size });
+    assert.ok(atOpen.arrayBuffers < bound && atOpen.rss < bound,
+      `open grew buffers by ${atOpen.arrayBuffers} and RSS by ${atOpen.rss} bytes for a ${size}-byte file`);
+    const atScan = await memoryGrowth(async () => {
+      const { source } = await scanRelayFile(opened!, 'relay-bin-ch.000001');
+      // The source's Format_description at its position 4, then the events, all in the source's binlog.
+      assert.deepEqual(source, { file: 'mysql-bin.000001', pos: 4 + sourceFde.length + 300 * event.length });
+    });
+    assert.ok(atScan.arrayBuffers < bound && atScan.rss < bound,
+      `scan grew buffers by ${atScan.arrayBuffers} and RSS by ${atScan.rss} bytes for a ${size}-byte file`);
+    await opened!.close();
+
+    // A byte of the last event's body flipped: the event is cut off, the one before stays.
+    const flip = await open(path, 'r+');
+    await flip.write(Buffer.from([0x62]), 0, 1, size - event.length + 1_200_000);
+    await flip.close();
+    const again = await RelayLog.open(options(dir));
+    assert.deepEqual(again.end(), { file: 'relay-bin-ch.000001', pos: size - event.length });
+    await again.close();
+    await rm(path);
+  });
+});
+
+describe('a full disk', () => {
+  let disk: SmallDisk | string;
+  before(async () => {
+    disk = await mountSmallDisk(1 << 20);
+  });
+  after(async () => {
+    if (typeof disk !== 'string') await disk.unmount();
+  });
+  /** A relay log on the small disk with one file (header and 10 events); skips when there is no small disk. */
+  async function onSmallDisk(t: { skip(reason: string): void }, name: string): Promise<{ dir: string; log: RelayLog } | undefined> {
+    if (typeof disk === 'string') {
+      t.skip(disk);
+      return undefined;
+    }
+    const dir = join(disk.dir, name);
+    await mkdir(dir);
+    const log = await RelayLog.open(options(dir));
+    await log.rotate(header());
+    await log.append(sourceEvents.slice(0, 10));
+    return { dir, log };
+  }
+
+  test('a failed append leaves only whole events on disk and is repeated at the same position', async (t) => {
+    const made = await onSmallDisk(t, 'append');
+    if (!made) return;
+    const { dir, log } = made;
+    const end = log.end()!;
+    const big = ignorableEvent(64 << 10);
+    const filler = await fillDisk((disk as SmallDisk).dir, 16 << 10);
+    await assert.rejects(log.append([sourceEvents[10]!, big]), { code: 'ENOSPC' });
+    assert.deepEqual(log.end(), end);
+    assert.equal((await stat(join(dir, end.file))).size, end.pos, 'the part written was not cut back');
+    await unlink(filler);
+    assert.deepEqual(await log.append([sourceEvents[10]!, big]), { file: end.file, pos: end.pos + sourceEvents[10]!.length + big.length });
+    const events = await drain(log.reader({ file: end.file, pos: 4 }));
+    assert.deepEqual(events.slice(-2).map((e) => e.raw), [sourceEvents[10]!, big]);
+    await log.close();
+  });
+
+  test('a failed rotation leaves no file and the index as it was; repeated, it numbers on', async (t) => {
+    const made = await onSmallDisk(t, 'rotate');
+    if (!made) return;
+    const { dir, log } = made;
+    const index = await readFile(log.indexPath, 'utf8');
+    const filler = await fillDisk((disk as SmallDisk).dir);
+    await assert.rejects(log.rotate(header()), { code: 'ENOSPC' });
+    assert.deepEqual(log.list(), ['relay-bin-ch.000001']);
+    assert.deepEqual((await readdir(dir)).sort(), ['relay-bin-ch.000001', 'relay-bin-ch.index']);
+    assert.equal(await readFile(log.indexPath, 'utf8'), index);
+    await unlink(filler);
+    assert.equal(await log.rotate(header()), 'relay-bin-ch.000002');
+    await log.close();
+  });
+
+  test('purging needs no space: on a full disk the files go and the index follows', async (t) => {
+    const made = await onSmallDisk(t, 'purge');
+    if (!made) return;
+    const { dir, log } = made;
+    for (let i = 0; i < 3; i++) {
+      await log.rotate(header());
+      await log.append(sourceEvents.slice(10 + i * 5, 15 + i * 5));
+    }
+    const filler = await fillDisk((disk as SmallDisk).dir);
+    await log.purgeBefore('relay-bin-ch.000003');
+    assert.deepEqual(log.list(), ['relay-bin-ch.000003', 'relay-bin-ch.000004']);
+    assert.deepEqual((await readdir(dir)).sort(), ['relay-bin-ch.000003', 'relay-bin-ch.000004', 'relay-bin-ch.index']);
+    await log.close();
+    const again = await RelayLog.open(options(dir));
+    assert.deepEqual(again.list(), ['relay-bin-ch.000003', 'relay-bin-ch.000004']);
+    await again.close();
+    await unlink(filler);
+  });
+});
+
+describe('damage and cuts', () => {
+  /** A relay log of three files, ten source events each after the header; returns the events' end positions. */
+  async function threeFiles(): Promise<{ dir: string; log: RelayLog; ends: number[][] }> {
+    const dir = await newDir();
+    const log = await RelayLog.open(options(dir));
+    const ends: number[][] = [];
+    for (let f = 0; f < 3; f++) {
+      await log.rotate(header());
+      const fileEnds: number[] = [];
+      for (const e of sourceEvents.slice(f * 10, f * 10 + 10)) fileEnds.push((await log.append([e])).pos);
+      ends.push(fileEnds);
+    }
+    return { dir, log, ends };
+  }
+
+  test('a torn event in a file before the last is an error at its start, not a wait', async () => {
+    const { dir, log, ends } = await threeFiles();
+    await log.close();
+    const path = join(dir, 'relay-bin-ch.000002');
+    const torn = ends[1]!.at(-3)!;
+    // Cut in the body, then in the header.
+    for (const [cut, reason] of [[torn + 25, /runs past the end of the file/],
+      [torn + 7, /7 bytes at the end of the file, fewer than an event header/]] as const) {
+      await truncate(path, cut);
+      const again = await RelayLog.open(options(dir));
+      const reader = again.reader({ file: 'relay-bin-ch.000002', pos: ends[1]![0]! });
+      await assert.rejects(drain(reader), (err: unknown) =>
+        err instanceof RelayLogCorruptError && err.file === 'relay-bin-ch.000002' && err.pos === torn &&
+        err.errno === 1594 && reason.test(err.message));
+      await reader.close();
+      await again.close();
+    }
+  });
+
+  test('a partial event with garbage after it: an error at the partial event', async () => {
+    const dir = await newDir();
+    const log = await RelayLog.open(options(dir));
+    await log.rotate(header());
+    const { pos: start } = await log.append(sourceEvents.slice(0, 5));
+    await log.append([ignorableEvent(4096), ...sourceEvents.slice(5, 10)]);
+    await log.rotate(header());
+    await log.close();
+    const path = join(dir, 'relay-bin-ch.000001');
+    const data = await readFile(path);
+    await writeFile(path, Buffer.concat([data.subarray(0, start + 30), Buffer.alloc(500, 0xee)]));
+    const again = await RelayLog.open(options(dir));
+    const reader = again.reader({ file: 'relay-bin-ch.000001', pos: 4 });
+    await assert.rejects(drain(reader), (err: unknown) => err instanceof RelayLogCorruptError && err.pos === start);
+    await reader.close();
+    await again.close();
+  });
+
+  test('a file that does not start with the magic number is an error at position 0', async () => {
+    const { dir, log } = await threeFiles();
+    await log.close();
+    const handle = await open(join(dir, 'relay-bin-ch.000002'), 'r+');
+    await handle.write(Buffer.from('junk'), 0, 4, 0);
+    await handle.close();
+    const again = await RelayLog.open(options(dir));
+    await assert.rejects(drain(again.reader({ file: 'relay-bin-ch.000001', pos: 4 })),
+      (err: unknown) => err instanceof RelayLogCorruptError && err.file === 'relay-bin-ch.000002' && err.pos === 0);
+    await again.close();
+  });
+
+  test('cutAt: later files go, the file is cut, a writer from before cannot write, open sees the cut', async () => {
+    const { dir, log, ends } = await threeFiles();
+    const epoch = log.epoch;
+    const cuts: unknown[] = [];
+    log.on('cut', (resume) => cuts.push(resume));
+    const resume = { file: 'mysql-bin.000001', pos: 4242 };
+    await log.cutAt({ file: 'relay-bin-ch.000002', pos: ends[1]![4]! }, resume);
+    assert.deepEqual(log.list(), ['relay-bin-ch.000001', 'relay-bin-ch.000002']);
+    assert.deepEqual(log.end(), { file: 'relay-bin-ch.000002', pos: ends[1]![4]! });
+    assert.equal((await stat(join(dir, 'relay-bin-ch.000002'))).size, ends[1]![4]!);
+    assert.deepEqual((await readdir(dir)).sort(), ['relay-bin-ch.000001', 'relay-bin-ch.000002', 'relay-bin-ch.index']);
+    assert.equal(await readFile(log.indexPath, 'utf8'), './relay-bin-ch.000001\n./relay-bin-ch.000002\n');
+    assert.deepEqual(cuts, [resume]);
+    assert.deepEqual(log.resumePosition, resume);
+    assert.notEqual(log.epoch, epoch);
+    await assert.rejects(log.rotate(header(), epoch), RelayLogCutError);
+    await assert.rejects(log.append([sourceEvents[0]!], epoch), RelayLogCutError);
+    // A reader at the cut goes on into the file written next.
+    const reader = log.reader({ file: 'relay-bin-ch.000002', pos: ends[1]![4]! });
+    assert.equal(await reader.tryNext(), null);
+    assert.equal(await log.rotate(header()), 'relay-bin-ch.000003');
+    await log.append([sourceEvents[29]!]);
+    assert.deepEqual((await drain(reader)).map((e) => e.raw), [...header(), sourceEvents[29]!]);
+    await reader.close();
+    await log.close();
+    const again = await RelayLog.open(options(dir));
+    assert.deepEqual(again.list(), ['relay-bin-ch.000001', 'relay-bin-ch.000002', 'relay-bin-ch.000003']);
+    await again.close();
+  });
+
+  test('cutAt the head of a file keeps a new magic number only', async () => {
+    const { dir, log } = await threeFiles();
+    await log.cutAt({ file: 'relay-bin-ch.000003', pos: 0 }, { file: 'mysql-bin.000001', pos: 4 });
+    assert.deepEqual(log.end(), { file: 'relay-bin-ch.000003', pos: 4 });
+    assert.ok((await readFile(join(dir, 'relay-bin-ch.000003'))).equals(BINLOG_MAGIC));
     await log.close();
   });
 });

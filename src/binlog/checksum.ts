@@ -1,8 +1,8 @@
 import zlib from 'node:zlib';
 
-/** CRC-32 (ISO-HDLC, the zlib one) as binlog checksums use it. */
-export function crc32(buf: Buffer): number {
-  return zlib.crc32(buf) >>> 0;
+/** CRC-32 (ISO-HDLC, the zlib one) as binlog checksums use it; `previous` continues the CRC of earlier bytes. */
+export function crc32(buf: Buffer, previous = 0): number {
+  return zlib.crc32(buf, previous) >>> 0;
 }
 
 /** The CRC32 stored in an event does not match its bytes. Callers add file and position to the message. */

@@ -40,9 +40,19 @@ export function filtersFileName(channel: string): string {
 export const DATA_FILE_MODE = 0o600;
 
 /**
+ * Whether a file system error says that there is no space left (a full disk, or the user's quota): a condition
+ * that passes once space is freed, so writers wait and write again instead of failing.
+ */
+export function isDiskFull(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/**
  * Replaces `path` with `data` so that a crash leaves either the old or the new content: a temp file in the
  * same directory, fsync, rename over the target, fsync of the directory (which makes the rename durable).
- * `mode` is set exactly (not subject to the umask).
+ * `mode` is set exactly (not subject to the umask). A failure (a full disk) leaves `path` as it was and no temp
+ * file behind.
  */
 export async function writeFileAtomic(path: string, data: string | Buffer, mode = DATA_FILE_MODE): Promise<void> {
   const dir = dirname(path);
