@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Connection } from 'mysql2/promise';
 import type { ReplicationEngine, ReplicationFilters } from '../src/index.js';
 import { assertSameData } from './helpers/compare.js';
-import { startNativeReplica, type NativeReplica } from './helpers/native-replica.js';
+import { replicateSideBySide, startSourcesSideBySide, type NativeReplica } from './helpers/native-replica.js';
 import { catchUp, openEngine } from './helpers/replica.js';
 import { startMariaDb, type TestServer } from './helpers/servers.js';
 
@@ -94,7 +94,7 @@ async function workload(source: TestServer, prefix: string, seed: number): Promi
 }
 
 describe('names and character sets: tributary against a native replica', () => {
-  const sources = new Map<string, TestServer>();
+  let sources: Map<string, TestServer>;
   let native: NativeReplica;
   let target: TestServer;
   let engine: ReplicationEngine;
@@ -102,14 +102,7 @@ describe('names and character sets: tributary against a native replica', () => {
   let targetConn: Connection;
 
   before(async () => {
-    const servers = await Promise.all([
-      ...FORMATS.map((f) => startMariaDb({ serverId: f.serverId, binlogFormat: f.format })),
-      startNativeReplica({ serverId: 261 }),
-      startMariaDb({ serverId: 361, noBinlog: true }),
-    ]);
-    FORMATS.forEach((f, i) => sources.set(f.channel, servers[i] as TestServer));
-    native = servers[FORMATS.length] as NativeReplica;
-    target = servers[FORMATS.length + 1] as TestServer;
+    ({ sources, native, target } = await startSourcesSideBySide(FORMATS, { native: 261, target: 361 }));
     const victim = ['CREATE DATABASE victim', 'CREATE TABLE victim.t (id INT PRIMARY KEY, v VARCHAR(200) CHARACTER SET utf8mb4)'];
     await Promise.all([
       ...[...sources.values()].map((s) => s.sql('SET sql_log_bin = 0', ...victim, "INSERT INTO victim.t VALUES (1, 'source')")),
@@ -119,16 +112,7 @@ describe('names and character sets: tributary against a native replica', () => {
     await Promise.all(FORMATS.map((f) => workload(sources.get(f.channel)!, f.prefix, 1)));
     engine = await openEngine(target);
     for (const f of FORMATS) {
-      const source = sources.get(f.channel)!;
-      await native.changeSource(f.channel, source);
-      await native.setFilters(f.channel, FILTERS);
-      await native.start(f.channel);
-      await engine.changeReplicationSource(f.channel, {
-        sourceHost: source.host, sourcePort: source.port, sourceUser: source.user, sourcePassword: source.password,
-        sourceLogFile: 'mysql-bin.000001', sourceLogPos: 4,
-      });
-      await engine.changeReplicationFilter(f.channel, FILTERS);
-      await engine.startReplica(f.channel);
+      await replicateSideBySide(native, engine, f.channel, sources.get(f.channel)!, FILTERS);
     }
     await Promise.all(FORMATS.map((f) => workload(sources.get(f.channel)!, f.prefix, 2)));
     nativeConn = await native.server.connect();
@@ -139,7 +123,7 @@ describe('names and character sets: tributary against a native replica', () => {
     await engine?.close();
     await nativeConn?.end();
     await targetConn?.end();
-    await Promise.all([...sources.values(), native?.server, target].map((s) => s?.destroy()));
+    await Promise.all([...(sources?.values() ?? []), native?.server, target].map((s) => s?.destroy()));
   });
 
   for (const f of FORMATS) {

@@ -10,7 +10,7 @@ import type { Connection } from 'mysql2/promise';
 import { BinlogDecoder } from '../src/binlog/decoder.js';
 import type { ReplicationEngine, ReplicationFilters } from '../src/index.js';
 import { assertSameData } from './helpers/compare.js';
-import { startNativeReplica, type NativeReplica } from './helpers/native-replica.js';
+import { replicateSideBySide, startSourcesSideBySide, type NativeReplica } from './helpers/native-replica.js';
 import { catchUp, openEngine } from './helpers/replica.js';
 import { startMariaDb, type TestServer } from './helpers/servers.js';
 import { createStatementSchema, runStatementWorkload, statementSchemas } from './helpers/statement-workload.js';
@@ -55,7 +55,7 @@ async function contextEvents(source: TestServer): Promise<Record<string, number>
 }
 
 describe('STATEMENT and MIXED binlogs: tributary against a native replica', () => {
-  const sources = new Map<string, TestServer>();
+  let sources: Map<string, TestServer>;
   let native: NativeReplica;
   let target: TestServer;
   let engine: ReplicationEngine;
@@ -63,14 +63,7 @@ describe('STATEMENT and MIXED binlogs: tributary against a native replica', () =
   let targetConn: Connection;
 
   before(async () => {
-    const servers = await Promise.all([
-      ...FORMATS.map((f) => startMariaDb({ serverId: f.serverId, binlogFormat: f.format })),
-      startNativeReplica({ serverId: 251 }),
-      startMariaDb({ serverId: 351, noBinlog: true }),
-    ]);
-    FORMATS.forEach((f, i) => sources.set(f.channel, servers[i] as TestServer));
-    native = servers[FORMATS.length] as NativeReplica;
-    target = servers[FORMATS.length + 1] as TestServer;
+    ({ sources, native, target } = await startSourcesSideBySide(FORMATS, { native: 251, target: 351 }));
     // Half the workload is a backlog, applied in large batches where one transaction's statements leave their
     // session to the next one's rows; the other half runs live, in batches as small as the traffic makes them.
     const workload = (seed: number) => Promise.all(FORMATS.map((f) =>
@@ -79,18 +72,9 @@ describe('STATEMENT and MIXED binlogs: tributary against a native replica', () =
     await workload(42);
     engine = await openEngine(target);
     for (const f of FORMATS) {
-      const source = sources.get(f.channel)!;
       const rewritten = `CREATE DATABASE \`${statementSchemas(f.prefix).app}_r\``;
       await Promise.all([native.server.sql(rewritten), target.sql(rewritten)]);
-      await native.changeSource(f.channel, source);
-      await native.setFilters(f.channel, filtersFor(f.prefix));
-      await native.start(f.channel);
-      await engine.changeReplicationSource(f.channel, {
-        sourceHost: source.host, sourcePort: source.port, sourceUser: source.user, sourcePassword: source.password,
-        sourceLogFile: 'mysql-bin.000001', sourceLogPos: 4,
-      });
-      await engine.changeReplicationFilter(f.channel, filtersFor(f.prefix));
-      await engine.startReplica(f.channel);
+      await replicateSideBySide(native, engine, f.channel, sources.get(f.channel)!, filtersFor(f.prefix));
     }
     await workload(43);
     nativeConn = await native.server.connect();
@@ -101,7 +85,7 @@ describe('STATEMENT and MIXED binlogs: tributary against a native replica', () =
     await engine?.close();
     await nativeConn?.end();
     await targetConn?.end();
-    await Promise.all([...sources.values(), native?.server, target].map((s) => s?.destroy()));
+    await Promise.all([...(sources?.values() ?? []), native?.server, target].map((s) => s?.destroy()));
   });
 
   test('the workload needs statement context: interleaved sessions, IntVar, Rand, User_var, temporary tables, LOAD DATA, source errors', async () => {

@@ -2,7 +2,7 @@
 // test configures tributary: the reference every comparison test measures tributary against.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ReplicationFilters } from '../../src/index.js';
+import type { ReplicationEngine, ReplicationFilters } from '../../src/index.js';
 import { startMariaDb, type ServerOptions, type TestServer } from './servers.js';
 
 const FILTER_VARIABLE: Record<keyof ReplicationFilters, string> = {
@@ -120,4 +120,33 @@ export function nativeReplica(server: TestServer): NativeReplica {
     destroy: () => server.destroy(),
   };
   return replica;
+}
+
+/** One source per binlog format, a native replica and tributary's target, started together. */
+export async function startSourcesSideBySide(
+  formats: readonly { channel: string; format: 'ROW' | 'STATEMENT' | 'MIXED'; serverId: number }[],
+  ids: { native: number; target: number },
+): Promise<{ sources: Map<string, TestServer>; native: NativeReplica; target: TestServer }> {
+  const [native, target, ...started] = await Promise.all([
+    startNativeReplica({ serverId: ids.native }), startMariaDb({ serverId: ids.target, noBinlog: true }),
+    ...formats.map((f) => startMariaDb({ serverId: f.serverId, binlogFormat: f.format })),
+  ]);
+  return { sources: new Map(formats.map((f, i) => [f.channel, started[i]!])), native, target };
+}
+
+/**
+ * The same channel, with the same filters, on the native replica and on the engine: both replicate `source`
+ * from the beginning of its first binlog.
+ */
+export async function replicateSideBySide(native: NativeReplica, engine: ReplicationEngine, channel: string,
+  source: TestServer, filters: Partial<ReplicationFilters>): Promise<void> {
+  await native.changeSource(channel, source);
+  await native.setFilters(channel, filters);
+  await native.start(channel);
+  await engine.changeReplicationSource(channel, {
+    sourceHost: source.host, sourcePort: source.port, sourceUser: source.user, sourcePassword: source.password,
+    sourceLogFile: 'mysql-bin.000001', sourceLogPos: 4,
+  });
+  await engine.changeReplicationFilter(channel, filters);
+  await engine.startReplica(channel);
 }
