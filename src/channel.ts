@@ -353,6 +353,11 @@ export class Channel {
       const named = { file: this.masterInfo.sourceLogFile, pos: this.masterInfo.readSourceLogPos };
       const start = this.readPositionChanged ? named : (await this.relayEndFromFiles()) ?? named;
       this.readPositionChanged = false;
+      // master.info, written every second and not at all on a full disk, can be behind the relay log after a
+      // crash; Read_Master_Log_Pos would say so for as long as the I/O stage cannot write.
+      if (compareSourcePositions(start, named) > 0) {
+        this.masterInfo = { ...this.masterInfo, sourceLogFile: start.file, readSourceLogPos: start.pos };
+      }
       this.io = new IoStage({
         relayLog: this.relayLog,
         logger: this.logger,

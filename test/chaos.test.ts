@@ -1,13 +1,18 @@
 // Chaos: a replica process with two channels, under live writes, through random faults one after another:
 // kill -9 of the replica process, a source restarted, the target restarted, the network to a source frozen
-// (silent, nothing closed). With no operator action it ends with every channel running, no error left in the
-// status, and the target identical to both sources. CHAOS_ROUNDS (default 6; the first rounds go through every
+// (silent, nothing closed), the replica's disk full (a kill -9 and a start on it too, then the disk freed). With
+// no operator action but freeing the disk it ends with every channel running, no error left in the status, and
+// the target identical to both sources. CHAOS_ROUNDS (default 6; the first rounds go through every
 // fault once) and CHAOS_SEED set a longer or another run.
 import assert from 'node:assert/strict';
+import { unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Connection } from 'mysql2/promise';
 import type { ReplicaStatus } from '../src/index.js';
 import { compareSourcePositions } from '../src/binlog/position.js';
+import { IoState } from '../src/status.js';
+import { fillDisk, mountSmallDisk, type SmallDisk } from './helpers/disk.js';
 import { startProxy, type Proxy } from './helpers/proxy.js';
 import { assertMysqlErrnos, assertReplicated, sourceStatus, tempDir, until } from './helpers/replica.js';
 import { replicaProcess, type ReplicaProcess } from './helpers/replica-process.js';
@@ -18,6 +23,10 @@ const ROUNDS = Number(process.env.CHAOS_ROUNDS ?? 6);
 const SEED = Number(process.env.CHAOS_SEED ?? 2027);
 // Short, so that a frozen network is noticed within seconds.
 const NET_TIMEOUT = 4;
+// The replica's data directory is a disk of its own, to fill, with room for both channels' relay logs, which
+// relayLogSpaceLimit bounds (plus a transaction each) however far the SQL stages are behind.
+const RELAY_LOG_SPACE_LIMIT = 2 << 20;
+const DISK_SIZE = 8 << 20;
 
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -26,8 +35,10 @@ describe('chaos', () => {
   let beta: TestServer;
   let target: TestServer;
   let proxy: Proxy;
+  let disk: SmallDisk | string;
 
   before(async () => {
+    disk = await mountSmallDisk(DISK_SIZE);
     [alpha, beta, target] = await Promise.all([startMariaDb({ serverId: 181 }), startMariaDb({ serverId: 182 }),
       startMariaDb({ serverId: 281, noBinlog: true })]);
     proxy = await startProxy(alpha);
@@ -41,6 +52,7 @@ describe('chaos', () => {
   after(async () => {
     await proxy?.close();
     await Promise.all([alpha?.destroy(), beta?.destroy(), target?.destroy()]);
+    if (typeof disk === 'object') await disk.unmount();
   });
 
   test(`${ROUNDS} rounds of random faults, seed ${SEED}: every channel running, target identical`, async (t) => {
@@ -50,7 +62,8 @@ describe('chaos', () => {
       sourceLogFile: 'mysql-bin.000001', sourceLogPos: 4, sourceConnectRetry: 1,
     });
     const config = {
-      dataDir: await tempDir('chaos'), serverId: 3001, maxRelayLogSize: 1 << 20, replicaNetTimeout: NET_TIMEOUT,
+      dataDir: typeof disk === 'object' ? join(disk.dir, 'data') : await tempDir('chaos'), serverId: 3001,
+      maxRelayLogSize: 256 << 10, relayLogSpaceLimit: RELAY_LOG_SPACE_LIMIT, replicaNetTimeout: NET_TIMEOUT,
       target: { host: target.host, port: target.port, user: target.user, password: target.password },
       channels: { a: source(proxy), b: source(beta) },
     };
@@ -95,11 +108,58 @@ describe('chaos', () => {
           await pause(rng.int(1000, 8000));
           await target.restart();
         },
+        'fill the disk': async () => {
+          if (typeof disk === 'string') return t.diagnostic(`no full disk: ${disk}`);
+          const { dir } = disk;
+          // From every channel running without an error, so that the errors looked for are the full disk's.
+          await until('every channel running', async () => (await replica.status()).every((s) =>
+            s.ioRunning === 'Yes' && s.sqlRunning === 'Yes' && s.lastIoErrno === 0 && s.lastSqlErrno === 0));
+          // Full until the operator frees it: what purged relay log files free is taken again.
+          let full = true;
+          const filling = (async () => {
+            let filler = '';
+            while (full) {
+              filler = await fillDisk(dir);
+              await pause(50);
+            }
+            return filler;
+          })();
+          try {
+            await waitingForDisk('every channel waiting for disk space');
+            await pause(rng.int(500, 1500));
+            // Killed on the full disk and started on it: the replica starts and waits again.
+            await replica.kill();
+            replica = await replicaProcess(config);
+            await waitingForDisk('the restarted replica waiting for disk space');
+          } finally {
+            full = false;
+            await unlink(await filling);
+          }
+        },
         'freeze the network to a source': async () => {
           proxy.freeze();
           await pause(rng.int(NET_TIMEOUT * 1000 + 1000, NET_TIMEOUT * 2000));
           proxy.thaw();
         },
+      };
+      /**
+       * Until every I/O stage has been seen waiting for disk space; meanwhile both stages of every channel run, no
+       * error shows, and the read position is not behind the executed one (master.info cannot be written).
+       */
+      const waitingForDisk = (what: string) => {
+        const waited = new Set<string>();
+        return until(what, async () => {
+          const all = await replica.status();
+          for (const s of all) {
+            assert.notEqual(s.ioRunning, 'No', `${s.channel}: ${s.lastIoError}`);
+            assert.equal(s.sqlRunning, 'Yes', `${s.channel}: ${s.lastSqlError}`);
+            assert.deepEqual([s.channel, s.lastIoErrno, s.lastSqlErrno], [s.channel, 0, 0], `${s.lastIoError} ${s.lastSqlError}`);
+            assert.ok(compareSourcePositions({ file: s.sourceLogFile, pos: s.readSourceLogPos },
+              { file: s.relaySourceLogFile, pos: s.execSourceLogPos }) >= 0, JSON.stringify(s));
+            if (s.ioState === IoState.waitingForDiskSpace) waited.add(s.channel);
+          }
+          return waited.size === all.length;
+        });
       };
       const kinds = Object.keys(faults);
       const firstRounds = [...kinds].sort(() => rng.float() - 0.5);

@@ -14,7 +14,7 @@ import type { ReplicaStatus, ReplicationEngine } from '../src/index.js';
 import { IoState } from '../src/status.js';
 import { assertSameData } from './helpers/compare.js';
 import { fillDisk, mountSmallDisk } from './helpers/disk.js';
-import { catchUp, openEngine, sourceStatus, tempDir, until } from './helpers/replica.js';
+import { assertReplicated, catchUp, openEngine, sourceStatus, tempDir, until } from './helpers/replica.js';
 import { startMariaDb, type TestServer } from './helpers/servers.js';
 
 let source: TestServer;
@@ -131,6 +131,45 @@ describe('a full disk', () => {
       assert.equal(end.ioRunning, 'Yes');
       assert.equal(end.sqlRunning, 'Yes');
       await assertSameData(conn.conn, await target.connect(), ['fulldisk']);
+    } finally {
+      await engine?.close();
+      await conn.conn.end();
+      await disk.unmount();
+    }
+  });
+  test('started on a full disk after a crash: Read_Master_Log_Pos is where the relay log ends, not master.info', async (t) => {
+    const disk = await mountSmallDisk(4 << 20);
+    if (typeof disk === 'string') return t.skip(disk);
+    const conn = await schemaAt('staleinfo');
+    const options = { dataDir: join(disk.dir, 'data'), filters: { replicateDoDb: ['staleinfo'] } };
+    const masterInfo = join(options.dataDir, 'master-stale.info');
+    let engine: ReplicationEngine | undefined;
+    try {
+      let older: Buffer | undefined;
+      for (const from of [0, 20]) {
+        engine = await openEngine(target, options);
+        if (from === 0) await channelFor(engine, 'stale', conn.start);
+        await engine.startReplica('stale');
+        await traffic(conn.conn, 20, 100, from);
+        await catchUp(engine, 'stale', source);
+        await engine.close();
+        older ??= await readFile(masterInfo);
+      }
+      // master.info as a crash leaves it when it was written last before the second run's transactions.
+      await writeFile(masterInfo, older!);
+      const end = await sourceStatus(source);
+      const filler = await fillDisk(disk.dir);
+      engine = await openEngine(target, options);
+      await engine.startReplica('stale');
+      const waiting = await until('the I/O stage waiting for disk space', async () => {
+        const s = await statusOf(engine!, 'stale');
+        return s.ioState === IoState.waitingForDiskSpace && s;
+      });
+      assert.deepEqual([waiting.sourceLogFile, waiting.readSourceLogPos], [end.file, end.pos]);
+      await unlink(filler);
+      await traffic(conn.conn, 20, 100, 40);
+      await catchUp(engine, 'stale', source);
+      await assertReplicated(source, target, ['staleinfo']);
     } finally {
       await engine?.close();
       await conn.conn.end();

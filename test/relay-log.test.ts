@@ -6,7 +6,7 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, open, readdir, readFile, rm, stat, statfs, truncate, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BinlogDecoder, crc32, decodeHeader, encodeFormatDescription, encodeRotate } from '../src/binlog/decoder.js';
@@ -14,7 +14,7 @@ import { BINLOG_MAGIC, EventType } from '../src/binlog/events.js';
 import {
   RelayLog, RelayLogCorruptError, RelayLogCutError, scanRelayFile, type RelayEvent, type RelayLogOptions,
 } from '../src/relaylog/relay-log.js';
-import { fillDisk, mountSmallDisk, type SmallDisk } from './helpers/disk.js';
+import { fillDisk, freeBytes, mountSmallDisk, type SmallDisk } from './helpers/disk.js';
 import { startMariaDb, type TestServer } from './helpers/servers.js';
 
 const run = promisify(execFile);
@@ -610,6 +610,37 @@ describe('a full disk', () => {
     assert.equal(await readFile(log.indexPath, 'utf8'), index);
     await unlink(filler);
     assert.equal(await log.rotate(header()), 'relay-bin-ch.000002');
+    await log.close();
+  });
+
+  test('a rotation that fails writing the index is never seen by a reader, which reads on once it is repeated', async (t) => {
+    const made = await onSmallDisk(t, 'rotate-index');
+    if (!made) return;
+    const { log } = made;
+    const reader = log.reader({ file: 'relay-bin-ch.000001', pos: 4 });
+    await drain(reader);
+    // Room for the new file's header and none for the index rewritten after it.
+    const page = (await statfs((disk as SmallDisk).dir)).bsize;
+    const filler = await fillDisk((disk as SmallDisk).dir, page);
+    assert.equal(await freeBytes((disk as SmallDisk).dir), page);
+    let settled = false;
+    const rotation = log.rotate(header());
+    void rotation.then(() => undefined, () => undefined).then(() => {
+      settled = true;
+    });
+    const seen: RelayEvent[] = [];
+    while (!settled) {
+      const event = await reader.tryNext();
+      if (event) seen.push(event);
+      await new Promise((r) => setImmediate(r));
+    }
+    await assert.rejects(rotation, { code: 'ENOSPC' });
+    assert.deepEqual(seen, []);
+    await unlink(filler);
+    assert.equal(await log.rotate(header()), 'relay-bin-ch.000002');
+    await log.append(sourceEvents.slice(10, 12));
+    const expected = await drain(log.reader({ file: 'relay-bin-ch.000002', pos: 4 }));
+    assert.deepEqual(await drain(reader), expected);
     await log.close();
   });
 

@@ -167,14 +167,12 @@ export class RelayLog extends EventEmitter {
         const data = Buffer.concat([BINLOG_MAGIC, ...header]);
         await writeFully(handle, data, 0);
         await handle.sync();
+        // The file joins the list, where readers find it, once the index names it: a reader that opened a file
+        // the failure then deletes would read on in it after the repeated rotation has made a new one.
+        await this.writeIndex([...this.files, file]);
         this.files.push(file);
         this.sizes.set(file, data.length);
-        await this.writeIndex();
       } catch (err) {
-        if (this.files.at(-1) === file) {
-          this.files.pop();
-          this.sizes.delete(file);
-        }
         await handle.close().catch(() => undefined);
         await unlink(this.path(file)).catch(() => undefined);
         throw err;
@@ -358,8 +356,8 @@ export class RelayLog extends EventEmitter {
     }
   }
 
-  private async writeIndex(): Promise<void> {
-    await writeFileAtomic(this.indexPath, this.files.map((name) => `./${name}\n`).join(''));
+  private async writeIndex(files = this.files): Promise<void> {
+    await writeFileAtomic(this.indexPath, files.map((name) => `./${name}\n`).join(''));
   }
 }
 
