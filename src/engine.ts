@@ -7,7 +7,7 @@ import PQueue from 'p-queue';
 import { pino, type Logger } from 'pino';
 import { Channel, type EngineSettings, type ReplicaThread, type ReplicationSourceOptions } from './channel.js';
 import { ReplicationError } from './errors.js';
-import { formatMultiMasterInfo, masterInfoFileName, parseMultiMasterInfo, writeFileAtomic } from './info/index.js';
+import { formatMultiMasterInfo, masterInfoFileName, parseMultiMasterInfo, removeAbandonedTempFiles, writeFileAtomic } from './info/index.js';
 import { DataDirLock } from './info/data-dir-lock.js';
 import { lowerConnectionName } from './info/filename-charset.js';
 import { tlsVersionRange } from './protocol/index.js';
@@ -101,6 +101,7 @@ export class ReplicationEngine {
     await chmod(options.dataDir, DATA_DIR_MODE);
     const lock = await DataDirLock.acquire(options.dataDir);
     try {
+      await removeAbandonedTempFiles(options.dataDir);
       return await ReplicationEngine.load(options, lock);
     } catch (err) {
       await lock.release();

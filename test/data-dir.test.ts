@@ -3,7 +3,7 @@
 // the source's statements and master.info its password; a channel name is checked whole before anything is
 // written, and a failed creation leaves no files.
 import assert from 'node:assert/strict';
-import { chmod, mkdir, readdir, realpath, stat, symlink } from 'node:fs/promises';
+import { chmod, mkdir, readdir, realpath, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ReplicationError } from '../src/index.js';
@@ -62,9 +62,11 @@ describe('the data directory', () => {
     }
   });
 
-  test('after a replication run every file is 0600 and the directory 0700', async () => {
+  test('after a replication run every file is 0600 and the directory 0700; temp files of a killed process go', async () => {
     const dataDir = await tempDir('modes');
     await chmod(dataDir, 0o755);
+    // What a kill -9 in the middle of an atomic write of master.info leaves behind.
+    await writeFile(join(dataDir, '.master-c1.info.4242.0123456789ab.tmp'), 'partial', { mode: 0o644 });
     const engine = await openEngine(target, { dataDir, maxRelayLogSize: 4096 });
     try {
       const at = await sourceStatus(source);

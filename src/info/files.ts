@@ -1,5 +1,5 @@
 // File names of a channel's info files, as MariaDB's multi-source replication names them, and atomic writes.
-import { open, rename, unlink } from 'node:fs/promises';
+import { open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { lowerConnectionName, toFilenameCharset } from './filename-charset.js';
@@ -46,6 +46,19 @@ export const DATA_FILE_MODE = 0o600;
 export function isDiskFull(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** The temp files writeFileAtomic writes (`.<name>.<pid>.<12 hex digits>.tmp`). */
+const TEMP_FILE = /^\..+\.\d+\.[0-9a-f]{12}\.tmp$/;
+
+/**
+ * Deletes the temp files of atomic writes that a killed process left in `dir`. Only for a directory that no
+ * other process writes in (the data directory, under its lock).
+ */
+export async function removeAbandonedTempFiles(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) {
+    if (TEMP_FILE.test(name)) await unlink(join(dir, name)).catch(() => undefined);
+  }
 }
 
 /**

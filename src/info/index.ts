@@ -5,5 +5,5 @@ export { type RelayLogInfo, formatRelayLogInfo, parseRelayLogInfo } from './rela
 export { formatMultiMasterInfo, parseMultiMasterInfo } from './multi-master.js';
 export {
   DATA_FILE_MODE, MULTI_MASTER_INFO_FILE, channelFileSuffix, masterInfoFileName, relayLogInfoFileName, filtersFileName,
-  isDiskFull, writeFileAtomic,
+  isDiskFull, removeAbandonedTempFiles, writeFileAtomic,
 } from './files.js';
