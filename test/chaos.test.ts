@@ -26,11 +26,13 @@ describe('chaos', () => {
   let beta: TestServer;
   let target: TestServer;
   let proxy: Proxy;
+  let targetProxy: Proxy;
 
   before(async () => {
     [alpha, beta, target] = await Promise.all([startMariaDb({ serverId: 181 }), startMariaDb({ serverId: 182 }),
       startMariaDb({ serverId: 281, noBinlog: true })]);
     proxy = await startProxy(alpha);
+    targetProxy = await startProxy(target);
     await Promise.all([[alpha, 'alpha'], [beta, 'beta']].map(async ([server, db]) => {
       const conn = await (server as TestServer).connect();
       await createTypeRichSchema(conn, db as string);
@@ -40,6 +42,7 @@ describe('chaos', () => {
   });
   after(async () => {
     await proxy?.close();
+    await targetProxy?.close();
     await Promise.all([alpha?.destroy(), beta?.destroy(), target?.destroy()]);
   });
 
@@ -51,7 +54,7 @@ describe('chaos', () => {
     });
     const config = {
       dataDir: await tempDir('chaos'), serverId: 3001, maxRelayLogSize: 1 << 20, replicaNetTimeout: NET_TIMEOUT,
-      target: { host: target.host, port: target.port, user: target.user, password: target.password },
+      target: { host: targetProxy.host, port: targetProxy.port, user: target.user, password: target.password },
       channels: { a: source(proxy), b: source(beta) },
     };
     let replica: ReplicaProcess = await replicaProcess(config);
@@ -99,6 +102,15 @@ describe('chaos', () => {
           proxy.freeze();
           await pause(rng.int(NET_TIMEOUT * 1000 + 1000, NET_TIMEOUT * 2000));
           proxy.thaw();
+        },
+        'freeze the network to the target': async () => {
+          // Once the SQL stages are connected, so that the freeze catches their connections.
+          await until('the SQL stages connected to the target', async () => (await replica.status())
+            .every((s) => s.sqlRunning === 'Yes' && s.sqlState !== 'Waiting to reconnect to the target'), 90_000);
+          targetProxy.freeze();
+          await pause(rng.int(NET_TIMEOUT * 1000 + 1000, NET_TIMEOUT * 2000));
+          // The network comes back, the connections it froze do not (a NAT or firewall forgot them).
+          targetProxy.freezeConnections();
         },
       };
       const kinds = Object.keys(faults);
