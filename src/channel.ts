@@ -429,12 +429,18 @@ export class Channel {
 
   async stop(threads: ReplicaThread[]): Promise<void> {
     if (threads.includes('IO_THREAD')) await this.stopIo();
-    if (threads.includes('SQL_THREAD') && this.sql) {
-      await this.sql.stop();
-      this.applied = this.sql.position;
+    // A target that does not answer does not hold the stop up.
+    const interrupt = threads.includes('SQL_THREAD') ? this.applier?.interruptAfterGrace() : undefined;
+    try {
+      if (threads.includes('SQL_THREAD') && this.sql) {
+        await this.sql.stop();
+        this.applied = this.sql.position;
+      }
+      // Also when a start failed after taking it.
+      if (threads.includes('SQL_THREAD')) await this.lock.release();
+    } finally {
+      interrupt?.();
     }
-    // Also when a start failed after taking it.
-    if (threads.includes('SQL_THREAD')) await this.lock.release();
     await this.flushInfo();
   }
 
@@ -544,7 +550,8 @@ export class Channel {
 
   private newApplier(): Applier {
     return new Applier({ target: this.settings.target, positions: this.positions, logger: this.logger,
-      skipErrors: this.settings.replicaSkipErrors, onOpen: (conn) => this.lock.connected(conn) });
+      skipErrors: this.settings.replicaSkipErrors, onOpen: (conn) => this.lock.connected(conn),
+      netTimeout: this.settings.replicaNetTimeout });
   }
 
   /**

@@ -40,7 +40,10 @@ export interface EngineOptions {
    * Default 0 = no limit.
    */
   relayLogSpaceLimit?: number;
-  /** replica_net_timeout in seconds: a source silent this long is reconnected. Default 60. */
+  /**
+   * replica_net_timeout in seconds: a source silent this long is reconnected; a round trip to the target silent
+   * for half of it is checked, and its connection dropped unless the target is still running it. Default 60.
+   */
   replicaNetTimeout?: number;
   /**
    * slave_max_allowed_packet in bytes: the I/O stage stops with error 1153 on a larger event, before buffering

@@ -97,6 +97,11 @@ export class SqlStage {
   private activity = '';
   /** The target is lost and the stage waits to reconnect, whatever the rest of it is doing meanwhile. */
   private targetLost = false;
+  /**
+   * The position row read last (at the start, and again at each reconnect): its DDL marker says that the DDL
+   * ending there may have taken effect already, its answer lost with the connection or the process.
+   */
+  private stored: PositionRow | undefined;
 
   constructor(private readonly options: SqlStageOptions, start: ChannelPosition) {
     this.position = start;
@@ -177,10 +182,9 @@ export class SqlStage {
     // Events after the start decode with the format the file's head set.
     const { decoder } = await scanRelayFile(relayLog, this.position.relayLogFile, this.position.relayLogPos);
     const reader = relayLog.reader({ file: this.position.relayLogFile, pos: this.position.relayLogPos });
-    const ddlMarker = stored?.ddlEndSourceLogFile
-      ? { file: stored.ddlEndSourceLogFile, pos: stored.ddlEndSourceLogPos! } : undefined;
-    const ddlMaybeDone = (group: TransactionGroup) => ddlMarker !== undefined &&
-      ddlMarker.file === group.end.sourceLogFile && ddlMarker.pos === group.end.sourceLogPos;
+    this.stored = stored;
+    const ddlMaybeDone = (group: TransactionGroup) => this.stored?.ddlEndSourceLogFile === group.end.sourceLogFile &&
+      this.stored.ddlEndSourceLogPos === group.end.sourceLogPos;
     const maxGroups = this.options.maxBatchGroups ?? 1000;
     const maxBytes = this.options.maxBatchBytes ?? 8 << 20;
 
@@ -501,7 +505,7 @@ export class SqlStage {
     let lost: { since: number; attempts: number } | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
-        if (attempt > 0) await applier.open();
+        if (attempt > 0) this.stored = await applier.open();
         await work();
         if (lost) {
           logger.info({ attempts: lost.attempts }, 'reconnected to the target');
@@ -514,6 +518,8 @@ export class SqlStage {
         const failure = mysqlFailure(err, 'ER_SLAVE_FATAL_ERROR');
         let pause: number;
         if (isConnectionError(failure.errno)) {
+          // A stop that dropped the connection of a round trip in flight: not an error.
+          if (signal.aborted) throw new StageStopped();
           lost ??= { since: Date.now(), attempts: 0 };
           const limit = this.options.targetRetryTimeout * 1000;
           const waited = Date.now() - lost.since;

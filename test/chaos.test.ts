@@ -1,6 +1,6 @@
 // Chaos: a replica process with two channels, under live writes, through random faults one after another:
-// kill -9 of the replica process, a source restarted, the target restarted, the network to a source frozen
-// (silent, nothing closed), the replica's disk full (a kill -9 and a start on it too, then the disk freed). With
+// kill -9 of the replica process, a source restarted, the target restarted, the network to a source or to the
+// target frozen (silent, nothing closed), the replica's disk full (a kill -9 and a start on it too, then the disk freed). With
 // no operator action but freeing the disk it ends with every channel running, no error left in the status, and
 // the target identical to both sources. CHAOS_ROUNDS (default 6; the first rounds go through every
 // fault once) and CHAOS_SEED set a longer or another run.
@@ -36,12 +36,14 @@ describe('chaos', () => {
   let target: TestServer;
   let proxy: Proxy;
   let disk: SmallDisk | string;
+  let targetProxy: Proxy;
 
   before(async () => {
     disk = await mountSmallDisk(DISK_SIZE);
     [alpha, beta, target] = await Promise.all([startMariaDb({ serverId: 181 }), startMariaDb({ serverId: 182 }),
       startMariaDb({ serverId: 281, noBinlog: true })]);
     proxy = await startProxy(alpha);
+    targetProxy = await startProxy(target);
     await Promise.all([[alpha, 'alpha'], [beta, 'beta']].map(async ([server, db]) => {
       const conn = await (server as TestServer).connect();
       await createTypeRichSchema(conn, db as string);
@@ -51,6 +53,7 @@ describe('chaos', () => {
   });
   after(async () => {
     await proxy?.close();
+    await targetProxy?.close();
     await Promise.all([alpha?.destroy(), beta?.destroy(), target?.destroy()]);
     if (typeof disk === 'object') await disk.unmount();
   });
@@ -64,7 +67,7 @@ describe('chaos', () => {
     const config = {
       dataDir: typeof disk === 'object' ? join(disk.dir, 'data') : await tempDir('chaos'), serverId: 3001,
       maxRelayLogSize: 256 << 10, relayLogSpaceLimit: RELAY_LOG_SPACE_LIMIT, replicaNetTimeout: NET_TIMEOUT,
-      target: { host: target.host, port: target.port, user: target.user, password: target.password },
+      target: { host: targetProxy.host, port: targetProxy.port, user: target.user, password: target.password },
       channels: { a: source(proxy), b: source(beta) },
     };
     let replica: ReplicaProcess = await replicaProcess(config);
@@ -140,6 +143,15 @@ describe('chaos', () => {
           proxy.freeze();
           await pause(rng.int(NET_TIMEOUT * 1000 + 1000, NET_TIMEOUT * 2000));
           proxy.thaw();
+        },
+        'freeze the network to the target': async () => {
+          // Once the SQL stages are connected, so that the freeze catches their connections.
+          await until('the SQL stages connected to the target', async () => (await replica.status())
+            .every((s) => s.sqlRunning === 'Yes' && s.sqlState !== 'Waiting to reconnect to the target'), 90_000);
+          targetProxy.freeze();
+          await pause(rng.int(NET_TIMEOUT * 1000 + 1000, NET_TIMEOUT * 2000));
+          // The network comes back, the connections it froze do not (a NAT or firewall forgot them).
+          targetProxy.freezeConnections();
         },
       };
       /**

@@ -14,6 +14,7 @@ import { isTemporaryTableDdl } from './statement-kind.js';
 import { isSingleStatement } from '../filter/statement-text.js';
 import { setMultiStatements, type CoreConnection } from '../protocol/raw-command.js';
 import { TableDefinitions, type TargetTable } from './table-definitions.js';
+import { WatchedConnection } from './target-watchdog.js';
 
 export interface TransactionGroup {
   /** 'ddl' commits implicitly on the target and is applied alone. */
@@ -171,10 +172,15 @@ export interface ApplierOptions {
   skipErrors?: ReadonlySet<number> | 'all';
   /** Runs on the connection at every open and reconnect, before anything is read or applied (the channel's lock). */
   onOpen?: (conn: Connection) => Promise<void>;
+  /**
+   * replica_net_timeout, seconds (default 60): a round trip that hears nothing from the target for half of it is
+   * checked on a second connection (WatchedConnection); a stop waits as long for a round trip in flight.
+   */
+  netTimeout?: number;
 }
 
 export class Applier {
-  private conn: Connection | undefined;
+  private link: WatchedConnection | undefined;
   private readonly tables: TableDefinitions;
   private maxBytes: number;
   private collations = new Map<number, Collation>();
@@ -190,9 +196,18 @@ export class Applier {
     this.maxBytes = options.maxRoundTripBytes ?? 4 << 20;
   }
 
+  private get conn(): Connection | undefined {
+    return this.link?.conn;
+  }
+
   private connection(): Connection {
     if (!this.conn) throw new Error('applier is not open');
     return this.conn;
+  }
+
+  /** How long a round trip may hear nothing before it is checked, and a stop waits for one. */
+  private get checkIntervalMs(): number {
+    return (this.options.netTimeout ?? 60) * 500;
   }
 
   /**
@@ -241,7 +256,7 @@ export class Applier {
   }
 
   private async connect(): Promise<void> {
-    const conn = await mysql.createConnection({
+    const raw = await mysql.createConnection({
       ...this.options.target,
       charset: 'BINARY',
       // mysql2 re-encodes later queries when session tracking reports a new character_set_client; statements
@@ -252,11 +267,16 @@ export class Applier {
       bigNumberStrings: true,
       dateStrings: true,
     });
-    this.conn = conn;
-    conn.on('error', () => undefined);
+    raw.on('error', () => undefined);
+    const link = new WatchedConnection(raw, { target: this.options.target, intervalMs: this.checkIntervalMs,
+      logger: this.options.logger });
+    this.link = link;
+    const conn = link.conn;
     await conn.query(OWN_PARSING);
-    const [[server]] = await conn.query('SELECT @@max_allowed_packet AS m, VERSION() AS v, @@lower_case_table_names AS l') as
-      [{ m: string; v: string; l: string }[], unknown];
+    const [[server]] = await conn.query('SELECT @@max_allowed_packet AS m, VERSION() AS v, @@lower_case_table_names AS l, ' +
+      '(SELECT HOST FROM information_schema.PROCESSLIST WHERE ID = CONNECTION_ID()) AS h') as
+      [{ m: string; v: string; l: string; h: unknown }[], unknown];
+    if (server!.h != null) link.host = String(server!.h);
     this.namesIgnoreCase = Number(server!.l) !== 0;
     this.maxBytes = Math.min(this.maxBytes, Number(server!.m) - 1024);
     this.idempotentDdl = /mariadb/i.test(String(server!.v));
@@ -267,9 +287,24 @@ export class Applier {
   }
 
   async close(): Promise<void> {
-    const conn = this.conn;
-    this.conn = undefined;
-    await conn?.end().catch(() => conn.destroy());
+    const link = this.link;
+    this.link = undefined;
+    // Nothing waits for a round trip still in flight (the lock's release on a frozen network, say).
+    if (link?.waiting) link.drop('ECONNABORTED', 'closed while a round trip to the target was in flight');
+    await link?.conn.end().catch(() => link.conn.destroy());
+  }
+
+  /**
+   * For a stop: a round trip still in flight after the check interval loses its connection, so that the stop
+   * returns (the position row on the target says what was committed). Returns the function that calls it off.
+   */
+  interruptAfterGrace(): () => void {
+    const timer = setTimeout(() => {
+      if (!this.link?.waiting) return;
+      this.options.logger.warn('stopping: a round trip to the target has not ended; dropping the connection');
+      this.link.drop('ECONNABORTED', 'stopped while a round trip to the target was in flight');
+    }, this.checkIntervalMs);
+    return () => clearTimeout(timer);
   }
 
   /** Forgets every temporary table of the source's sessions, which live on this connection, by replacing it. */
@@ -282,7 +317,7 @@ export class Applier {
   /** Drops a connection that no longer works. */
   private destroy(): void {
     this.conn?.destroy();
-    this.conn = undefined;
+    this.link = undefined;
   }
 
   /** Records a position that no transaction carries (events between transactions: Rotate, checkpoints ...). */
@@ -576,6 +611,7 @@ export class Applier {
    */
   private async send(pieces: Piece[], groups: TransactionGroup[], stepwise = false): Promise<void> {
     const conn = this.connection();
+    const link = this.link!;
     let at = 0;
     // A statement expected to fail goes alone: its error must not stop the statements after it, and it must be
     // the one that failed. So does a confined one.
@@ -599,7 +635,7 @@ export class Applier {
       let failure: { errno: number; message: string } | undefined;
       const confined = chunk[0]!.confined === true;
       try {
-        if (confined) await setMultiStatements(this.core(), false);
+        if (confined) await link.roundTrip(setMultiStatements(this.core(), false));
         try {
           [results] = await conn.query({
             sql: chunk.map((p) => p.sql).join(SEPARATOR),
@@ -610,7 +646,7 @@ export class Applier {
             },
           });
         } finally {
-          if (confined) await setMultiStatements(this.core(), true);
+          if (confined) await link.roundTrip(setMultiStatements(this.core(), true));
         }
       } catch (err) {
         const e = err as { errno?: number; sqlMessage?: string; message?: string };

@@ -80,12 +80,18 @@ export class ChannelLock {
     throw new ReplicationError('ER_SLAVE_THREAD', `${this.describe}: could not take the lock '${this.name}' on the target`);
   }
 
-  /** The SQL stage stopped: the lock goes. */
+  /**
+   * The SQL stage stopped: the lock goes. When its connection is lost, the target may still hold it there (a
+   * frozen network, a stop that dropped the connection): the holder stays known, so that the next `connected`
+   * ends that connection as the one it replaces.
+   */
   async release(): Promise<void> {
     this.wanted = false;
-    const conn = this.holder?.conn;
+    const holder = this.holder;
     this.holder = undefined;
-    await conn?.query(`DO RELEASE_LOCK(${this.literal})`).catch(() => undefined);
+    await holder?.conn.query(`DO RELEASE_LOCK(${this.literal})`).catch(() => {
+      this.holder ??= holder;
+    });
   }
 
   private async take(conn: Connection, waitSeconds: number): Promise<boolean> {

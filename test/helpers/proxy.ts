@@ -1,18 +1,24 @@
 // A TCP proxy on a loopback port in front of a server, for network faults: `freeze()` stops forwarding in both
 // directions without closing anything (as a network that silently drops traffic does: the peers see no error,
 // only silence), `thaw()` forwards again. Connections made while frozen are accepted and held, silent, too.
+// `freezeConnections()` freezes the connections open now for good, and lets new ones through (a NAT or firewall that
+// forgot the connections it had: neither peer hears of the other again, not even that it closed); after `freeze()`,
+// the network comes back without them. `thaw()` brings back those still open.
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
 export interface Proxy {
   readonly host: string;
   readonly port: number;
   freeze(): void;
+  freezeConnections(): void;
   thaw(): void;
   close(): Promise<void>;
 }
 
 export async function startProxy(upstream: { host: string; port: number }): Promise<Proxy> {
   let frozen = false;
+  // The sockets of connections frozen one by one.
+  const stuck = new Set<Socket>();
   const pairs = new Set<[Socket, Socket]>();
   const sockets = new Set<Socket>();
 
@@ -20,7 +26,7 @@ export async function startProxy(upstream: { host: string; port: number }): Prom
   const forward = (from: Socket, to: Socket) => {
     const held: Buffer[] = [];
     from.on('data', (chunk: Buffer) => {
-      if (frozen) {
+      if (frozen || stuck.has(from)) {
         held.push(chunk);
         from.pause();
       } else {
@@ -43,6 +49,8 @@ export async function startProxy(upstream: { host: string; port: number }): Prom
       socket.on('close', () => {
         sockets.delete(socket);
         pairs.delete(pair);
+        // A connection the network forgot tells neither peer that the other went.
+        if (stuck.delete(socket)) return;
         client.destroy();
         remote.destroy();
       });
@@ -71,8 +79,18 @@ export async function startProxy(upstream: { host: string; port: number }): Prom
         b.pause();
       }
     },
+    freezeConnections() {
+      frozen = false;
+      for (const pair of pairs) {
+        for (const socket of pair) {
+          stuck.add(socket);
+          socket.pause();
+        }
+      }
+    },
     thaw() {
       frozen = false;
+      stuck.clear();
       for (const [a, b] of pairs) {
         a.resume();
         b.resume();
