@@ -118,8 +118,11 @@ describe('a full disk', () => {
         await engine.stopReplica('disk');
         await fillDisk(disk.dir);
         await engine.startReplica('disk');
-        await until('the restarted I/O stage waiting for disk space', async () =>
-          (await statusOf(engine!, 'disk')).ioState === IoState.waitingForDiskSpace);
+        await until('the restarted I/O stage waiting for disk space', async () => {
+          // The SQL stage purges what it has applied, which frees space: the disk is kept full until the wait shows.
+          await fillDisk(disk.dir);
+          return (await statusOf(engine!, 'disk')).ioState === IoState.waitingForDiskSpace;
+        });
         await unlink(filler);
         await catchUp(engine, 'disk', source, 120);
       } finally {
