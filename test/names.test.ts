@@ -11,7 +11,7 @@ import type { ReplicationEngine, ReplicationFilters } from '../src/index.js';
 import { assertSameData } from './helpers/compare.js';
 import { replicateSideBySide, startSourcesSideBySide, type NativeReplica } from './helpers/native-replica.js';
 import { catchUp, openEngine } from './helpers/replica.js';
-import { startMariaDb, type TestServer } from './helpers/servers.js';
+import type { TestServer } from './helpers/servers.js';
 
 const FORMATS = [
   { format: 'ROW', channel: 'row', prefix: 'r', serverId: 161 },

@@ -12,7 +12,7 @@ import type { ReplicationEngine, ReplicationFilters } from '../src/index.js';
 import { assertSameData } from './helpers/compare.js';
 import { replicateSideBySide, startSourcesSideBySide, type NativeReplica } from './helpers/native-replica.js';
 import { catchUp, openEngine } from './helpers/replica.js';
-import { startMariaDb, type TestServer } from './helpers/servers.js';
+import type { TestServer } from './helpers/servers.js';
 import { createStatementSchema, runStatementWorkload, statementSchemas } from './helpers/statement-workload.js';
 
 const FORMATS = [

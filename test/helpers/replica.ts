@@ -1,10 +1,7 @@
-// Shared steps of integration tests: a fresh engine on a temp data directory, a replica in a process of its own,
-// waiting for catch-up, polling.
-import { spawn } from 'node:child_process';
+// Shared steps of integration tests: a fresh engine on a temp data directory, waiting for catch-up, polling.
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import assert from 'node:assert/strict';
 import { ReplicationEngine, type EngineOptions, type ReplicaStatus } from '../../src/index.js';
