@@ -20,6 +20,8 @@ export const ColumnType = {
   TIMESTAMP2: 17,
   DATETIME2: 18,
   TIME2: 19,
+  /** MySQL 9: float32 values, stored like a BLOB with a 4-byte length. */
+  VECTOR: 242,
   JSON: 245,
   NEWDECIMAL: 246,
   ENUM: 247,

@@ -135,15 +135,135 @@ export function decodeMysqlGtid(r: ByteReader, anonymous: boolean): BinlogEvent 
   return e;
 }
 
+// The first 8 bytes of Previous_GTIDs: a count of SIDs, or (MySQL 8.3+ tagged format) the format byte 1 at
+// both ends around a 6-byte count, each SID then followed by its tag.
+const GTID_SET_TAGGED = 1n;
+
 export function decodePreviousGtids(r: ByteReader): BinlogEvent {
-  const sids: { uuid: string; intervals: [bigint, bigint][] }[] = [];
-  for (let n = r.u64(); n > 0n; n--) {
-    const id = uuid(r.bytes(16, 'sid'));
-    const intervals: [bigint, bigint][] = [];
-    for (let k = r.u64(); k > 0n; k--) intervals.push([r.i64(), r.i64()]);
-    sids.push({ uuid: id, intervals });
+  const word = r.u64();
+  const format = word >> 56n;
+  if (format > GTID_SET_TAGGED) throw new BinlogFormatError(`Previous_GTIDs in unknown GTID set format ${format}`);
+  const tagged = format === GTID_SET_TAGGED;
+  const sids: Extract<BinlogEvent, { type: 'previous_gtids' }>['sids'] = [];
+  for (let n = tagged ? (word >> 8n) & 0xffff_ffff_ffffn : word; n > 0n; n--) {
+    const sid: (typeof sids)[number] = { uuid: uuid(r.bytes(16, 'sid')), intervals: [] };
+    const tag = tagged ? readTag(r) : '';
+    if (tag) sid.tag = tag;
+    for (let k = r.u64(); k > 0n; k--) sid.intervals.push([r.i64(), r.i64()]);
+    sids.push(sid);
   }
   return { type: 'previous_gtids', sids };
+}
+
+/**
+ * An unsigned integer of the MySQL serialization library (tagged GTIDs): 1 to 9 bytes, little-endian, the
+ * count being the trailing one bits of the first byte plus one; the value follows those bits and their zero
+ * (nine bytes: all eight following bytes).
+ */
+function varlen(r: ByteReader): bigint {
+  r.need(1, 'variable-length integer');
+  const first = r.buf[r.pos]!;
+  let ones = 0;
+  while (ones < 8 && (first >> ones) & 1) ones++;
+  if (ones === 8) {
+    r.skip(1);
+    return r.u64();
+  }
+  return r.ubig(ones + 1) >> BigInt(ones + 1);
+}
+
+/** The serialization library's signed integers: the sign in the lowest bit, magnitude minus one if negative. */
+function varlenSigned(r: ByteReader): bigint {
+  const v = varlen(r);
+  return v & 1n ? -(v >> 1n) - 1n : v >> 1n;
+}
+
+function varlenNumber(r: ByteReader, max: number, what: string): number {
+  const v = varlen(r);
+  if (v > BigInt(max)) throw new BinlogFormatError(`${what} ${v} (at most ${max})`);
+  return Number(v);
+}
+
+// MySQL's rule for tags (it lowercases them before they are logged): a letter or underscore, then letters,
+// digits and underscores, 32 characters at most.
+const TAG_MAX_LENGTH = 32;
+const TAG = /^[a-z_][a-z0-9_]*$/;
+
+/** A GTID tag as a serialization-library string: its length, then its characters; '' for none. */
+function readTag(r: ByteReader): string {
+  const tag = r.str(varlenNumber(r, TAG_MAX_LENGTH, 'GTID tag length'), 'GTID tag');
+  if (tag !== '' && !TAG.test(tag)) throw new BinlogFormatError(`GTID tag ${JSON.stringify(tag)} is not a valid tag`);
+  return tag;
+}
+
+// Field ids of GTID_TAGGED_LOG_EVENT, in the order the serialization library numbers them.
+const TG_FLAGS = 0;
+const TG_UUID = 1;
+const TG_GNO = 2;
+const TG_TAG = 3;
+const TG_LAST_COMMITTED = 4;
+const TG_SEQUENCE_NUMBER = 5;
+const TG_IMMEDIATE_COMMIT_TIMESTAMP = 6;
+const TG_ORIGINAL_COMMIT_TIMESTAMP = 7;
+const TG_TRANSACTION_LENGTH = 8;
+const TG_IMMEDIATE_SERVER_VERSION = 9;
+const TG_ORIGINAL_SERVER_VERSION = 10;
+const TG_COMMIT_GROUP_TICKET = 11;
+
+/**
+ * MySQL 8.3+ GTID_TAGGED_LOG_EVENT, a serialization-library message: version byte, message size (counting
+ * from the version byte), the last field id a reader must know, then (field id, value) pairs in id order; the
+ * original commit timestamp and server version are left out when equal to the immediate ones. Fields of ids this decoder does not know can only follow
+ * the known ones, and may be skipped only when the message says they are ignorable.
+ */
+export function decodeTaggedGtid(r: ByteReader): BinlogEvent {
+  const start = r.pos;
+  r.skip(1);
+  const size = varlenNumber(r, r.end - start, 'tagged GTID message size');
+  const m = new ByteReader(r.buf, r.pos, start + size);
+  if (m.remaining < 0) throw new BinlogFormatError(`tagged GTID message size ${size} ends inside its own header`);
+  const lastNeeded = varlenNumber(m, 255, 'tagged GTID last non-ignorable field');
+  if (lastNeeded > TG_COMMIT_GROUP_TICKET) {
+    throw new BinlogFormatError(`tagged GTID event needs field ${lastNeeded}, which this decoder does not know `
+      + '(the source is newer than tributary)');
+  }
+  const e: Extract<BinlogEvent, { type: 'gtid'; flavor: 'mysql' }> = {
+    type: 'gtid', flavor: 'mysql', anonymous: false, uuid: '', gno: 0n, commitFlag: false,
+  };
+  let previous = -1;
+  let present = 0;
+  while (m.remaining > 0) {
+    const id = varlenNumber(m, 255, 'tagged GTID field id');
+    if (id <= previous) throw new BinlogFormatError(`tagged GTID field ${id} after field ${previous}`);
+    previous = id;
+    if (id > TG_COMMIT_GROUP_TICKET) break;
+    present |= 1 << id;
+    switch (id) {
+      case TG_FLAGS: e.commitFlag = (varlenNumber(m, 255, 'GTID flags') & 1) !== 0; break;
+      case TG_UUID: {
+        const bytes = Buffer.alloc(16);
+        for (let i = 0; i < 16; i++) bytes[i] = varlenNumber(m, 255, 'GTID uuid byte');
+        e.uuid = uuid(bytes);
+        break;
+      }
+      case TG_GNO: e.gno = varlenSigned(m); break;
+      case TG_TAG: e.tag = readTag(m); break;
+      case TG_LAST_COMMITTED: e.lastCommitted = varlenSigned(m); break;
+      case TG_SEQUENCE_NUMBER: e.sequenceNumber = varlenSigned(m); break;
+      case TG_IMMEDIATE_COMMIT_TIMESTAMP: e.immediateCommitTimestamp = varlen(m); break;
+      case TG_ORIGINAL_COMMIT_TIMESTAMP: e.originalCommitTimestamp = varlen(m); break;
+      case TG_TRANSACTION_LENGTH: e.transactionLength = varlen(m); break;
+      case TG_IMMEDIATE_SERVER_VERSION: e.immediateServerVersion = varlenNumber(m, 0xffffffff, 'server version'); break;
+      case TG_ORIGINAL_SERVER_VERSION: e.originalServerVersion = varlenNumber(m, 0xffffffff, 'server version'); break;
+      case TG_COMMIT_GROUP_TICKET: e.commitGroupTicket = varlen(m); break;
+    }
+  }
+  if (!(present & (1 << TG_UUID)) || !(present & (1 << TG_GNO))) {
+    throw new BinlogFormatError('tagged GTID event without its uuid and number');
+  }
+  if (e.immediateCommitTimestamp !== undefined) e.originalCommitTimestamp ??= e.immediateCommitTimestamp;
+  if (e.immediateServerVersion !== undefined) e.originalServerVersion ??= e.immediateServerVersion;
+  return e;
 }
 
 const FL_STANDALONE = 1;

@@ -8,7 +8,7 @@ import { BinlogChecksumError, crc32 } from './checksum.js';
 import { zstdDecompressor } from './compression.js';
 import {
   decodeFormatDescription, decodeGtidList, decodeHeartbeatV2, decodeIntvar, decodeMariadbGtid, decodeMysqlGtid,
-  decodePreviousGtids, decodeRotate, decodeUserVar, fdeServerVersion, isChecksumAware,
+  decodePreviousGtids, decodeRotate, decodeTaggedGtid, decodeUserVar, fdeServerVersion, isChecksumAware,
 } from './control.js';
 import { decodeExecuteLoadQuery, decodeQuery } from './query.js';
 import { BinlogFormatError, ByteReader } from './reader.js';
@@ -214,6 +214,8 @@ export class BinlogDecoder {
         return decodeMysqlGtid(r, false);
       case EventType.ANONYMOUS_GTID:
         return decodeMysqlGtid(r, true);
+      case EventType.GTID_TAGGED:
+        return decodeTaggedGtid(r);
       case EventType.PREVIOUS_GTIDS:
         return decodePreviousGtids(r);
       case EventType.MARIA_GTID:

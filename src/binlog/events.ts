@@ -85,7 +85,8 @@ export interface EventHeader {
  *   'YYYY-MM-DD HH:MM:SS[.ffffff]' ('0000-00-00 00:00:00' for zero), MySQL binary JSON as its JSON text.
  *   Fraction digits are exactly the column's declared precision (none when 0).
  * - Buffer: every string and blob type (CHAR, VARCHAR, BINARY, TEXT, BLOB ...) as raw stored bytes, BIT as
- *   its bytes (big-endian, ceil(M/8) long), GEOMETRY as its stored bytes (SRID + WKB).
+ *   its bytes (big-endian, ceil(M/8) long), GEOMETRY as its stored bytes (SRID + WKB), VECTOR (MySQL 9) as its
+ *   stored bytes (4 per dimension: little-endian float32s).
  */
 export type ColumnValue = null | number | bigint | string | Buffer;
 
@@ -126,6 +127,8 @@ export interface TableMapEvent {
     primaryKeyPrefixes?: number[];
     /** Per column position (MySQL 8.0.23+ invisible columns). */
     visible?: boolean[];
+    /** Dimensions per VECTOR column, in column order (MySQL 9 VECTOR_DIMENSIONALITY). */
+    vectorDimensions?: number[];
   };
 }
 
@@ -263,6 +266,8 @@ export type BinlogEvent =
     flavor: 'mysql';
     anonymous: boolean;
     uuid: string;
+    /** MySQL 8.3+ tagged GTID (uuid:tag:gno, GTID_TAGGED_LOG_EVENT); absent for an untagged one. */
+    tag?: string;
     gno: bigint;
     /** FLAG_MAY_HAVE_SBR cleared: the transaction is row-based only. */
     commitFlag?: boolean;
@@ -277,7 +282,7 @@ export type BinlogEvent =
     commitGroupTicket?: bigint;
   }
   /** Intervals as stored: [start, end) with `end` exclusive (uuid:1-5 is [1n, 6n]). */
-  | { type: 'previous_gtids'; sids: { uuid: string; intervals: [bigint, bigint][] }[] }
+  | { type: 'previous_gtids'; sids: { uuid: string; /** MySQL 8.3+; absent when untagged. */ tag?: string; intervals: [bigint, bigint][] }[] }
   | {
     type: 'gtid';
     flavor: 'mariadb';

@@ -16,6 +16,7 @@ const PRIMARY_KEY_WITH_PREFIX = 9;
 const ENUM_AND_SET_DEFAULT_CHARSET = 10;
 const ENUM_AND_SET_COLUMN_CHARSET = 11;
 const COLUMN_VISIBILITY = 12;
+const VECTOR_DIMENSIONALITY = 13;
 
 /** MAX_FIELDS of MySQL and MariaDB: no table has more columns, so no Table_map may list more. */
 const MAX_COLUMNS = 4096;
@@ -68,10 +69,14 @@ function isEnumOrSet(e: TableMapEvent, i: number): boolean {
   return real === T.ENUM || real === T.SET;
 }
 
-/** Columns whose collation the charset fields list: character strings and blobs, not ENUM/SET. */
+/**
+ * Columns whose collation the charset fields list: character strings and blobs, not ENUM/SET. MySQL 9 lists
+ * VECTOR columns there too (as binary).
+ */
 function isCharacter(e: TableMapEvent, i: number): boolean {
   const t = e.columnTypes[i]!;
-  return (t === T.STRING || t === T.VAR_STRING || t === T.VARCHAR || t === T.BLOB) && !isEnumOrSet(e, i);
+  return (t === T.STRING || t === T.VAR_STRING || t === T.VARCHAR || t === T.BLOB || t === T.VECTOR)
+    && !isEnumOrSet(e, i);
 }
 
 function readOptionalMetadata(r: ByteReader, e: TableMapEvent, mariadb: boolean): void {
@@ -84,7 +89,7 @@ function readOptionalMetadata(r: ByteReader, e: TableMapEvent, mariadb: boolean)
   while (r.remaining > 0) {
     const fieldType = r.u8();
     const f = r.sub(r.packed(), 'Table_map optional metadata field');
-    if (fieldType <= COLUMN_VISIBILITY) {
+    if (fieldType <= VECTOR_DIMENSIONALITY) {
       if (seen.has(fieldType)) throw new BinlogFormatError(`Table_map optional metadata field ${fieldType} is repeated`);
       seen.add(fieldType);
     }
@@ -128,18 +133,12 @@ function readOptionalMetadata(r: ByteReader, e: TableMapEvent, mariadb: boolean)
         else o.enumValues = lists;
         break;
       }
-      case GEOMETRY_TYPE: {
-        const types: number[] = [];
-        while (f.remaining > 0) types.push(f.packed());
-        o.geometryTypes = types;
+      case GEOMETRY_TYPE:
+        o.geometryTypes = packedList(f);
         break;
-      }
-      case SIMPLE_PRIMARY_KEY: {
-        const key: number[] = [];
-        while (f.remaining > 0) key.push(f.packed());
-        o.primaryKey = key;
+      case SIMPLE_PRIMARY_KEY:
+        o.primaryKey = packedList(f);
         break;
-      }
       case PRIMARY_KEY_WITH_PREFIX: {
         const key: number[] = [];
         const prefixes: number[] = [];
@@ -156,11 +155,21 @@ function readOptionalMetadata(r: ByteReader, e: TableMapEvent, mariadb: boolean)
         o.visible = [...Array(n).keys()].map((i) => ((bits[i >> 3]! >> (7 - (i & 7))) & 1) === 1);
         break;
       }
+      case VECTOR_DIMENSIONALITY:
+        o.vectorDimensions = packedList(f);
+        break;
       default:
         // Newer servers add fields; each is length-prefixed, so skipping keeps the rest readable.
         break;
     }
   }
+}
+
+/** A field that is a list of length-encoded integers up to its end. */
+function packedList(f: ByteReader): number[] {
+  const list: number[] = [];
+  while (f.remaining > 0) list.push(f.packed());
+  return list;
 }
 
 /**

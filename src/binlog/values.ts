@@ -14,7 +14,7 @@ const MAX_FSP = 6;
 /** Reads one column's metadata from the Table_map metadata block. */
 export function readColumnMeta(type: number, r: ByteReader): ColumnMeta {
   switch (type) {
-    case T.FLOAT: case T.DOUBLE: case T.BLOB: case T.GEOMETRY: case T.JSON:
+    case T.FLOAT: case T.DOUBLE: case T.BLOB: case T.GEOMETRY: case T.JSON: case T.VECTOR:
       return { realType: type, length: r.u8() };
     case T.VARCHAR: case T.VAR_STRING:
       return { realType: type, length: r.u16() };
@@ -99,7 +99,7 @@ export function readValue(type: number, meta: ColumnMeta, r: ByteReader): Column
       const n = r.uint((meta.length ?? 0) > 255 ? 2 : 1);
       return Buffer.from(r.bytes(n, 'string'));
     }
-    case T.BLOB: case T.GEOMETRY: {
+    case T.BLOB: case T.GEOMETRY: case T.VECTOR: {
       const n = r.uint(lengthBytes(meta));
       return Buffer.from(r.bytes(n, 'blob'));
     }
