@@ -391,6 +391,9 @@ export class SqlStage {
           case 'transaction_payload':
             // MySQL's applier too takes the payload apart and applies its events one by one: filters, the skip
             // counter, UNTIL and the delay meet them as they meet those of an uncompressed transaction.
+            if (inner) {
+              throw new RelayLogReadError(new Error('a transaction payload inside a transaction payload'), event.file, event.pos);
+            }
             for (const raw of e.events) {
               let decodedInner: DecodedEvent;
               try {

@@ -3,6 +3,7 @@
 // decompresses it and applies the transaction it holds, positions being the payload event's.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import zlib from 'node:zlib';
 import type { ReplicationEngine } from '../src/index.js';
 import { BinlogDecoder } from '../src/binlog/decoder.js';
 import { BinlogFormatError } from '../src/binlog/reader.js';
@@ -33,6 +34,14 @@ test('a zstd payload that inflates past the size it declares is refused', () => 
       /transaction payload does not decompress to the 100 bytes it declares/.test(err.message));
   // The same bytes declaring their true size decode, to events (here: a cut one, since they are zeros).
   assert.throws(() => decoder.decode(payloadEvent(compressed, 64 << 10)), /cut event at offset 0/);
+  // Before anything is allocated for it: a frame asking for a 2 TiB window, and one declaring another size.
+  const hugeWindow = Buffer.from(compressed);
+  hugeWindow[5] = 0xf8;
+  const declares = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x80, 0x58, 0x00, 0x00, 0x01, 0x00]), block, Buffer.from([0])]);
+  if (!('zstdDecompressSync' in zlib)) {
+    assert.throws(() => decoder.decode(payloadEvent(hugeWindow, 100)), /the zstd frame asks for a 2199023255552-byte window/);
+    assert.throws(() => decoder.decode(payloadEvent(declares, 100)), /the zstd frame declares 65536 bytes/);
+  }
 });
 
 describe('MySQL 8.0 compressed transactions (TRANSACTION_PAYLOAD) applied', () => {
@@ -72,12 +81,26 @@ describe('MySQL 8.0 compressed transactions (TRANSACTION_PAYLOAD) applied', () =
     await target?.destroy();
   });
 
-  test('the transactions inside the payloads reach the target, and Exec_Master_Log_Pos stands after the last payload', async () => {
+  test('UNTIL a position inside a payload stops the SQL stage after its transaction, at the payload\'s end', async () => {
     await engine.changeReplicationSource('mysql', {
       sourceHost: fake.host, sourcePort: fake.port, sourceUser: 'repl', sourcePassword: '',
       sourceLogFile: 'mysql-bin.000057', sourceLogPos: 4, sourceConnectRetry: 1,
     });
-    await engine.startReplica('mysql');
+    // The first payload spans 457 to 651 of the file: it holds the insert into a.b.
+    await engine.startReplica('mysql', { until: { sourceLogFile: 'mysql-bin.000057', sourceLogPos: 500 } });
+    const status = await until('the SQL stage stopped by UNTIL', async () => {
+      const s = await engine.replicaStatus('mysql');
+      return s.sqlRunning === 'No' && s;
+    });
+    assert.equal(status.lastSqlErrno, 0, status.lastSqlError);
+    assert.equal(status.execSourceLogPos, 651);
+    assert.deepEqual(await target.sql('SELECT id FROM a.b'), [{ id: 1 }]);
+    assert.deepEqual(await target.sql('SELECT product_id, product_item_2 FROM a.test_table_3'),
+      [{ product_id: 55555, product_item_2: 'product_item_2_value' }]);
+  });
+
+  test('the transactions inside the payloads reach the target, and Exec_Master_Log_Pos stands after the last payload', async () => {
+    await engine.startReplica('mysql', { threads: ['SQL_THREAD'] });
     const status = await until('the SQL stage at the end of the file', async () => {
       const s = await engine.replicaStatus('mysql');
       assert.equal(s.lastSqlErrno, 0, s.lastSqlError);

@@ -46,9 +46,11 @@ const ZSTD_MAX_WINDOW = 1 << 27;
 /**
  * The one zstd frame MySQL writes per transaction, checked before anything is allocated for it: it must fill
  * `data`, declare no content size other than `size`, and no window (which the decompressor allocates) beyond
- * libzstd's limit. Blocks are walked by their headers; none is decompressed here.
+ * libzstd's limit. Blocks are walked by their headers; none is decompressed here. Returned with its window cut
+ * to the smallest that holds `size` bytes: no back-reference reaches further than the output, and MySQL
+ * declares 2 MiB or more even for a transaction of a few hundred bytes, which fzstd would allocate each time.
  */
-function checkZstdFrame(data: Buffer, size: number): void {
+function boundedZstdFrame(data: Buffer, size: number): Buffer {
   if (data.length < 6 || data.readUInt32LE(0) !== 0xfd2fb528) throw new Error('not a zstd frame');
   const descriptor = data[4]!;
   const singleSegment = (descriptor >> 5) & 1;
@@ -71,6 +73,8 @@ function checkZstdFrame(data: Buffer, size: number): void {
     pos += contentSizeBytes;
   }
   if (window > ZSTD_MAX_WINDOW) throw new Error(`the zstd frame asks for a ${window}-byte window`);
+  const windowLog = Math.max(10, Math.ceil(Math.log2(Math.max(1, size))));
+  const cut = !singleSegment && 2 ** windowLog < window;
   for (let last = 0; !last;) {
     if (pos + 3 > data.length) throw new Error('zstd frame cut short');
     const header = data.readUIntLE(pos, 3);
@@ -81,6 +85,10 @@ function checkZstdFrame(data: Buffer, size: number): void {
   }
   if ((descriptor >> 2) & 1) pos += 4;
   if (pos !== data.length) throw new Error('the zstd frame does not fill the payload');
+  if (!cut) return data;
+  const frame = Buffer.from(data);
+  frame[5] = (windowLog - 10) << 3;
+  return frame;
 }
 
 /**
@@ -90,13 +98,13 @@ function checkZstdFrame(data: Buffer, size: number): void {
  */
 export function zstdDecompress(data: Buffer, size: number): Buffer {
   if (typeof nodeZstd === 'function') return nodeZstd.call(zlib, data, { maxOutputLength: Math.max(1, size) });
-  checkZstdFrame(data, size);
+  const frame = boundedZstdFrame(data, size);
   const blocks: Uint8Array[] = [];
   let total = 0;
   new FzstdDecompress((block) => {
     total += block.length;
     if (total > size) throw new Error('it inflates past them');
     blocks.push(block);
-  }).push(data, true);
+  }).push(frame, true);
   return Buffer.concat(blocks, total);
 }
