@@ -8,19 +8,19 @@ import type { ReplicationEngine } from '../src/index.js';
 import { BinlogDecoder } from '../src/binlog/decoder.js';
 import { BinlogFormatError } from '../src/binlog/reader.js';
 import { EventType } from '../src/binlog/events.js';
-import { binlogEvent, binlogFileEvents, mysqlFixtures, packed } from './helpers/binlog-events.js';
+import { binlogEvent, binlogFileEvents, mysqlFixtures, packed, placeInBinlog, u64 } from './helpers/binlog-events.js';
 import { startFakeSource, type FakeSource } from './helpers/fake-source.js';
 import { openEngine, until } from './helpers/replica.js';
 import { startMariaDb, type TestServer } from './helpers/servers.js';
 
 const FIXTURE = 'apecloud__mysql-bin.000057';
 
-/** A TRANSACTION_PAYLOAD event body: size, compression type (0: zstd), uncompressed size, end mark, payload. */
-function payloadEvent(compressed: Buffer, uncompressedSize: number): Buffer {
+/** A TRANSACTION_PAYLOAD event: size, compression type (0: zstd, 255: none), uncompressed size, end mark, payload. */
+function payloadEvent(compressed: Buffer, uncompressedSize: number, compression = 0, crc = true): Buffer {
   const field = (type: number, value: number) => Buffer.concat([packed(type), packed(packed(value).length), packed(value)]);
   return binlogEvent(EventType.TRANSACTION_PAYLOAD, Buffer.concat([
-    field(1, compressed.length), field(2, 0), field(3, uncompressedSize), packed(0), compressed,
-  ]));
+    field(1, compressed.length), field(2, compression), field(3, uncompressedSize), packed(0), compressed,
+  ]), crc);
 }
 
 test('a zstd payload that inflates past the size it declares is refused', () => {
@@ -49,14 +49,20 @@ describe('MySQL 8.0 compressed transactions (TRANSACTION_PAYLOAD) applied', () =
   let engine: ReplicationEngine;
   let fake: FakeSource;
   let fileLength: number;
+  let fixtureEvents: Buffer[];
+  const sourceOptions = (f: FakeSource, file: string) => ({
+    sourceHost: f.host, sourcePort: f.port, sourceUser: 'repl', sourcePassword: '', sourceLogFile: file, sourceLogPos: 4,
+    sourceConnectRetry: 1,
+  });
 
   before(async () => {
     const fixture = (await mysqlFixtures()).find((f) => f.name === FIXTURE);
     assert.ok(fixture, `fixture ${FIXTURE}`);
     fileLength = fixture.data.length;
+    fixtureEvents = binlogFileEvents(fixture.data).map((e) => e.raw);
     fake = await startFakeSource({
       serverId: 1, version: '8.0.31', checksum: 'CRC32', uuid: '76f3e7be-6720-11ed-9cad-0242ac110002',
-      binlogFile: 'mysql-bin.000057', events: binlogFileEvents(fixture.data).map((e) => e.raw),
+      binlogFile: 'mysql-bin.000057', events: fixtureEvents,
     });
     target = await startMariaDb({ serverId: 201, noBinlog: true });
     // The file creates a.b; the database and a.test_table_3 (with the row the UPDATE finds) come from before
@@ -81,12 +87,11 @@ describe('MySQL 8.0 compressed transactions (TRANSACTION_PAYLOAD) applied', () =
     await target?.destroy();
   });
 
-  test('UNTIL a position inside a payload stops the SQL stage after its transaction, at the payload\'s end', async () => {
-    await engine.changeReplicationSource('mysql', {
-      sourceHost: fake.host, sourcePort: fake.port, sourceUser: 'repl', sourcePassword: '',
-      sourceLogFile: 'mysql-bin.000057', sourceLogPos: 4, sourceConnectRetry: 1,
-    });
-    // The first payload spans 457 to 651 of the file: it holds the insert into a.b.
+  test('UNTIL a position inside a payload stops the SQL stage after its transaction, at the payload\'s end; filters see its rows', async () => {
+    await engine.changeReplicationSource('mysql', sourceOptions(fake, 'mysql-bin.000057'));
+    // The first payload spans 457 to 651 of the file: it holds the insert into a.b, which the filter drops (as
+    // it drops the CREATE TABLE before it: a row kept would stop the channel with 1146).
+    await engine.changeReplicationFilter('mysql', { replicateIgnoreTable: ['a.b'] });
     await engine.startReplica('mysql', { until: { sourceLogFile: 'mysql-bin.000057', sourceLogPos: 500 } });
     const status = await until('the SQL stage stopped by UNTIL', async () => {
       const s = await engine.replicaStatus('mysql');
@@ -94,12 +99,13 @@ describe('MySQL 8.0 compressed transactions (TRANSACTION_PAYLOAD) applied', () =
     });
     assert.equal(status.lastSqlErrno, 0, status.lastSqlError);
     assert.equal(status.execSourceLogPos, 651);
-    assert.deepEqual(await target.sql('SELECT id FROM a.b'), [{ id: 1 }]);
+    assert.deepEqual(await target.sql("SHOW TABLES FROM a LIKE 'b'"), []);
     assert.deepEqual(await target.sql('SELECT product_id, product_item_2 FROM a.test_table_3'),
       [{ product_id: 55555, product_item_2: 'product_item_2_value' }]);
   });
 
   test('the transactions inside the payloads reach the target, and Exec_Master_Log_Pos stands after the last payload', async () => {
+    await engine.changeReplicationFilter('mysql', { replicateIgnoreTable: [] });
     await engine.startReplica('mysql', { threads: ['SQL_THREAD'] });
     const status = await until('the SQL stage at the end of the file', async () => {
       const s = await engine.replicaStatus('mysql');
@@ -107,7 +113,6 @@ describe('MySQL 8.0 compressed transactions (TRANSACTION_PAYLOAD) applied', () =
       return s.execSourceLogPos === fileLength && s;
     });
     assert.equal(status.relaySourceLogFile, 'mysql-bin.000057');
-    assert.deepEqual(await target.sql('SELECT id FROM a.b'), [{ id: 1 }]);
     const rows = await target.sql(`SELECT product_id, product_item, enum_field, set_field,
       product_item_2, json_field, CAST(CONVERT_TZ(t1, @@session.time_zone, '+00:00') AS CHAR) AS t1, CAST(d2 AS CHAR) AS d2, n3 FROM a.test_table_3 ORDER BY product_id`);
     assert.deepEqual(rows.map((r: Record<string, unknown>) => ({ ...r, json_field: typeof r.json_field === 'string' ? JSON.parse(r.json_field) : r.json_field })), [
@@ -116,5 +121,27 @@ describe('MySQL 8.0 compressed transactions (TRANSACTION_PAYLOAD) applied', () =
       { product_id: 55555, product_item: 'product_item_value_2', enum_field: 'large', set_field: 'c',
         product_item_2: 'product_3_value', json_field: { c: 1 }, t1: '2022-11-20 13:40:30', d2: '2022-11-20', n3: 222 },
     ]);
+  });
+
+  test('a payload inside a payload stops the channel with 1594 (MySQL writes none)', async () => {
+    // Events inside a payload carry no CRC.
+    const inner = binlogEvent(EventType.XID, u64(1n), false);
+    const nested = payloadEvent(inner, inner.length, 255, false);
+    // The fixture's Format_description and a GTID, then the nested payload.
+    const events = placeInBinlog([fixtureEvents[0]!, fixtureEvents[2]!, payloadEvent(nested, nested.length, 255)]);
+    const source = await startFakeSource({ serverId: 2, version: '8.0.31', checksum: 'CRC32', events });
+    try {
+      await engine.changeReplicationSource('nested', sourceOptions(source, 'mysql-bin.000001'));
+      await engine.startReplica('nested');
+      const status = await until('the SQL stage stopped', async () => {
+        const s = await engine.replicaStatus('nested');
+        return s.sqlRunning === 'No' && s;
+      });
+      assert.equal(status.lastSqlErrno, 1594);
+      assert.match(status.lastSqlError, /a transaction payload inside a transaction payload/);
+    } finally {
+      await engine.stopReplica('nested');
+      await source.close();
+    }
   });
 });
