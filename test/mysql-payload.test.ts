@@ -41,6 +41,8 @@ test('a zstd payload that inflates past the size it declares is refused', () => 
   if (!('zstdDecompressSync' in zlib)) {
     assert.throws(() => decoder.decode(payloadEvent(hugeWindow, 100)), /the zstd frame asks for a 2199023255552-byte window/);
     assert.throws(() => decoder.decode(payloadEvent(declares, 100)), /the zstd frame declares 65536 bytes/);
+    // Within the window and one block: the output itself is stopped at the declared size.
+    assert.throws(() => decoder.decode(payloadEvent(compressed, 60_000)), /60000 bytes it declares: it inflates past them/);
   }
 });
 
