@@ -194,6 +194,9 @@ export class SqlStage {
     let batchBytes = 0;
     // The position after the last event read, when no transaction is open: saved when idle.
     let between: ChannelPosition | undefined;
+    // The events of the TRANSACTION_PAYLOAD read last, still to apply. Each stands at the payload's relay log
+    // entry and the source position after it, so that no position saved falls inside the payload.
+    const unpacked: { event: RelayEvent; decoded: DecodedEvent }[] = [];
 
     const here = (event: RelayEvent, at: 'start' | 'end'): ChannelPosition => ({
       relayLogFile: event.file,
@@ -299,7 +302,8 @@ export class SqlStage {
     try {
       if (this.untilReached({ file: tracker.file, pos: tracker.pos }, this.position)) return;
       while (!signal.aborted) {
-        let event = await read(false);
+        const inner = unpacked.shift();
+        let event = inner?.event ?? await read(false);
         if (!event) {
           await flush();
           await saveBetween();
@@ -315,14 +319,14 @@ export class SqlStage {
           if (!event) break;
           this.state = SqlState.reading;
         }
-        if (!group && this.untilReached({ file: tracker.file, pos: tracker.pos }, here(event, 'start'))) {
+        if (!inner && !group && this.untilReached({ file: tracker.file, pos: tracker.pos }, here(event, 'start'))) {
           await flush();
           await saveBetween();
           return;
         }
         let decoded: DecodedEvent;
         try {
-          decoded = decoder.decode(event.raw);
+          decoded = inner?.decoded ?? decoder.decode(event.raw);
         } catch (err) {
           if (err instanceof BinlogChecksumError) {
             await refetch({ file: event.file, pos: event.pos }, err.message);
@@ -385,8 +389,21 @@ export class SqlStage {
             if (group) ends = { kind: 'transaction', rollback: false };
             break;
           case 'transaction_payload':
-            throw Object.assign(new Error('the source compresses transactions (binlog_transaction_compression=ON), ' +
-              'which tributary cannot apply yet: turn it off on the source'), { errno: 1593 });
+            // MySQL's applier too takes the payload apart and applies its events one by one: filters, the skip
+            // counter, UNTIL and the delay meet them as they meet those of an uncompressed transaction.
+            if (inner) {
+              throw new RelayLogReadError(new Error('a transaction payload inside a transaction payload'), event.file, event.pos);
+            }
+            for (const raw of e.events) {
+              let decodedInner: DecodedEvent;
+              try {
+                decodedInner = decoder.decode(raw, { checksum: false });
+              } catch (err) {
+                throw new RelayLogReadError(err, event.file, event.pos);
+              }
+              unpacked.push({ event: { raw, file: event.file, pos: event.pos, endPos: event.endPos }, decoded: decodedInner });
+            }
+            break;
           case 'unknown':
             if (header.typeCode === EventType.IGNORABLE || (header.flags & 0x80) !== 0) break;
             throw Object.assign(new Error(`unsupported event type ${header.typeCode} at relay log ${event.file}:` +
@@ -407,7 +424,8 @@ export class SqlStage {
           this.countSkip(e.type, group !== undefined && ends === undefined);
         }
         if (group) group.bytes += event.raw.length;
-        tracker.advance(header, e);
+        // The payload's own header moved the source position past all of it.
+        if (!inner) tracker.advance(header, e);
         if (ends && group) {
           const closed = close(event, ends.kind, ends.rollback);
           const due = this.options.delaySeconds > 0 ? header.timestamp + this.options.delaySeconds : 0;

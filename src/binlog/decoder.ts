@@ -5,7 +5,7 @@ import {
   type TableMapEvent,
 } from './events.js';
 import { BinlogChecksumError, crc32 } from './checksum.js';
-import { zstdDecompressor } from './compression.js';
+import { zstdDecompress } from './compression.js';
 import {
   decodeFormatDescription, decodeGtidList, decodeHeartbeatV2, decodeIntvar, decodeMariadbGtid, decodeMysqlGtid,
   decodePreviousGtids, decodeRotate, decodeTaggedGtid, decodeUserVar, fdeServerVersion, isChecksumAware,
@@ -270,16 +270,10 @@ function decodeTransactionPayload(r: ByteReader): BinlogEvent {
   if (compression === COMPRESSION_NONE) {
     data = Buffer.from(payload);
   } else if (compression === COMPRESSION_ZSTD) {
-    const zstd = zstdDecompressor();
-    if (!zstd) {
-      throw new Error('the source writes compressed transactions (binlog_transaction_compression=ON), which '
-        + 'this Node.js cannot read (node:zlib has no zstd before Node 22.15): turn '
-        + 'binlog_transaction_compression off on the source, or run on a newer Node.js');
-    }
     if (uncompressedSize < 0) throw new BinlogFormatError('compressed transaction payload without its uncompressed size');
     // Decompression stops at the declared size: a small payload cannot make us hold more than it says.
     try {
-      data = zstd(Buffer.from(payload), { maxOutputLength: Math.max(1, uncompressedSize) });
+      data = zstdDecompress(Buffer.from(payload), uncompressedSize);
     } catch (err) {
       throw new BinlogFormatError(`transaction payload does not decompress to the ${uncompressedSize} bytes it declares: `
         + (err as Error).message);
