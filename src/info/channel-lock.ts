@@ -24,6 +24,12 @@ export function channelLockName(serverId: number, positionTable: string, channel
 
 /** How long a reconnect waits for the server to end the connection it replaces, which held the lock. */
 const STALE_HOLDER_WAIT_SECONDS = 10;
+/**
+ * How long another connection's lock is waited for before refusing: the connection of an engine killed a moment
+ * ago (kill -9, then a restart) holds it until the server has seen it close, which it does as soon as the
+ * connection's thread next reads from it.
+ */
+const DEAD_HOLDER_WAIT_SECONDS = 5;
 
 interface Holder {
   conn: Connection;
@@ -57,6 +63,7 @@ export class ChannelLock {
     const previous = this.holder;
     this.holder = undefined;
     // The holder may let go between the queries: then try again.
+    let waited = false;
     for (let attempt = 0; attempt < 3; attempt++) {
       if (await this.take(conn, 0)) return;
       const [[used]] = await conn.query(`SELECT IS_USED_LOCK(${this.literal}) AS id`) as [{ id: unknown }[], unknown];
@@ -69,6 +76,11 @@ export class ChannelLock {
         // its id, but not its client address.
         await conn.query(`KILL CONNECTION ${id}`).catch(() => undefined);
         if (await this.take(conn, STALE_HOLDER_WAIT_SECONDS)) return;
+        continue;
+      }
+      if (!waited) {
+        waited = true;
+        if (await this.take(conn, DEAD_HOLDER_WAIT_SECONDS)) return;
         continue;
       }
       const from = client ? ` from ${client.host} (${client.user})`
