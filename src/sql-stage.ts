@@ -571,10 +571,8 @@ export class SqlStage {
 /** The stage was stopped while it waited to retry: not an error. */
 class StageStopped extends Error {}
 
-/** An event of the relay log that cannot be decoded: the relay log is damaged there, the source's binlog may not be. */
 /** The longest pause between attempts to reach a lost target. */
 const MAX_TARGET_PAUSE_MS = 60_000;
-
 
 /**
  * Drops the events that belong to a statement the rules filtered out: IntVar, Rand and User_var carry only its
