@@ -293,7 +293,9 @@ const SOURCE_PURGED_REQUIRED_GTIDS = 'Cannot replicate because the source purged
  * GTIDs of the source's own uuid the source never had, and one that lacks GTIDs the source has purged; starts
  * from the newest file whose Previous_GTIDs the replica has entirely; per file sends a Rotate naming it, then its
  * events, leaving out each transaction whose GTID the replica has (its events up to the next GTID, Rotates
- * excepted) and sending a heartbeat at the end of what it left out before the next event it sends.
+ * excepted) and sending a heartbeat at the end of what it left out before the next event it sends. When the
+ * replica has the first transaction of the start file, the Format_descriptions go out with their created
+ * timestamp 0, so that the replica does not take the dump for a restarted source and drop its temporary tables.
  */
 async function serveGtidDump(files: readonly GtidBinlog[], sourceUuid: string, replica: MysqlGtidSet,
   wire: GtidDumpWire): Promise<void> {
@@ -310,6 +312,8 @@ async function serveGtidDump(files: readonly GtidBinlog[], sourceUuid: string, r
   }
   let first = read.length - 1;
   while (first > 0 && !replica.containsSet(read[first]!.previous)) first--;
+  const firstGtid = read[Math.max(first, 0)]?.gtids.find((g) => g);
+  const clearCreated = firstGtid ? replica.containsSet(firstGtid) : false;
   let file = files[0]?.name ?? 'binlog.000001';
   let pos = 4;
   for (let i = Math.max(first, 0); i < files.length; i++) {
@@ -334,7 +338,7 @@ async function serveGtidDump(files: readonly GtidBinlog[], sourceUuid: string, r
       }
       if (excludedUpTo) await wire.heartbeat(file, excludedUpTo);
       excludedUpTo = 0;
-      await wire.event(raw);
+      await wire.event(clearCreated && raw[4] === EventType.FORMAT_DESCRIPTION ? uncreated(raw) : raw);
     }
     if (excluding) await wire.heartbeat(file, pos);
   }
@@ -365,6 +369,13 @@ function unplaced(format: Buffer): Buffer {
   const copy = Buffer.from(format);
   copy.writeUInt32LE(0, 13);
   // Format_descriptions always carry a CRC32 (servers that know checksums write one whatever the algorithm).
+  return sealed(copy, true);
+}
+
+/** A Format_description with its created timestamp 0 (the time its server started, in the first binlog after). */
+function uncreated(format: Buffer): Buffer {
+  const copy = Buffer.from(format);
+  copy.writeUInt32LE(0, EVENT_HEADER_LENGTH + 2 + 50);
   return sealed(copy, true);
 }
 
