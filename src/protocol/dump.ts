@@ -20,7 +20,9 @@ import { createConnection, type Connection } from 'mysql2';
 import { SourceError, fromClientError, CR_SERVER_LOST, ER_MASTER_FATAL_ERROR_READING_BINLOG, ER_NET_PACKET_TOO_LARGE,
   ER_SLAVE_FATAL_ERROR, ER_SLAVE_RELAY_LOG_WRITE_FAILURE, isRetryable, type Phase } from './errors.js';
 import { EventSizeLimit } from './event-size.js';
-import { BINLOG_SEND_ANNOTATE_ROWS_EVENT, binlogDumpPayload, parseErrPacket, registerReplicaPayload } from './packets.js';
+import { BINLOG_SEND_ANNOTATE_ROWS_EVENT, binlogDumpGtidPayload, binlogDumpPayload, parseErrPacket,
+  registerReplicaPayload } from './packets.js';
+import type { MysqlGtidSet } from '../gtid/mysql-gtid-set.js';
 import { RawCommand, type CoreConnection, type WirePacket } from './raw-command.js';
 import { upgradeWithSsl, type SourceSsl } from './tls.js';
 
@@ -43,6 +45,11 @@ export interface DumpRequest {
   ssl?: SourceSsl | undefined;
   /** slave_max_allowed_packet: the largest event taken in, bytes. Default 1 GiB. */
   maxAllowedPacket?: number;
+  /**
+   * MASTER_AUTO_POSITION on a MySQL source: the transactions the channel has (its executed and retrieved sets
+   * together); the dump asks for everything else with COM_BINLOG_DUMP_GTID, and `file` / `position` are not sent.
+   */
+  mysqlGtidSet?: MysqlGtidSet | undefined;
 }
 
 /** slave_max_allowed_packet's default and maximum. */
@@ -158,6 +165,11 @@ export class BinlogDump {
         ...(vars!.uuid ? { uuid: String(vars!.uuid) } : {}),
       };
 
+      if (req.mysqlGtidSet && flavor === 'mariadb') {
+        throw new SourceError(`Fatal error: source ${req.host}:${req.port} runs ${serverVersion}; sourceAutoPosition ` +
+          "(MySQL's GTID auto-positioning) needs a MySQL source: for MariaDB use sourceUseGtid",
+        { errno: ER_SLAVE_FATAL_ERROR, retryable: false });
+      }
       const dump = new BinlogDump(core, source, netTimeoutMs);
       await dump.register(req.replicaServerId);
       phase = 'dump';
@@ -202,7 +214,8 @@ export class BinlogDump {
     });
     this.armIdleTimer();
     this.core.addCommand(new RawCommand(
-      binlogDumpPayload(req.replicaServerId, req.file, req.position, flags),
+      req.mysqlGtidSet ? binlogDumpGtidPayload(req.replicaServerId, req.mysqlGtidSet)
+        : binlogDumpPayload(req.replicaServerId, req.file, req.position, flags),
       (packet) => this.onDumpPacket(packet),
       (err) => this.fail(fromClientError(err, 'dump')),
     ));

@@ -1,8 +1,10 @@
 // Payloads of the replication commands (without the 4-byte packet header) and the ERR packet, per the
-// client/server protocol: COM_REGISTER_SLAVE (0x15) and COM_BINLOG_DUMP (0x12).
+// client/server protocol: COM_REGISTER_SLAVE (0x15), COM_BINLOG_DUMP (0x12) and COM_BINLOG_DUMP_GTID (0x1e).
+import type { MysqlGtidSet } from '../gtid/mysql-gtid-set.js';
 
 export const COM_BINLOG_DUMP = 0x12;
 export const COM_REGISTER_SLAVE = 0x15;
+export const COM_BINLOG_DUMP_GTID = 0x1e;
 
 /** COM_BINLOG_DUMP flag: MariaDB sends Annotate_rows events only when asked, and they are in its binlog. */
 export const BINLOG_SEND_ANNOTATE_ROWS_EVENT = 0x02;
@@ -45,6 +47,25 @@ export function binlogDumpPayload(serverId: number, file: string, position: numb
   head.writeUInt16LE(flags, 5);
   head.writeUInt32LE(serverId, 7);
   return Buffer.concat([head, Buffer.from(file, 'utf8')]);
+}
+
+/**
+ * COM_BINLOG_DUMP_GTID as MySQL's replica sends it (rpl_replica.cc request_dump): flags 0 (MySQL's replica never
+ * sets any; early 5.6 sources acted on the three lowest bits, BINLOG_THROUGH_GTID among them, and every source
+ * reads the GTID set whatever the flags), no file name (a name would make the source start from that file
+ * instead of the first one holding a transaction missing from the set), position 4, then the set in its binary
+ * form: every transaction the replica has, which the source leaves out.
+ */
+export function binlogDumpGtidPayload(serverId: number, gtids: MysqlGtidSet): Buffer {
+  const data = gtids.encode();
+  const head = Buffer.alloc(1 + 2 + 4 + 4 + 8 + 4);
+  head[0] = COM_BINLOG_DUMP_GTID;
+  head.writeUInt16LE(0, 1);
+  head.writeUInt32LE(serverId, 3);
+  head.writeUInt32LE(0, 7);
+  head.writeBigUInt64LE(4n, 11);
+  head.writeUInt32LE(data.length, 19);
+  return Buffer.concat([head, data]);
 }
 
 export interface ErrPacket {
