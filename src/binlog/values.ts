@@ -112,7 +112,8 @@ export function readValue(type: number, meta: ColumnMeta, r: ByteReader): Column
   }
 }
 
-function lengthBytes(meta: ColumnMeta): number {
+/** Bytes of the length prefix of a BLOB, GEOMETRY, JSON or VECTOR value. */
+export function lengthBytes(meta: ColumnMeta): number {
   const n = meta.length ?? 0;
   if (n < 1 || n > 4) throw new BinlogFormatError(`BLOB length-prefix size ${n} (expected 1..4)`);
   return n;
