@@ -261,3 +261,32 @@ export function jsonDiffVector(diffs: JsonDiffSpec[]): Buffer {
   }));
   return Buffer.concat([u32(body.length), body]);
 }
+
+/**
+ * A TRANSACTION_PAYLOAD event: size, compression type (0: zstd, 255: none), uncompressed size, end mark, then
+ * the payload. `crc` false: as inside another payload.
+ */
+export function transactionPayloadEvent(compressed: Buffer, uncompressedSize: number, compression = 0, crc = true): Buffer {
+  const field = (type: number, value: number) => Buffer.concat([packed(type), packed(packed(value).length), packed(value)]);
+  return binlogEvent(EventType.TRANSACTION_PAYLOAD, Buffer.concat([
+    field(1, compressed.length), field(2, compression), field(3, uncompressedSize), packed(0), compressed,
+  ]), crc);
+}
+
+/**
+ * A zstd frame holding `data` as stored (raw) blocks: what a zstd stream is when nothing compresses, and all
+ * that a test needs to build the payloads MySQL writes without a zstd compressor.
+ */
+export function zstdStoredFrame(data: Buffer): Buffer {
+  const MAX_BLOCK = 128 << 10;
+  // Single segment, 4-byte content size.
+  const head = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0xa0]), u32(data.length)]);
+  const blocks: Buffer[] = [];
+  for (let at = 0; at === 0 || at < data.length; at += MAX_BLOCK) {
+    const part = data.subarray(at, at + MAX_BLOCK);
+    const header = Buffer.alloc(3);
+    header.writeUIntLE((part.length << 3) | (at + MAX_BLOCK >= data.length ? 1 : 0), 0, 3);
+    blocks.push(header, part);
+  }
+  return Buffer.concat([head, ...blocks]);
+}

@@ -20,6 +20,7 @@ function encodeJson(v: J, large = false): [number, Buffer] {
   if (v === true) return [4, Buffer.from([1])];
   if (v === false) return [4, Buffer.from([2])];
   if (typeof v === 'bigint') { const b = Buffer.alloc(8); b.writeBigInt64LE(v); return [9, b]; }
+  if (typeof v === 'number' && !Number.isInteger(v)) return encodeJson({ double: v });
   if (typeof v === 'number') {
     if (v >= -32768 && v <= 32767) { const b = Buffer.alloc(2); b.writeInt16LE(v); return [5, b]; }
     const b = Buffer.alloc(4); b.writeInt32LE(v); return [7, b];
