@@ -18,8 +18,8 @@ import { ByteReader } from '../src/binlog/reader.js';
 import { decodeDatetime2, decodeTime2, decodeTimestamp2 } from '../src/binlog/temporal.js';
 import { BINLOG_MAGIC, EventType, LOG_EVENT_ARTIFICIAL_F } from '../src/binlog/events.js';
 import {
-  binlogEvent as event, compressedQueryEvent, compressionBomb, emptyBitmapRows, jsonBomb, mariadbCompressed, tableMapEvent,
-  truncatedTableMap, u16, u32, u64, zeroColumnRows,
+  binlogEvent as event, compressedQueryEvent, compressionBomb, emptyBitmapRows, jsonBomb, mariadbCompressed, rowsEventV2,
+  tableMapEvent, truncatedTableMap, u16, u32, u64, zeroColumnRows,
 } from './helpers/binlog-events.js';
 import { mysqlJson as doc, type J } from './helpers/mysql-json.js';
 
@@ -250,6 +250,19 @@ test('MySQL JSON column in a rows event', () => {
   assert.ok(e.type === 'rows');
   assert.deepEqual(e.rows, [{ after: ['{"a": [1, "x"]}'] }, { after: [null] }]);
   assert.equal(e.statementEnd, true);
+});
+
+test('a MySQL 9 VECTOR value is whole float32s, or the event is refused', () => {
+  const vector = (value: Buffer) => {
+    const d = decoderWithFormat(1);
+    d.decode(tableMapEvent({ tableId: 6, database: 'd', table: 'v', types: [ColumnType.VECTOR], meta: Buffer.from([4]) }));
+    return d.decode(rowsEventV2(EventType.WRITE_ROWS, 6, 1, [Buffer.from([1])], Buffer.concat([Buffer.from([0]), u32(value.length), value])));
+  };
+  const floats = Buffer.from('0000803f000080bf', 'hex');
+  const { event: e } = vector(floats);
+  assert.ok(e.type === 'rows');
+  assert.deepEqual(e.rows, [{ after: [floats] }]);
+  assert.throws(() => vector(Buffer.alloc(5)), (err: Error) => err instanceof BinlogFormatError && /VECTOR value of 5 bytes/.test(err.message));
 });
 
 test('MySQL GTID, Previous_GTIDs and TRANSACTION_PAYLOAD', () => {

@@ -152,7 +152,12 @@ test('rowStatements: a partial update sets the JSON column from itself, other co
     // No diff at all (the server writes an empty vector for an update that changed nothing in the document).
     ['UPDATE `d`.`t` SET `id`=2,`doc`=`doc`,`n`=7,`meta`=NULL WHERE `id`=2 LIMIT 1', 1],
   ]);
-  // A target without the JSON column, or with it generated, takes the rest of the row.
+  // A target lacking the column that holds changes cannot apply them (a column of values would be 1677 too).
+  const short: TargetTable = { ...table, columns: table.columns.slice(0, 1) };
+  const minimal = decodeRows([0], [1], Buffer.concat([rowImage([u32(1)]), sharedImage(2, [0]),
+    rowImage([diffs({ operation: REMOVE, path: '$.a' })])]));
+  assert.throws(() => rowStatements([minimal], short, 1 << 20), (err: Error & { errno?: number }) => err.errno === 1677);
+  // A target with the JSON column generated takes the rest of the row.
   const generated: TargetTable = { ...table, columns: table.columns.map((c, i) => (i === 1 ? { ...c, generated: true } : c)) };
   assert.deepEqual(rowStatements([event], generated, 1 << 20).map((s) => s.sql)[0],
     'UPDATE `d`.`t` SET `id`=1,`n`=8,`meta`=NULL WHERE `id`=1 LIMIT 1');

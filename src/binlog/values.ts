@@ -101,6 +101,8 @@ export function readValue(type: number, meta: ColumnMeta, r: ByteReader): Column
     }
     case T.BLOB: case T.GEOMETRY: case T.VECTOR: {
       const n = r.uint(lengthBytes(meta));
+      // A VECTOR is float32s; other lengths would reach the target as bytes no VECTOR column takes.
+      if (type === T.VECTOR && n % 4 !== 0) throw new BinlogFormatError(`VECTOR value of ${n} bytes (not whole 4-byte floats)`);
       return Buffer.from(r.bytes(n, 'blob'));
     }
     case T.JSON: {

@@ -1,9 +1,14 @@
-// MySQL 8.0 with binlog_row_value_options=PARTIAL_JSON logs updates made by JSON_SET / JSON_REPLACE / JSON_REMOVE
-// as PARTIAL_UPDATE_ROWS events that carry the changes instead of the document (issue 9, item 4). No fixture
+// Row values MySQL 8.0 / 9.x write that MariaDB never does, through the whole pipeline (I/O stage, relay log, SQL
+// stage) from the fake source into a MariaDB target (issue 9, item 4).
+//
+// Partial JSON updates: with binlog_row_value_options=PARTIAL_JSON, updates made by JSON_SET / JSON_REPLACE /
+// JSON_REMOVE are logged as PARTIAL_UPDATE_ROWS events that carry the changes instead of the document. No fixture
 // holds one, so the binlog is built with the project's encoder as MySQL lays it out, behind a real MySQL 8.0.31
-// Format_description and anonymous GTID; the fake source serves it to the whole pipeline (I/O stage, relay
-// log, SQL stage) and a MariaDB target. Every update goes to two tables: as partial updates to one, as the full
+// Format_description and anonymous GTID. Every update goes to two tables: as partial updates to one, as the full
 // after images a source without PARTIAL_JSON writes to the other; both must end as the expected documents.
+//
+// VECTOR (MySQL 9): the bytes of each value (float32s) land in VARBINARY / BLOB columns, MariaDB 10.11 having no
+// VECTOR type, and find the rows a delete names by those bytes.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ReplicationEngine } from '../src/index.js';
@@ -77,9 +82,35 @@ function transactionEvents(updates: Update[], beforeColumns: number[], afterColu
   ];
 }
 
+let target: TestServer;
+let engine: ReplicationEngine;
+
+before(async () => {
+  target = await startMariaDb({ serverId: 202, noBinlog: true });
+  engine = await openEngine(target);
+});
+
+after(async () => {
+  await engine?.close();
+  await target?.destroy();
+});
+
+/** Replicates the binlog `fake` serves from `position` on a new channel, until the SQL stage is at `end`. */
+async function replicate(channel: string, fake: FakeSource, file: string, position: number, end: number): Promise<void> {
+  await engine.changeReplicationSource(channel, {
+    sourceHost: fake.host, sourcePort: fake.port, sourceUser: 'repl', sourcePassword: '',
+    sourceLogFile: file, sourceLogPos: position, sourceConnectRetry: 1,
+  });
+  await engine.startReplica(channel);
+  await until(`the SQL stage of ${channel} at ${end}`, async () => {
+    const s = await engine.replicaStatus(channel);
+    assert.equal(s.lastSqlErrno, 0, s.lastSqlError);
+    return s.execSourceLogPos === end && s;
+  });
+  await engine.stopReplica(channel);
+}
+
 describe('MySQL partial JSON updates (PARTIAL_UPDATE_ROWS) applied to a MariaDB target', () => {
-  let target: TestServer;
-  let engine: ReplicationEngine;
   let fake: FakeSource;
   let fileLength: number;
   const key = "we'ird \\key";
@@ -150,29 +181,16 @@ describe('MySQL partial JSON updates (PARTIAL_UPDATE_ROWS) applied to a MariaDB 
     ]).slice(1)];
     fileLength = 4 + events.reduce((n, e) => n + e.length, 0);
     fake = await startFakeSource({ serverId: 1, version: '8.0.31', checksum: 'CRC32', events });
-    target = await startMariaDb({ serverId: 202, noBinlog: true });
     await target.sql('CREATE DATABASE pj CHARACTER SET utf8mb4',
       ...[PARTIAL, FULL].map((t) => `CREATE TABLE pj.${t.table} (id INT PRIMARY KEY, doc JSON, n INT, meta JSON)`));
-    engine = await openEngine(target);
   });
 
   after(async () => {
-    await engine?.close();
     await fake?.close();
-    await target?.destroy();
   });
 
   test('the documents changed in place equal the full updates, row images FULL and MINIMAL, compressed or not', async () => {
-    await engine.changeReplicationSource('mysql', {
-      sourceHost: fake.host, sourcePort: fake.port, sourceUser: 'repl', sourcePassword: '',
-      sourceLogFile: 'mysql-bin.000001', sourceLogPos: 4, sourceConnectRetry: 1,
-    });
-    await engine.startReplica('mysql');
-    await until('the SQL stage at the end of the binlog', async () => {
-      const s = await engine.replicaStatus('mysql');
-      assert.equal(s.lastSqlErrno, 0, s.lastSqlError);
-      return s.execSourceLogPos === fileLength && s;
-    });
+    await replicate('partial_json', fake, 'mysql-bin.000001', 4, fileLength);
     // mysql2 parses what MariaDB marks as JSON; the documents are compared as values, not as text.
     const parse = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) as J : v as J);
     const read = async (table: string) => (await target.sql(`SELECT id, doc, n, meta FROM pj.${table} ORDER BY id`) as
@@ -181,5 +199,45 @@ describe('MySQL partial JSON updates (PARTIAL_UPDATE_ROWS) applied to a MariaDB 
     const plain = (rows: Row[]) => rows.map((r) => ({ ...r, doc: JSON.parse(JSON.stringify(r.doc)) }));
     assert.deepEqual(await read(FULL.table), plain(expected));
     assert.deepEqual(await read(PARTIAL.table), plain(expected));
+  });
+});
+
+describe('MySQL 9 VECTOR values applied as their bytes to a target without VECTOR', () => {
+  const VECTOR_FIXTURE = 'rust_mysql_common__vector.binlog';
+  // The second run of the file: its CREATE TABLE statements (VECTOR columns, which MariaDB 10.11 cannot create)
+  // end at 2303, then come writes to dtb.foo and dtb.bar, and a transaction that deletes a bar row and writes one.
+  const FROM = 2303;
+  let fake: FakeSource;
+  let fileLength: number;
+
+  before(async () => {
+    const fixture = (await mysqlFixtures()).find((f) => f.name === VECTOR_FIXTURE);
+    assert.ok(fixture, `fixture ${VECTOR_FIXTURE}`);
+    fileLength = fixture.data.length;
+    fake = await startFakeSource({
+      serverId: 1, version: '9.0.1', checksum: 'CRC32', binlogFile: 'binlog.000001',
+      events: binlogFileEvents(fixture.data).map((e) => e.raw),
+    });
+    // bar has no key: the delete finds its row by every column, the vectors' bytes among them.
+    await target.sql('CREATE DATABASE dtb CHARACTER SET utf8mb4',
+      'CREATE TABLE dtb.foo (id BIGINT UNSIGNED NOT NULL PRIMARY KEY, vector_column VARBINARY(12) NOT NULL)',
+      'CREATE TABLE dtb.bar (id BIGINT UNSIGNED NOT NULL, vector_column BLOB NOT NULL, foo TEXT, ' +
+        'vector_column2 VARBINARY(16) NOT NULL)');
+  });
+
+  after(async () => {
+    await fake?.close();
+  });
+
+  test('the float32 bytes of each vector reach the target unchanged', async () => {
+    await replicate('vector', fake, 'binlog.000001', FROM, fileLength);
+    assert.deepEqual(await target.sql('SELECT id, HEX(vector_column) AS v FROM dtb.foo ORDER BY id'), [
+      { id: 1, v: 'CDCC8C3FCDCC0C4033335340' }, // [1.1, 2.2, 3.3]
+      { id: 2, v: '0000803F000080BF00000000' }, // [1, -1, 0]
+    ]);
+    assert.deepEqual(await target.sql('SELECT id, HEX(vector_column) AS v, foo, HEX(vector_column2) AS v2 FROM dtb.bar ORDER BY id'), [
+      { id: 1, v: 'CDCC8C3FCDCC0C40', foo: null, v2: 'CDCC8C3FCDCC0C4033335340CDCC8C40' },
+      { id: 3, v: 'D7A30040D7A300C0', foo: null, v2: '66662842CDCC2C42333331429A993542' },
+    ]);
   });
 });
