@@ -95,13 +95,18 @@ after(async () => {
   await target?.destroy();
 });
 
-/** Replicates the binlog `fake` serves from `position` on a new channel, until the SQL stage is at `end`. */
-async function replicate(channel: string, fake: FakeSource, file: string, position: number, end: number): Promise<void> {
+/** Starts a new channel on the binlog `fake` serves, from `position`. */
+async function startChannel(channel: string, fake: FakeSource, file: string, position: number): Promise<void> {
   await engine.changeReplicationSource(channel, {
     sourceHost: fake.host, sourcePort: fake.port, sourceUser: 'repl', sourcePassword: '',
     sourceLogFile: file, sourceLogPos: position, sourceConnectRetry: 1,
   });
   await engine.startReplica(channel);
+}
+
+/** Replicates the binlog `fake` serves from `position` on a new channel, until the SQL stage is at `end`. */
+async function replicate(channel: string, fake: FakeSource, file: string, position: number, end: number): Promise<void> {
+  await startChannel(channel, fake, file, position);
   await until(`the SQL stage of ${channel} at ${end}`, async () => {
     const s = await engine.replicaStatus(channel);
     assert.equal(s.lastSqlErrno, 0, s.lastSqlError);
@@ -113,6 +118,8 @@ async function replicate(channel: string, fake: FakeSource, file: string, positi
 describe('MySQL partial JSON updates (PARTIAL_UPDATE_ROWS) applied to a MariaDB target', () => {
   let fake: FakeSource;
   let fileLength: number;
+  let format: Buffer;
+  let gtid: Buffer;
   const key = "we'ird \\key";
 
   const initial: Row[] = [
@@ -131,8 +138,8 @@ describe('MySQL partial JSON updates (PARTIAL_UPDATE_ROWS) applied to a MariaDB 
     const fixture = (await mysqlFixtures()).find((f) => f.name === FIXTURE);
     assert.ok(fixture, `fixture ${FIXTURE}`);
     const fixtureEvents = binlogFileEvents(fixture.data).map((e) => e.raw);
-    const format = fixtureEvents[0]!;
-    const gtid = fixtureEvents.find((e) => e[4] === EventType.ANONYMOUS_GTID)!;
+    format = fixtureEvents[0]!;
+    gtid = fixtureEvents.find((e) => e[4] === EventType.ANONYMOUS_GTID)!;
 
     // binlog_row_image=FULL: every column in both images, doc changed in place, meta and n as values.
     const full: Update[] = [
@@ -189,16 +196,38 @@ describe('MySQL partial JSON updates (PARTIAL_UPDATE_ROWS) applied to a MariaDB 
     await fake?.close();
   });
 
+  // mysql2 parses what MariaDB marks as JSON; the documents are compared as values, not as text.
+  const parse = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) as J : v as J);
+  const read = async (table: string) => (await target.sql(`SELECT id, doc, n, meta FROM pj.${table} ORDER BY id`) as
+    { id: number; doc: unknown; n: number; meta: unknown }[])
+    .map((r) => ({ id: r.id, doc: parse(r.doc), n: r.n, meta: r.meta === null ? undefined : parse(r.meta) }));
+
   test('the documents changed in place equal the full updates, row images FULL and MINIMAL, compressed or not', async () => {
     await replicate('partial_json', fake, 'mysql-bin.000001', 4, fileLength);
-    // mysql2 parses what MariaDB marks as JSON; the documents are compared as values, not as text.
-    const parse = (v: unknown) => (typeof v === 'string' ? JSON.parse(v) as J : v as J);
-    const read = async (table: string) => (await target.sql(`SELECT id, doc, n, meta FROM pj.${table} ORDER BY id`) as
-      { id: number; doc: unknown; n: number; meta: unknown }[])
-      .map((r) => ({ id: r.id, doc: parse(r.doc), n: r.n, meta: r.meta === null ? undefined : parse(r.meta) }));
-    const plain = (rows: Row[]) => rows.map((r) => ({ ...r, doc: JSON.parse(JSON.stringify(r.doc)) }));
-    assert.deepEqual(await read(FULL.table), plain(expected));
-    assert.deepEqual(await read(PARTIAL.table), plain(expected));
+    assert.deepEqual(await read(FULL.table), expected);
+    assert.deepEqual(await read(PARTIAL.table), expected);
+  });
+
+  test('a diff whose path names no single value (a wildcard) stops the channel with 1594, the row untouched', async () => {
+    const events = [format, ...placeInBinlog([
+      format,
+      gtid, ...transactionEvents([{ before: r1b, after: r1b, diffs: { 1: [{ operation: REMOVE, path: '$.*' }] } }], [0], [1]),
+      xidEvent(6n),
+    ]).slice(1)];
+    const hostile = await startFakeSource({ serverId: 2, version: '8.0.31', checksum: 'CRC32', events });
+    try {
+      await startChannel('hostile', hostile, 'mysql-bin.000001', 4);
+      const status = await until('the SQL stage stopped', async () => {
+        const s = await engine.replicaStatus('hostile');
+        return s.sqlRunning === 'No' && s;
+      });
+      assert.equal(status.lastSqlErrno, 1594);
+      assert.match(status.lastSqlError, /PARTIAL_UPDATE_ROWS event: cannot decode column 2 .*corrupt JSON diff: path "\$\.\*"/);
+      assert.deepEqual(await read(PARTIAL.table), expected);
+    } finally {
+      await engine.stopReplica('hostile');
+      await hostile.close();
+    }
   });
 });
 

@@ -127,4 +127,3 @@ function readImage(r: ByteReader, map: TableMapEvent, present: number[], partial
   }
   return row;
 }
-
