@@ -8,20 +8,14 @@ import type { ReplicationEngine } from '../src/index.js';
 import { BinlogDecoder } from '../src/binlog/decoder.js';
 import { BinlogFormatError } from '../src/binlog/reader.js';
 import { EventType } from '../src/binlog/events.js';
-import { binlogEvent, binlogFileEvents, mysqlFixtures, packed, placeInBinlog, u64 } from './helpers/binlog-events.js';
+import {
+  binlogEvent, binlogFileEvents, mysqlFixtures, transactionPayloadEvent as payloadEvent, placeInBinlog, u64,
+} from './helpers/binlog-events.js';
 import { startFakeSource, type FakeSource } from './helpers/fake-source.js';
 import { openEngine, until } from './helpers/replica.js';
 import { startMariaDb, type TestServer } from './helpers/servers.js';
 
 const FIXTURE = 'apecloud__mysql-bin.000057';
-
-/** A TRANSACTION_PAYLOAD event: size, compression type (0: zstd, 255: none), uncompressed size, end mark, payload. */
-function payloadEvent(compressed: Buffer, uncompressedSize: number, compression = 0, crc = true): Buffer {
-  const field = (type: number, value: number) => Buffer.concat([packed(type), packed(packed(value).length), packed(value)]);
-  return binlogEvent(EventType.TRANSACTION_PAYLOAD, Buffer.concat([
-    field(1, compressed.length), field(2, compression), field(3, uncompressedSize), packed(0), compressed,
-  ]), crc);
-}
 
 test('a zstd payload that inflates past the size it declares is refused', () => {
   // A zstd frame (2 MiB window, no content size) of one RLE block: 64 KiB of zeros in 4 bytes. It claims 100.

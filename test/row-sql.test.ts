@@ -153,6 +153,21 @@ describe('rowStatements, text', () => {
       "INSERT INTO `d``b`.`t\xc3\xa4` (`u`,`s```,`n`) VALUES (255,_binary'it''s',18446744073709551615)");
   });
 
+  test('MySQL 9 VECTOR values as binary strings: what a VECTOR column of MariaDB 11.7+ or MySQL 9 stores, and bytes elsewhere', () => {
+    // Both servers' VECTOR columns take a binary string of the float32s (MariaDB's Field_vector::store refuses any
+    // other character set); a VARBINARY or BLOB column keeps the same bytes. Without a key, the row is found by
+    // its bytes (CAST AS BINARY, which both allow on a VECTOR, which compares with nothing else).
+    const map = tableMap('d', 't', [T.LONGLONG, T.VECTOR]);
+    const v = Buffer.from('cdcc8c3fcdcc0c4033335340', 'hex');
+    const w = Buffer.from('0000803f000080bf00000000', 'hex');
+    assert.deepEqual(rowStatements([writes(map, [1n, v]), updates(map, [[1n, v], [1n, w]]), deletes(map, [1n, w])],
+      target(['id', 'v']), BIG).map((s) => s.sql), [
+      "INSERT INTO `d`.`t` (`id`,`v`) VALUES (1,_binary X'cdcc8c3fcdcc0c4033335340')",
+      "UPDATE `d`.`t` SET `id`=1,`v`=_binary X'0000803f000080bf00000000' WHERE `id`=1 AND BINARY `v`=_binary X'cdcc8c3fcdcc0c4033335340' LIMIT 1",
+      "DELETE FROM `d`.`t` WHERE `id`=1 AND BINARY `v`=_binary X'0000803f000080bf00000000' LIMIT 1",
+    ]);
+  });
+
   test('a source with more columns than the target: error 1677 only when a value is present', () => {
     const map4 = tableMap('d', 't', [T.LONG, T.LONG, T.LONG, T.LONG]);
     assert.equal(rowStatements([writes(map4, [1, 2, 3, undefined])], KEYED, BIG)[0]!.sql,

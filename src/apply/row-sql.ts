@@ -1,10 +1,11 @@
 // Row events into SQL statements on the target, by column position. Pure: the target's table definition comes
 // in, statements come out, each with the number of rows it must touch (a row event that finds nothing to
 // update or delete is the replica error 1032, as on the servers).
-import type { RowImage, RowsEvent } from '../binlog/events.js';
+import type { JsonDiff, RowImage, RowsEvent } from '../binlog/events.js';
 import { ColumnType } from '../binlog/column-types.js';
-import { qualifiedName, quoteIdentifier, renderValue } from './sql-text.js';
-import type { TargetTable } from './table-definitions.js';
+import { jsonPathText } from '../binlog/json-diff.js';
+import { qualifiedName, quoteIdentifier, quoteString, renderValue } from './sql-text.js';
+import type { TargetColumn, TargetTable } from './table-definitions.js';
 
 export interface RowStatement {
   sql: string;
@@ -28,6 +29,22 @@ function usableColumns(image: RowImage, table: TargetTable): number[] {
     if (image[i] !== undefined && !table.columns[i]!.generated) used.push(i);
   }
   return used;
+}
+
+/**
+ * A JSON column changed in place (partial JSON update): the functions that make the same changes as the
+ * source's diffs, applied one after the other to the target's document. They read alike on MySQL and MariaDB;
+ * a value goes through JSON_EXTRACT(text, '$') so that both take it as JSON, not as a string.
+ */
+export function jsonDiffSql(column: string, diffs: readonly JsonDiff[], target: TargetColumn): string {
+  return diffs.reduce((doc, diff) => {
+    const path = quoteString(Buffer.from(jsonPathText(diff.path), 'utf8'), '_utf8mb4');
+    if (diff.operation === 'remove') return `JSON_REMOVE(${doc},${path})`;
+    const value = `JSON_EXTRACT(${renderValue(diff.value!, ColumnType.JSON, target)},'$')`;
+    const name = diff.operation === 'replace' ? 'JSON_REPLACE'
+      : 'member' in diff.path.at(-1)! ? 'JSON_INSERT' : 'JSON_ARRAY_INSERT';
+    return `${name}(${doc},${path},${value})`;
+  }, column);
 }
 
 function tuple(image: RowImage, columns: number[], event: RowsEvent, table: TargetTable): string {
@@ -63,7 +80,8 @@ function checkShape(event: RowsEvent, table: TargetTable): void {
       for (const image of [row.before, row.after]) {
         if (!image) continue;
         for (let i = table.columns.length; i < image.length; i++) {
-          if (image[i] !== undefined && image[i] !== null && event.kind !== 'delete') {
+          if (((image[i] !== undefined && image[i] !== null) || (image === row.after && row.jsonDiffs?.has(i)))
+            && event.kind !== 'delete') {
             throw new RowMappingError(1677, `${table.database}.${table.table} on the target has ${table.columns.length} ` +
               `columns but the source row has ${table.columns.length + extra} with a value in column ${i + 1}: ` +
               'align the target table with the source');
@@ -110,11 +128,17 @@ export function rowStatements(events: RowsEvent[], table: TargetTable, maxStatem
         out.push({ sql: `DELETE FROM ${name} WHERE ${where} LIMIT 1`, expectRows: 1, source: event });
         continue;
       }
-      const columns = usableColumns(row.after!, table);
+      const diffs = row.jsonDiffs ?? new Map<number, JsonDiff[]>();
+      const changed = [...diffs.keys()].filter((i) => i < table.columns.length && !table.columns[i]!.generated);
+      const columns = [...usableColumns(row.after!, table), ...changed].sort((a, b) => a - b);
       if (columns.length === 0) continue;
       const types = event.tableMap.columnMeta;
-      const set = columns.map((i) => `${quoteIdentifier(table.columns[i]!.name)}=` +
-        renderValue(row.after![i]!, types[i]!.realType, table.columns[i]!)).join(',');
+      const set = columns.map((i) => {
+        const name = quoteIdentifier(table.columns[i]!.name);
+        const columnDiffs = diffs.get(i);
+        return `${name}=` + (columnDiffs ? jsonDiffSql(name, columnDiffs, table.columns[i]!)
+          : renderValue(row.after![i]!, types[i]!.realType, table.columns[i]!));
+      }).join(',');
       out.push({ sql: `UPDATE ${name} SET ${set} WHERE ${where} LIMIT 1`, expectRows: 1, source: event });
     }
   }

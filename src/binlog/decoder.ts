@@ -44,6 +44,7 @@ const ROWS_LAYOUTS: Record<number, RowsLayout> = {
   [EventType.WRITE_ROWS]: { kind: 'write', v2: true, compressed: false },
   [EventType.UPDATE_ROWS]: { kind: 'update', v2: true, compressed: false },
   [EventType.DELETE_ROWS]: { kind: 'delete', v2: true, compressed: false },
+  [EventType.PARTIAL_UPDATE_ROWS]: { kind: 'update', v2: true, compressed: false, valueOptions: true },
   [EventType.MARIA_WRITE_ROWS_COMPRESSED_V1]: { kind: 'write', v2: false, compressed: true },
   [EventType.MARIA_UPDATE_ROWS_COMPRESSED_V1]: { kind: 'update', v2: false, compressed: true },
   [EventType.MARIA_DELETE_ROWS_COMPRESSED_V1]: { kind: 'delete', v2: false, compressed: true },

@@ -145,6 +145,21 @@ export interface ColumnMeta {
 
 export type RowsKind = 'write' | 'update' | 'delete';
 
+/** One leg of a JSON path: an object member, or an array cell counted from the start or (`fromLast`) the end. */
+export type JsonPathLeg = { member: string } | { cell: number; fromLast?: true };
+
+/**
+ * One change of a partial JSON update, with MySQL's semantics (Json_diff): `replace` as JSON_REPLACE, `insert`
+ * as JSON_INSERT for a member or JSON_ARRAY_INSERT for an array cell, `remove` as JSON_REMOVE.
+ */
+export interface JsonDiff {
+  operation: 'replace' | 'insert' | 'remove';
+  /** Never empty: a diff changes a value inside the document. */
+  path: JsonPathLeg[];
+  /** The new value as JSON text (MySQL's formatting); absent for `remove`. */
+  value?: string;
+}
+
 export interface RowsEvent {
   type: 'rows';
   kind: RowsKind;
@@ -154,8 +169,12 @@ export interface RowsEvent {
   flags: number;
   /** STMT_END_F: the last rows event of its statement. */
   statementEnd: boolean;
-  /** Before image for update/delete, after image for write/update. */
-  rows: { before?: RowImage; after?: RowImage }[];
+  /**
+   * Before image for update/delete, after image for write/update. `jsonDiffs` (PARTIAL_UPDATE_ROWS): the JSON
+   * columns the after image holds as changes to the current document, by column position, in the order they
+   * apply; the after image has no value (undefined) there.
+   */
+  rows: { before?: RowImage; after?: RowImage; jsonDiffs?: Map<number, JsonDiff[]> }[];
   /** v2 rows events: the extra-data block (after its length), when not empty. */
   extraData?: Buffer;
 }

@@ -1,9 +1,13 @@
-import type { RowImage, RowsEvent, RowsKind, TableMapEvent } from './events.js';
+import type { JsonDiff, RowImage, RowsEvent, RowsKind, TableMapEvent } from './events.js';
+import { ColumnType } from './column-types.js';
 import { mariadbUncompress } from './compression.js';
+import { decodeJsonDiffs } from './json-diff.js';
 import { BinlogFormatError, ByteReader, bitSet } from './reader.js';
-import { readValue } from './values.js';
+import { lengthBytes, readValue } from './values.js';
 
 const STMT_END_F = 0x0001;
+/** value_options bit: the row's JSON columns may hold partial updates (binlog_row_value_options=PARTIAL_JSON). */
+const PARTIAL_JSON_UPDATES = 1;
 
 export interface RowsLayout {
   kind: RowsKind;
@@ -11,6 +15,11 @@ export interface RowsLayout {
   v2: boolean;
   /** MariaDB log_bin_compress: the row images (after the column bitmaps) are compressed. */
   compressed: boolean;
+  /**
+   * MySQL PARTIAL_UPDATE_ROWS: between the before and the after image of each row, value_options and (when it
+   * says PARTIAL_JSON) one bit per JSON column of the table telling whether the after image holds its changes.
+   */
+  valueOptions?: boolean;
 }
 
 export class MissingTableMapError extends BinlogFormatError {
@@ -51,12 +60,19 @@ export function decodeRows(
       + `images (column count ${n}) but ${data.remaining} bytes of rows`);
   }
 
+  const jsonColumns = layout.valueOptions ? tableMap.columnTypes.flatMap((t, i) => (t === ColumnType.JSON ? [i] : [])) : [];
   const rows: RowsEvent['rows'] = [];
   while (data.remaining > 0) {
     const first = readImage(data, tableMap, presentBefore);
     if (layout.kind === 'write') rows.push({ after: first });
     else if (layout.kind === 'delete') rows.push({ before: first });
-    else rows.push({ before: first, after: readImage(data, tableMap, presentAfter) });
+    else if (!layout.valueOptions) rows.push({ before: first, after: readImage(data, tableMap, presentAfter) });
+    else {
+      const partial = partialColumns(data, jsonColumns);
+      const jsonDiffs = new Map<number, JsonDiff[]>();
+      const after = readImage(data, tableMap, presentAfter, partial, jsonDiffs);
+      rows.push(jsonDiffs.size > 0 ? { before: first, after, jsonDiffs } : { before: first, after });
+    }
   }
   const event: RowsEvent = {
     type: 'rows', kind: layout.kind, tableId, tableMap, flags, statementEnd: (flags & STMT_END_F) !== 0, rows,
@@ -72,7 +88,27 @@ function presentColumns(bitmap: Buffer, n: number): number[] {
   return present;
 }
 
-function readImage(r: ByteReader, map: TableMapEvent, present: number[]): RowImage {
+/** The shared image of a PARTIAL_UPDATE_ROWS row: the positions of the JSON columns written as changes. */
+function partialColumns(r: ByteReader, jsonColumns: number[]): Set<number> {
+  const valueOptions = r.packed();
+  if (valueOptions > PARTIAL_JSON_UPDATES) {
+    throw new BinlogFormatError(`value_options ${valueOptions} in a partial update row (only PARTIAL_JSON, 1, is defined)`);
+  }
+  const partial = new Set<number>();
+  if (valueOptions !== PARTIAL_JSON_UPDATES) return partial;
+  const bits = r.bytes((jsonColumns.length + 7) >> 3, 'partial_bits');
+  jsonColumns.forEach((column, k) => {
+    if (bitSet(bits, k)) partial.add(column);
+  });
+  return partial;
+}
+
+/**
+ * One row image. Columns in `partial` hold JSON changes, stored with the length prefix of a JSON value: they go
+ * to `jsonDiffs` and stay undefined in the image.
+ */
+function readImage(r: ByteReader, map: TableMapEvent, present: number[], partial?: ReadonlySet<number>,
+  jsonDiffs?: Map<number, JsonDiff[]>): RowImage {
   const nulls = r.bytes((present.length + 7) >> 3, 'null bitmap');
   const row: RowImage = new Array(map.columnTypes.length).fill(undefined);
   for (let k = 0; k < present.length; k++) {
@@ -81,7 +117,8 @@ function readImage(r: ByteReader, map: TableMapEvent, present: number[]): RowIma
       row[i] = null;
     } else {
       try {
-        row[i] = readValue(map.columnTypes[i]!, map.columnMeta[i]!, r);
+        if (partial?.has(i)) jsonDiffs!.set(i, decodeJsonDiffs(r.bytes(r.uint(lengthBytes(map.columnMeta[i]!)), 'JSON diff')));
+        else row[i] = readValue(map.columnTypes[i]!, map.columnMeta[i]!, r);
       } catch (err) {
         throw new BinlogFormatError(`cannot decode column ${i + 1} (type ${map.columnTypes[i]}) of `
           + `\`${map.database}\`.\`${map.table}\`: ${(err as Error).message}`);

@@ -101,6 +101,8 @@ export function readValue(type: number, meta: ColumnMeta, r: ByteReader): Column
     }
     case T.BLOB: case T.GEOMETRY: case T.VECTOR: {
       const n = r.uint(lengthBytes(meta));
+      // A VECTOR is float32s; other lengths would reach the target as bytes no VECTOR column takes.
+      if (type === T.VECTOR && n % 4 !== 0) throw new BinlogFormatError(`VECTOR value of ${n} bytes (not whole 4-byte floats)`);
       return Buffer.from(r.bytes(n, 'blob'));
     }
     case T.JSON: {
@@ -112,7 +114,8 @@ export function readValue(type: number, meta: ColumnMeta, r: ByteReader): Column
   }
 }
 
-function lengthBytes(meta: ColumnMeta): number {
+/** Bytes of the length prefix of a BLOB, GEOMETRY, JSON or VECTOR value. */
+export function lengthBytes(meta: ColumnMeta): number {
   const n = meta.length ?? 0;
   if (n < 1 || n > 4) throw new BinlogFormatError(`BLOB length-prefix size ${n} (expected 1..4)`);
   return n;

@@ -216,3 +216,77 @@ export function truncatedTableMap(): Buffer[] {
     meta: Buffer.from([10]), metaLength: 200,
   })];
 }
+
+/**
+ * A v2 rows event (MySQL's WRITE/UPDATE/DELETE_ROWS, PARTIAL_UPDATE_ROWS): `columns` in the count, `present`
+ * the columns bitmap(s) (two for updates), `rows` the row images; STMT_END_F set. `crc` false: as inside a
+ * TRANSACTION_PAYLOAD.
+ */
+export function rowsEventV2(type: number, id: number, columns: number, present: Buffer[], rows: Buffer, crc = true): Buffer {
+  return binlogEvent(type, Buffer.concat([tableId(id), u16(STMT_END_F), u16(2), packed(columns), ...present, rows]), crc);
+}
+
+/** A row image: the null bitmap of the columns it holds, then their values (null: SQL NULL), each encoded. */
+export function rowImage(values: (Buffer | null)[]): Buffer {
+  const nulls = Buffer.alloc((values.length + 7) >> 3);
+  values.forEach((v, i) => {
+    if (v === null) nulls[i >> 3]! |= 1 << (i & 7);
+  });
+  return Buffer.concat([nulls, ...values.filter((v): v is Buffer => v !== null)]);
+}
+
+/** A columns (or partial_bits) bitmap of `n` bits with the given positions set. */
+export function bitmap(n: number, set: number[]): Buffer {
+  const b = Buffer.alloc((n + 7) >> 3);
+  for (const i of set) b[i >> 3]! |= 1 << (i & 7);
+  return b;
+}
+
+/**
+ * The shared image of a PARTIAL_UPDATE_ROWS row, between its before and after image: value_options 0, or 1
+ * (PARTIAL_JSON) and the partial_bits of the table's `jsonColumns` JSON columns (the `partial`-th ones set).
+ */
+export function sharedImage(jsonColumns?: number, partial: number[] = []): Buffer {
+  return jsonColumns === undefined ? packed(0) : Buffer.concat([packed(1), bitmap(jsonColumns, partial)]);
+}
+
+/** One diff of a partial JSON update: operation (0 replace, 1 insert, 2 remove), path text, binary JSON value. */
+export interface JsonDiffSpec { operation: number; path: string | Buffer; value?: Buffer }
+
+/** A JSON column's value in partial form (Json_diff_vector::write_binary): a 4-byte length, then the diffs. */
+export function jsonDiffVector(diffs: JsonDiffSpec[]): Buffer {
+  const body = Buffer.concat(diffs.flatMap((d) => {
+    const path = Buffer.isBuffer(d.path) ? d.path : Buffer.from(d.path);
+    return [Buffer.from([d.operation]), packed(path.length), path, ...(d.value ? [packed(d.value.length), d.value] : [])];
+  }));
+  return Buffer.concat([u32(body.length), body]);
+}
+
+/**
+ * A TRANSACTION_PAYLOAD event: size, compression type (0: zstd, 255: none), uncompressed size, end mark, then
+ * the payload. `crc` false: as inside another payload.
+ */
+export function transactionPayloadEvent(compressed: Buffer, uncompressedSize: number, compression = 0, crc = true): Buffer {
+  const field = (type: number, value: number) => Buffer.concat([packed(type), packed(packed(value).length), packed(value)]);
+  return binlogEvent(EventType.TRANSACTION_PAYLOAD, Buffer.concat([
+    field(1, compressed.length), field(2, compression), field(3, uncompressedSize), packed(0), compressed,
+  ]), crc);
+}
+
+/**
+ * A zstd frame holding `data` as stored (raw) blocks: what a zstd stream is when nothing compresses, and all
+ * that a test needs to build the payloads MySQL writes without a zstd compressor.
+ */
+export function zstdStoredFrame(data: Buffer): Buffer {
+  const MAX_BLOCK = 128 << 10;
+  // Single segment, 4-byte content size.
+  const head = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0xa0]), u32(data.length)]);
+  const blocks: Buffer[] = [];
+  for (let at = 0; at === 0 || at < data.length; at += MAX_BLOCK) {
+    const part = data.subarray(at, at + MAX_BLOCK);
+    const header = Buffer.alloc(3);
+    header.writeUIntLE((part.length << 3) | (at + MAX_BLOCK >= data.length ? 1 : 0), 0, 3);
+    blocks.push(header, part);
+  }
+  return Buffer.concat([head, ...blocks]);
+}
