@@ -24,6 +24,8 @@ export const CR_CONN_HOST_ERROR = ErrorCodes.CR_CONN_HOST_ERROR;
 export const CR_SERVER_LOST = ErrorCodes.CR_SERVER_LOST;
 /** "SSL connection error: %s": the TLS upgrade failed (verification, unreadable files, no TLS on the source). */
 export const CR_SSL_CONNECTION_ERROR = 2026;
+/** "Authentication plugin '%s' reported error: %s": the client side of an authentication plugin refused. */
+export const CR_AUTH_PLUGIN_ERR = 2061;
 /** "Fatal error: %s", what a real replica reports for a source it refuses to replicate from. */
 export const ER_SLAVE_FATAL_ERROR = ErrorCodes.ER_SLAVE_FATAL_ERROR;
 /** "Got fatal error %d from master when reading data from binary log: '%s'", a source refusing to go on. */
