@@ -29,10 +29,14 @@ export interface SourcePublicKey {
 }
 
 const SCRAMBLE_LENGTH = 20;
-const FAST_AUTH_SUCCESS = 3;
-const PERFORM_FULL_AUTHENTICATION = 4;
-const CACHING_SHA2_REQUEST_PUBLIC_KEY = 2;
-const SHA256_REQUEST_PUBLIC_KEY = 1;
+/** The one-byte messages of the exchange (after AuthMoreData's 1 when the source sends them). */
+export const AuthByte = {
+  FAST_AUTH_SUCCESS: 3,
+  PERFORM_FULL_AUTHENTICATION: 4,
+  CACHING_SHA2_REQUEST_PUBLIC_KEY: 2,
+  SHA256_REQUEST_PUBLIC_KEY: 1,
+} as const;
+const { FAST_AUTH_SUCCESS, PERFORM_FULL_AUTHENTICATION, CACHING_SHA2_REQUEST_PUBLIC_KEY, SHA256_REQUEST_PUBLIC_KEY } = AuthByte;
 
 /** The parts of mysql2's connection a plugin reads. */
 interface PluginConnection {
