@@ -8,10 +8,12 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { ReplicationEngine, ReplicaStatus } from '../src/index.js';
 import { formatMasterInfo, parseMasterInfo, defaultMasterInfo } from '../src/info/master-info.js';
+import { sha2Scramble } from '../src/protocol/auth.js';
 import { sourceWording } from '../src/protocol/dump.js';
 import { binlogFileEvents, mysqlFixtures } from './helpers/binlog-events.js';
 import { externalServer, externalTarget, parseServerUrl, type ExternalServer } from './helpers/external-servers.js';
@@ -177,10 +179,12 @@ describe('a MySQL 8.4 source: authentication and the 8.4 words on connect', () =
     await engine.stopReplica(again.channel);
   });
 
-  test('caching_sha2_password over TLS: the password goes over the encrypted channel, no key needed', async () => {
-    const { channel, status } = await connect(USERS.tls, { sourceSsl: true });
+  test('caching_sha2_password over TLS: the password goes over the encrypted channel, no key needed; heartbeats come', async () => {
+    const { channel, status } = await connect(USERS.tls, { sourceSsl: true, sourceHeartbeatPeriod: 0.2 });
     assert.equal(status.lastIoErrno, 0, status.lastIoError);
     if (source.fake) assert.deepEqual(lastLogin(USERS.tls), { user: USERS.tls, plugin: 'caching_sha2_password', method: 'tls', keyRequested: false, ok: true });
+    // The period went out as @source_heartbeat_period, the only name an 8.4 source reads.
+    await until('a heartbeat from the idle source', async () => (await engine.replicaStatus(channel)).receivedHeartbeats > 0);
     await replicates(channel);
   });
 
@@ -221,6 +225,19 @@ describe('a MySQL 8.4 source: authentication and the 8.4 words on connect', () =
     assert.equal(status.ioRunning, 'Connecting');
     assert.match(status.lastIoError, new RegExp(`Access denied for user '${USERS.wrong}'@`));
     await engine.stopReplica(channel);
+  });
+});
+
+describe('the client side of caching_sha2_password', () => {
+  test('the fast-path scramble is the one mysql2 computes (the simulated source checks it with the same function)', () => {
+    // mysql2's own implementation, loaded past its exports map: an independent computation of the same formula.
+    const requireCjs = createRequire(import.meta.url);
+    const { calculateToken } = requireCjs(join(dirname(requireCjs.resolve('mysql2')), 'lib/auth_plugins/caching_sha2_password.js')) as
+      { calculateToken: (password: string, scramble: Buffer) => Buffer };
+    const scramble = Buffer.from('0123456789abcdefghij');
+    for (const password of ['S3cret-pw', 'pässwörd', 'x']) {
+      assert.deepEqual(sha2Scramble(password, scramble), calculateToken(password, scramble), password);
+    }
   });
 });
 
