@@ -45,10 +45,15 @@ const PASSWORD = 'S3cret-pw';
 /** One account per path, so that each login is the account's first (no cached fast path) unless a test wants it. */
 const USERS = {
   rsaAsked: 'repl_rsa', tls: 'repl_tls', keyFile: 'repl_keyfile', refused: 'repl_refused', wrong: 'repl_wrong',
-  sha256: 'repl_sha256', sha256Tls: 'repl_sha256_tls',
+  sha256: 'repl_sha256', sha256Tls: 'repl_sha256_tls', ldap: 'repl_ldap',
 } as const;
 
 const run = promisify(execFile);
+
+function pluginOf(user: string): string {
+  return user === USERS.ldap ? 'authentication_ldap_sasl'
+    : user.startsWith('repl_sha256') ? 'sha256_password' : 'caching_sha2_password';
+}
 
 /** The source the channels replicate from: where it is, where the workload starts and ends in its binlog. */
 interface Source {
@@ -71,9 +76,7 @@ async function fakeSource(certs: { key: string; cert: string }): Promise<Source>
     binlogFile: FIXTURE_FILE, events: events.map((e) => e.raw),
     mysqlAuth: {
       tls: certs,
-      users: Object.values(USERS).map((user) => ({
-        user, password: PASSWORD, plugin: user.startsWith('repl_sha256') ? 'sha256_password' as const : 'caching_sha2_password' as const,
-      })),
+      users: Object.values(USERS).map((user) => ({ user, password: PASSWORD, plugin: pluginOf(user) })),
     },
   });
   // The rows start after Format_description, Previous_gtids and the two CREATE TABLEs (Gtid and Query each); the
@@ -84,7 +87,9 @@ async function fakeSource(certs: { key: string; cert: string }): Promise<Source>
 
 async function realSource(server: ExternalServer): Promise<Source> {
   for (const user of Object.values(USERS)) {
-    const plugin = user.startsWith('repl_sha256') ? 'sha256_password' : 'caching_sha2_password';
+    const plugin = pluginOf(user);
+    // MySQL Enterprise's LDAP plugin is not on the community server: that account is the simulated source's only.
+    if (plugin === 'authentication_ldap_sasl') continue;
     await server.sql(`DROP USER IF EXISTS '${user}'@'%'`, `CREATE USER '${user}'@'%' IDENTIFIED WITH ${plugin} BY '${PASSWORD}'`,
       `GRANT REPLICATION SLAVE, REPLICATION CLIENT ON *.* TO '${user}'@'%'`);
   }
@@ -216,6 +221,13 @@ describe('a MySQL 8.4 source: authentication and the 8.4 words on connect', () =
     assert.equal(status.ioRunning, 'Connecting');
     assert.match(status.lastIoError, /Authentication plugin 'caching_sha2_password' reported error: Authentication requires secure connection\./);
     if (source.fake) assert.deepEqual(lastLogin(USERS.refused), { user: USERS.refused, plugin: 'caching_sha2_password', method: 'none', keyRequested: false, ok: false });
+    await engine.stopReplica(channel);
+  });
+
+  test('an account of a plugin the replica does not have: 2059 naming it', { skip: !!process.env.TRIBUTARY_TEST_SOURCE }, async () => {
+    const { channel, status } = await connect(USERS.ldap);
+    assert.equal(status.lastIoErrno, 2059);
+    assert.match(status.lastIoError, /Authentication plugin 'authentication_ldap_sasl' cannot be loaded: /);
     await engine.stopReplica(channel);
   });
 

@@ -317,7 +317,8 @@ export function oversizedPacket(eventLength: number, sent: number): DumpItem {
  * without a cache, the key requested with 1. Wrong passwords get 1045 as the server words it.
  */
 export interface MysqlAuthOptions {
-  users: { user: string; password: string; plugin: 'caching_sha2_password' | 'sha256_password' }[];
+  /** Accounts; a plugin other than these two is only named in the auth switch, as a server without it would not. */
+  users: { user: string; password: string; plugin: string }[];
   /** TLS offered with this key and certificate (PEM); left out, the greeting does not offer TLS. */
   tls?: { key: string; cert: string };
 }
@@ -501,7 +502,7 @@ async function mysqlLogin(conn: ServerConnection, version: string, connectionId:
 
   // An unknown user goes through the default plugin and is refused as a wrong password is.
   const account = auth.users.find((u) => u.user === user)
-    ?? { user, password: randomBytes(16).toString('hex'), plugin: 'caching_sha2_password' as const };
+    ?? { user, password: randomBytes(16).toString('hex'), plugin: 'caching_sha2_password' };
   const entry: Authentication = { user, plugin: account.plugin, method: 'none', keyRequested: false, ok: false };
   log.push(entry);
   if (clientPlugin !== account.plugin) {
