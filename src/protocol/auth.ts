@@ -60,19 +60,24 @@ export function sha2Scramble(password: string, scramble: Buffer): Buffer {
   return Buffer.from(stage1.map((b, i) => b ^ stage3[i]!));
 }
 
-/** The password with its terminating zero, XORed with the scramble (repeated), encrypted with RSA-OAEP. */
-export function rsaEncryptPassword(password: string, scramble: Buffer, key: KeyObject): Buffer {
-  const clear = Buffer.from(`${password}\0`, 'utf8');
-  for (let i = 0; i < clear.length; i++) clear[i]! ^= scramble[i % scramble.length]!;
-  return publicEncrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, clear);
-}
-
-export class AuthPluginError extends Error {
+class AuthPluginError extends Error {
   readonly errno = CR_AUTH_PLUGIN_ERR;
   readonly sqlState = 'HY000';
   constructor(plugin: string, reason: string) {
     super(`Authentication plugin '${plugin}' reported error: ${reason}`);
     this.name = 'AuthPluginError';
+  }
+}
+
+/** The password with its terminating zero, XORed with the scramble (repeated), encrypted with RSA-OAEP. */
+function rsaEncryptPassword(plugin: string, password: string, scramble: Buffer, key: KeyObject): Buffer {
+  const clear = Buffer.from(`${password}\0`, 'utf8');
+  for (let i = 0; i < clear.length; i++) clear[i]! ^= scramble[i % scramble.length]!;
+  try {
+    return publicEncrypt({ key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, clear);
+  } catch (err) {
+    // OAEP takes at most the key's size less 42 bytes: a short key and a long password.
+    throw new AuthPluginError(plugin, `cannot encrypt the password with the source's RSA key: ${(err as Error).message}`);
   }
 }
 
@@ -131,7 +136,7 @@ function cachingSha2Password(settings: SourcePublicKey): AuthPlugin {
           step = 'done';
           if (isSecure(connection)) return Buffer.from(`${password}\0`, 'utf8');
           const key = await keyFromFile(plugin, settings);
-          if (key) return rsaEncryptPassword(password, scramble!, key);
+          if (key) return rsaEncryptPassword(plugin, password, scramble!, key);
           if (!settings.getPublicKey) {
             throw new AuthPluginError(plugin, 'Authentication requires secure connection. (Set sourceSsl, ' +
               'sourcePublicKeyPath to a file holding the source\'s RSA public key, or getSourcePublicKey.)');
@@ -141,7 +146,7 @@ function cachingSha2Password(settings: SourcePublicKey): AuthPlugin {
         }
         case 'key':
           step = 'done';
-          return rsaEncryptPassword(password, scramble!, parseKey(plugin, data, 'the key the source sent'));
+          return rsaEncryptPassword(plugin, password, scramble!, parseKey(plugin, data, 'the key the source sent'));
         default:
           throw new AuthPluginError(plugin, 'unexpected data from the source after the password was sent');
       }
@@ -162,13 +167,13 @@ function sha256Password(settings: SourcePublicKey): AuthPlugin {
         if (password === '') return Buffer.alloc(1);
         if (isSecure(connection)) return Buffer.from(`${password}\0`, 'utf8');
         const key = await keyFromFile(plugin, settings);
-        if (key) return rsaEncryptPassword(password, scramble, key);
+        if (key) return rsaEncryptPassword(plugin, password, scramble, key);
         step = 'key';
         return Buffer.from([SHA256_REQUEST_PUBLIC_KEY]);
       }
       if (step === 'key') {
         step = 'done';
-        return rsaEncryptPassword(password, scramble!, parseKey(plugin, data, 'the key the source sent'));
+        return rsaEncryptPassword(plugin, password, scramble!, parseKey(plugin, data, 'the key the source sent'));
       }
       throw new AuthPluginError(plugin, 'unexpected data from the source after the password was sent');
     };
