@@ -121,7 +121,7 @@ describe('a MySQL 8.4 source: authentication and the 8.4 words on connect', () =
     source = realSourceServer ? await realSource(realSourceServer) : await fakeSource(certs);
     const realTarget = externalServer('TRIBUTARY_TEST_TARGET');
     target = realTarget ? externalTarget(realTarget) : await startMariaDb({ serverId: 301, noBinlog: true });
-    engine = await openEngine(target);
+    engine = await openEngine(target, { dataDir: join(dir, 'data') });
   });
 
   after(async () => {
@@ -202,6 +202,11 @@ describe('a MySQL 8.4 source: authentication and the 8.4 words on connect', () =
     assert.equal(status.sourcePublicKeyPath, keyFile);
     assert.equal(status.getSourcePublicKey, 0);
     await replicates(channel);
+    // Kept across a restart, in master.info as a line MariaDB passes over.
+    assert.match(await readFile(join(dir, 'data', `master-${channel}.info`), 'utf8'), new RegExp(`\npublic_key_path=${keyFile}\n`));
+    await engine.close();
+    engine = await openEngine(target, { dataDir: join(dir, 'data') });
+    assert.equal((await engine.replicaStatus(channel)).sourcePublicKeyPath, keyFile);
   });
 
   test('sha256_password: RSA with the key asked of the source without TLS (whatever getSourcePublicKey says), the password over TLS', async () => {
