@@ -66,6 +66,13 @@ export interface ReplicationSourceOptions {
   sourceSslVerifyServerCert?: boolean;
   /** MASTER_TLS_VERSION: the protocols allowed, e.g. 'TLSv1.2,TLSv1.3'; '' = TLSv1.2 and TLSv1.3 (Node's defaults). */
   sourceTlsVersion?: string;
+  /**
+   * SOURCE_PUBLIC_KEY_PATH: a PEM file with the source's RSA public key, with which a sha256_password or
+   * caching_sha2_password user's password is encrypted on a connection without TLS.
+   */
+  sourcePublicKeyPath?: string;
+  /** GET_SOURCE_PUBLIC_KEY: without TLS and sourcePublicKeyPath, caching_sha2_password may ask the source for its key. */
+  getSourcePublicKey?: boolean;
 }
 
 export interface EngineSettings {
@@ -254,6 +261,8 @@ export class Channel {
     if (options.sourceSslCrlpath !== undefined) next.sslCrlPath = options.sourceSslCrlpath;
     if (options.sourceSslVerifyServerCert !== undefined) next.sslVerifyServerCert = options.sourceSslVerifyServerCert;
     if (options.sourceTlsVersion !== undefined) next.tlsVersion = options.sourceTlsVersion;
+    if (options.sourcePublicKeyPath !== undefined) next.publicKeyPath = options.sourcePublicKeyPath;
+    if (options.getSourcePublicKey !== undefined) next.getPublicKey = options.getSourcePublicKey;
     const positioned = options.sourceLogFile !== undefined || options.sourceLogPos !== undefined;
     if (positioned) {
       next.sourceLogFile = options.sourceLogFile ?? next.sourceLogFile;
@@ -373,6 +382,7 @@ export class Channel {
           ignoreServerIds: this.masterInfo.ignoreServerIds,
           // master.info's ssl* fields are the TLS settings as they are
           ssl: this.masterInfo.sslAllowed ? this.masterInfo : undefined,
+          publicKey: this.masterInfo,
         }),
         onPosition: (position) => {
           this.masterInfo = { ...this.masterInfo, sourceLogFile: position.file, readSourceLogPos: position.pos };
@@ -534,6 +544,8 @@ export class Channel {
       lastIoErrorTimestamp: this.lastIoError.at,
       lastSqlErrorTimestamp: this.lastSqlError.at,
       ...sslFields(this.masterInfo),
+      sourcePublicKeyPath: this.masterInfo.publicKeyPath,
+      getSourcePublicKey: this.masterInfo.getPublicKey ? 1 : 0,
       skippedProtectedEvents: this.skippedProtectedEvents,
     };
   }

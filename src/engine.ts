@@ -408,7 +408,7 @@ function checkName(channel: string): string {
 const MAX_LENGTH: Partial<Record<keyof ReplicationSourceOptions, number>> = {
   sourceHost: 255, sourceUser: 96, sourcePassword: 32, sourceLogFile: 511, sourceSslCa: 511, sourceSslCapath: 511,
   sourceSslCert: 511, sourceSslKey: 511, sourceSslCipher: 511, sourceSslCrl: 511, sourceSslCrlpath: 511,
-  sourceTlsVersion: 511,
+  sourceTlsVersion: 511, sourcePublicKeyPath: 511,
 };
 
 /**
@@ -420,7 +420,7 @@ const SOURCE_OPTIONS: Record<keyof ReplicationSourceOptions, 'string' | 'path' |
   sourceLogPos: 'number', sourceConnectRetry: 'number', sourceRetryCount: 'number', sourceHeartbeatPeriod: 'number',
   ignoreServerIds: 'ids', sourceDelay: 'number', sourceSsl: 'boolean', sourceSslCa: 'path', sourceSslCapath: 'path',
   sourceSslCert: 'path', sourceSslKey: 'path', sourceSslCipher: 'string', sourceSslCrl: 'path', sourceSslCrlpath: 'path',
-  sourceSslVerifyServerCert: 'boolean', sourceTlsVersion: 'string',
+  sourceSslVerifyServerCert: 'boolean', sourceTlsVersion: 'string', sourcePublicKeyPath: 'path', getSourcePublicKey: 'boolean',
 };
 
 /** Refuses bad CHANGE MASTER values before anything changes. */

@@ -8,7 +8,7 @@ import {
 import { EventType, type BinlogEvent } from './binlog/events.js';
 import { SourcePositionTracker, type SourcePosition } from './binlog/position.js';
 import { isDiskFull } from './info/files.js';
-import { BinlogDump, SourceError, type SourceSsl } from './protocol/index.js';
+import { BinlogDump, SourceError, type SourcePublicKey, type SourceSsl } from './protocol/index.js';
 import { RelayLogCutError, type RelayLog } from './relaylog/relay-log.js';
 import { ErrorCodes, mysqlFailure } from './errors.js';
 import { sleep } from './sleep.js';
@@ -28,6 +28,8 @@ export interface SourceSettings {
   ignoreServerIds: number[];
   /** TLS settings when MASTER_SSL is set; undefined = plaintext. */
   ssl: SourceSsl | undefined;
+  /** SOURCE_PUBLIC_KEY_PATH and GET_SOURCE_PUBLIC_KEY. */
+  publicKey: SourcePublicKey;
 }
 
 export interface IoStageOptions {
@@ -126,7 +128,7 @@ export class IoStage {
           replicaServerId: this.options.replicaServerId, file: this.position.file, position: this.position.pos,
           heartbeatPeriodSeconds: source.heartbeatPeriod, netTimeoutSeconds: this.options.netTimeout,
           connectTimeoutMs: Math.max(1000, Math.min(this.options.netTimeout * 1000, 30_000)), ssl: source.ssl,
-          maxAllowedPacket: this.options.maxAllowedPacket,
+          publicKey: source.publicKey, maxAllowedPacket: this.options.maxAllowedPacket,
         });
       } catch (err) {
         if (signal.aborted) return;

@@ -115,6 +115,10 @@ export interface ReplicaStatus {
   sourceSslCrlpath: string;
   /** MySQL's Master_TLS_Version: sourceTlsVersion. */
   sourceTlsVersion: string;
+  /** MySQL's Master_public_key_path: sourcePublicKeyPath. */
+  sourcePublicKeyPath: string;
+  /** MySQL's Get_master_public_key: getSourcePublicKey, 0 or 1 as MySQL shows it. */
+  getSourcePublicKey: 0 | 1;
   /**
    * Events from the source not applied because they would write in the database of the position table (no
    * server has this field): each is logged as a warning.

@@ -3,7 +3,8 @@
 // uuid, retry count, CRL) or reserved (23-33, empty in MariaDB's files, MySQL 5.6+ uses some); then
 // MariaDB's key=value lines up to END_MARKER, then ours: tls_version= (MySQL's MASTER_TLS_VERSION, which MySQL
 // keeps at line 25 and MariaDB does not have; MariaDB passes over keys it does not know, and the line is
-// written only when set, so files stay as MariaDB writes them). MariaDB rewrites the file in place, so anything after
+// written only when set, so files stay as MariaDB writes them); likewise public_key_path= and get_public_key=
+// (MySQL's SOURCE_PUBLIC_KEY_PATH and GET_SOURCE_PUBLIC_KEY, its lines 26 and 27). MariaDB rewrites the file in place, so anything after
 // END_MARKER is leftover from a longer earlier version and is ignored.
 
 export type UsingGtid = 'no' | 'current_pos' | 'slave_pos';
@@ -41,6 +42,10 @@ export interface MasterInfo {
   ignoreDomainIds: number[];
   /** MASTER_TLS_VERSION, e.g. 'TLSv1.2,TLSv1.3'; '' = the defaults. */
   tlsVersion: string;
+  /** MySQL's SOURCE_PUBLIC_KEY_PATH: the source's RSA public key (PEM); '' = none. */
+  publicKeyPath: string;
+  /** MySQL's GET_SOURCE_PUBLIC_KEY. */
+  getPublicKey: boolean;
   /** Lines between the numbered lines and END_MARKER that this version does not know, kept in order. */
   extraLines: string[];
 }
@@ -55,7 +60,7 @@ export function defaultMasterInfo(): MasterInfo {
     sourceConnectRetry: 60, sslAllowed: false, sslCa: '', sslCaPath: '', sslCert: '', sslCipher: '', sslKey: '',
     sslVerifyServerCert: false, heartbeatPeriod: 0, bind: '', ignoreServerIds: [], sourceUuid: '', retryCount: 0,
     sslCrl: '', sslCrlPath: '', reservedLines: [], usingGtid: 'no', doDomainIds: [], ignoreDomainIds: [],
-    tlsVersion: '', extraLines: [],
+    tlsVersion: '', publicKeyPath: '', getPublicKey: false, extraLines: [],
   };
 }
 
@@ -101,6 +106,8 @@ export function formatMasterInfo(info: MasterInfo): string {
     `do_domain_ids=${formatIdList(info.doDomainIds)}`,
     `ignore_domain_ids=${formatIdList(info.ignoreDomainIds)}`,
     ...(info.tlsVersion !== '' ? [`tls_version=${checkLine(info.tlsVersion, 'tls_version')}`] : []),
+    ...(info.publicKeyPath !== '' ? [`public_key_path=${checkLine(info.publicKeyPath, 'public_key_path')}`] : []),
+    ...(info.getPublicKey ? ['get_public_key=1'] : []),
     ...info.extraLines.map((line) => checkLine(line, 'extra line')),
     'END_MARKER',
   ];
@@ -209,6 +216,11 @@ export function parseMasterInfo(text: string, fileName = 'master.info'): MasterI
       info.ignoreDomainIds = r.idList(line, 'ignore_domain_ids', value);
     } else if (key === 'tls_version') {
       info.tlsVersion = value;
+    } else if (key === 'public_key_path') {
+      info.publicKeyPath = value;
+    } else if (key === 'get_public_key') {
+      if (value !== '0' && value !== '1') r.fail(line, `get_public_key ${JSON.stringify(value)} is neither 0 nor 1`);
+      info.getPublicKey = value === '1';
     } else {
       info.extraLines.push(raw);
       continue;

@@ -17,6 +17,7 @@
 //   artificial — body: the current binlog file name, logPos: the end of the last event sent) per period.
 //   Heartbeats are never in the binlog.
 import { createConnection, type Connection } from 'mysql2';
+import { sourceAuthPlugins, type SourcePublicKey } from './auth.js';
 import { SourceError, fromClientError, CR_SERVER_LOST, ER_MASTER_FATAL_ERROR_READING_BINLOG, ER_NET_PACKET_TOO_LARGE,
   ER_SLAVE_FATAL_ERROR, ER_SLAVE_RELAY_LOG_WRITE_FAILURE, isRetryable, type Phase } from './errors.js';
 import { EventSizeLimit } from './event-size.js';
@@ -43,6 +44,8 @@ export interface DumpRequest {
   connectTimeoutMs?: number;
   /** MASTER_SSL=1 and its settings; left out, the connection is plaintext. */
   ssl?: SourceSsl | undefined;
+  /** SOURCE_PUBLIC_KEY_PATH and GET_SOURCE_PUBLIC_KEY, for sha256_password and caching_sha2_password users. */
+  publicKey?: SourcePublicKey | undefined;
   /** slave_max_allowed_packet: the largest event taken in, bytes. Default 1 GiB. */
   maxAllowedPacket?: number;
   /**
@@ -76,8 +79,8 @@ const EVENT_HEADER_LENGTH = 19;
 
 // MariaDB 10.0 brought GTID events and @mariadb_slave_capability=4; MySQL 5.6 binlog checksums and heartbeats
 // as used here.
-const MIN_MARIADB: readonly [number, number] = [10, 0];
-const MIN_MYSQL: readonly [number, number] = [5, 6];
+const MIN_MARIADB: readonly number[] = [10, 0];
+const MIN_MYSQL: readonly number[] = [5, 6];
 
 function eventTooLarge(size: number, max: number): SourceError {
   return new SourceError(`Got a packet bigger than 'slave_max_allowed_packet' bytes: the source sends an event of ` +
@@ -85,11 +88,31 @@ function eventTooLarge(size: number, max: number): SourceError {
     '(at most 1 GiB)', { errno: ER_NET_PACKET_TOO_LARGE, retryable: false });
 }
 
-function versionAtLeast(version: string, min: readonly [number, number]): boolean {
-  const m = /^(\d+)\.(\d+)/.exec(version);
+/** Whether a version string ('8.0.36-log', '10.11.6-MariaDB') is at least `min` (major, minor[, patch]). */
+export function versionAtLeast(version: string, min: readonly number[]): boolean {
+  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(version);
   if (!m) return false;
-  const major = Number(m[1]);
-  return major > min[0] || (major === min[0] && Number(m[2]) >= min[1]);
+  const parts = [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
+  for (let i = 0; i < min.length; i++) {
+    if (parts[i]! !== min[i]!) return parts[i]! > min[i]!;
+  }
+  return true;
+}
+
+/**
+ * The words a replica uses with a source of this version, as a MySQL 8.4 replica picks them: MySQL 8.0.26
+ * renamed the user variables a replica announces itself with to source_* (8.4 replicas send only those), and
+ * 8.2 added SHOW BINARY LOG STATUS, the only form 8.4 accepts; older MySQL and MariaDB know the master_* words.
+ */
+export function sourceWording(flavor: 'mariadb' | 'mysql', version: string): {
+  checksumVariable: string; heartbeatVariable: string; binaryLogStatus: string;
+} {
+  const renamed = flavor === 'mysql' && versionAtLeast(version, [8, 0, 26]);
+  return {
+    checksumVariable: renamed ? '@source_binlog_checksum' : '@master_binlog_checksum',
+    heartbeatVariable: renamed ? '@source_heartbeat_period' : '@master_heartbeat_period',
+    binaryLogStatus: flavor === 'mysql' && versionAtLeast(version, [8, 2]) ? 'SHOW BINARY LOG STATUS' : 'SHOW MASTER STATUS',
+  };
 }
 
 export class BinlogDump {
@@ -120,6 +143,7 @@ export class BinlogDump {
       conn = createConnection({
         host: req.host, port: req.port, user: req.user, password: req.password,
         connectTimeout: req.connectTimeoutMs ?? 10_000, charset: 'utf8mb4', ...(req.ssl ? { ssl: {} } : {}),
+        authPlugins: sourceAuthPlugins(req.publicKey ?? { publicKeyPath: '', getPublicKey: false }),
       });
       if (req.ssl) upgradeWithSsl(conn, req.ssl, req.host);
       // Without a listener a late socket error would be an uncaught 'error' event; failures reach us
@@ -143,17 +167,18 @@ export class BinlogDump {
       }
       // The source sends events with checksums only to a replica that announces it understands them; announcing
       // the source's own algorithm makes the events arrive exactly as stored.
-      await query('SET @master_binlog_checksum = @@global.binlog_checksum');
+      const words = sourceWording(flavor, serverVersion);
+      await query(`SET ${words.checksumVariable} = @@global.binlog_checksum`);
       if (flavor === 'mariadb') {
         // 4 = MARIA_SLAVE_CAPABILITY_GTID: GTID, Binlog_checkpoint and other 10.0+ events are sent as they are
         // instead of being replaced by dummy events for an old replica.
         await query('SET @mariadb_slave_capability = 4');
       }
       if (req.heartbeatPeriodSeconds > 0) {
-        await query(`SET @master_heartbeat_period = ${BigInt(Math.round(req.heartbeatPeriodSeconds * 1e9))}`);
+        await query(`SET ${words.heartbeatVariable} = ${BigInt(Math.round(req.heartbeatPeriodSeconds * 1e9))}`);
       }
       const [vars] = await query(
-        `SELECT @@server_id AS serverId, @master_binlog_checksum AS checksum${
+        `SELECT @@server_id AS serverId, ${words.checksumVariable} AS checksum${
           flavor === 'mysql' ? ', @@server_uuid AS uuid' : ''}`);
       const checksum = String(vars!.checksum ?? 'NONE').toUpperCase();
       if (checksum !== 'NONE' && checksum !== 'CRC32') {

@@ -24,6 +24,10 @@ export const CR_CONN_HOST_ERROR = ErrorCodes.CR_CONN_HOST_ERROR;
 export const CR_SERVER_LOST = ErrorCodes.CR_SERVER_LOST;
 /** "SSL connection error: %s": the TLS upgrade failed (verification, unreadable files, no TLS on the source). */
 export const CR_SSL_CONNECTION_ERROR = 2026;
+/** "Authentication plugin '%s' reported error: %s": the client side of an authentication plugin refused. */
+export const CR_AUTH_PLUGIN_ERR = 2061;
+/** "Authentication plugin '%s' cannot be loaded: %s": the source asked for a plugin the replica does not have. */
+export const CR_AUTH_PLUGIN_CANNOT_LOAD = 2059;
 /** "Fatal error: %s", what a real replica reports for a source it refuses to replicate from. */
 export const ER_SLAVE_FATAL_ERROR = ErrorCodes.ER_SLAVE_FATAL_ERROR;
 /** "Got fatal error %d from master when reading data from binary log: '%s'", a source refusing to go on. */
@@ -68,6 +72,12 @@ export function fromClientError(err: unknown, phase: Phase): SourceError {
     // A native replica retries these as any connection error: the certificate may be replaced meanwhile.
     return new SourceError(`SSL connection error: ${(err as Error).message ?? String(err)}`,
       { errno: CR_SSL_CONNECTION_ERROR, retryable: true, cause: err });
+  }
+  const unknownPlugin = /^Server requests authentication using unknown plugin (\S+?)\./.exec((err as Error | null)?.message ?? '');
+  if (code === 'AUTH_SWITCH_PLUGIN_ERROR' && unknownPlugin) {
+    return new SourceError(`Authentication plugin '${unknownPlugin[1]}' cannot be loaded: the source asks for it and ` +
+      'this replica has caching_sha2_password, sha256_password, mysql_native_password and mysql_clear_password ' +
+      '(give the replication user one of them)', { errno: CR_AUTH_PLUGIN_CANNOT_LOAD, retryable: true, cause: err });
   }
   const failure = mysqlFailure(err, phase === 'connect' ? 'CR_CONN_HOST_ERROR' : 'CR_SERVER_LOST');
   const fromServer = failure.sqlState !== undefined;

@@ -3,8 +3,15 @@
 // the events it was given as a source streams its binlog file; COM_BINLOG_DUMP_GTID as MySQL answers it, from
 // binlog files given for it. It plays sources no local server can be: hostile
 // ones, and MySQL ones serving the binlog files real MySQL servers wrote.
+import { constants, generateKeyPairSync, privateDecrypt, randomBytes, type KeyObject } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import { Duplex } from 'node:stream';
+import { TLSSocket } from 'node:tls';
 import mysql from 'mysql2';
+import { AuthByte, sha2Scramble } from '../../src/protocol/auth.js';
+import { versionAtLeast } from '../../src/protocol/dump.js';
 import { BinlogDecoder, crc32, encodeRotate } from '../../src/binlog/decoder.js';
 import { decodePreviousGtids } from '../../src/binlog/control.js';
 import { EVENT_HEADER_LENGTH, EventType } from '../../src/binlog/events.js';
@@ -29,6 +36,8 @@ export interface FakeSourceOptions {
    * open, as a source's does, with heartbeats if the replica asked for them.
    */
   events: readonly DumpItem[] | (() => Iterable<DumpItem> | AsyncIterable<DumpItem>);
+  /** Log in as MySQL 8.4 does (caching_sha2_password, TLS); left out, any user and password are let in. */
+  mysqlAuth?: MysqlAuthOptions;
   /**
    * The binlog files COM_BINLOG_DUMP_GTID is served from, oldest first, each its events from offset 4
    * (Format_description, Previous_GTIDs, the transactions, the Rotate to the next file). The source's
@@ -48,6 +57,10 @@ export interface FakeSource {
   readonly port: number;
   /** COM_BINLOG_DUMP requests received so far, with the position each asked for (the set, for a GTID dump). */
   readonly dumps: { file: string; position: number; gtidSet?: string }[];
+  /** With mysqlAuth: every login, in order. */
+  readonly authentications: Authentication[];
+  /** With mysqlAuth: the RSA public key (PEM) the source sends when asked for it. */
+  readonly publicKeyPem: string;
   close(): Promise<void>;
 }
 
@@ -55,6 +68,8 @@ export interface FakeSource {
 interface ServerConnection {
   stream: Socket;
   sequenceId: number;
+  packetParser: { execute(chunk: Buffer): void };
+  addCommand(command: object): void;
   serverHandshake(args: Record<string, unknown>): void;
   on(event: string, listener: (...args: any[]) => void): void;
   writeColumns(columns: Record<string, unknown>[]): void;
@@ -78,6 +93,9 @@ export async function startFakeSource(options: FakeSourceOptions): Promise<FakeS
   const sockets = new Set<Socket>();
   const dumps: { file: string; position: number; gtidSet?: string }[] = [];
   let connections = 0;
+  const authentications: Authentication[] = [];
+  const cache = new Set<string>();
+  const keys = options.mysqlAuth ? serverKeys() : undefined;
 
   const server = mysql.createServer((c) => {
     const conn = c as unknown as ServerConnection;
@@ -125,6 +143,11 @@ export async function startFakeSource(options: FakeSourceOptions): Promise<FakeS
       throw new Error(`the fake source cannot evaluate ${e}`);
     };
     const query = (sql: string) => reply(async () => {
+      const removed = removedForm(options.version, sql);
+      if (removed) {
+        return error(1064, 'You have an error in your SQL syntax; check the manual that corresponds to your MySQL ' +
+          `server version for the right syntax to use near '${removed}' at line 1`);
+      }
       const set = /^SET\s+(@\w+)\s*=\s*(.+)$/is.exec(sql.trim());
       if (set) {
         session.set(set[1]!.toLowerCase(), value(set[2]!));
@@ -144,7 +167,10 @@ export async function startFakeSource(options: FakeSourceOptions): Promise<FakeS
       conn.writeEof();
     });
 
-    conn.serverHandshake({
+    if (options.mysqlAuth) {
+      void mysqlLogin(conn, options.version, ++connections, options.mysqlAuth, keys!, cache, authentications)
+        .catch(() => conn.stream.destroy());
+    } else conn.serverHandshake({
       protocolVersion: 10, serverVersion: options.version, connectionId: ++connections, statusFlags: 2,
       characterSet: UTF8MB4_GENERAL_CI, capabilityFlags: CAPABILITIES,
       // Any user and password are let in; the OK ends the handshake's packet count.
@@ -185,6 +211,10 @@ export async function startFakeSource(options: FakeSourceOptions): Promise<FakeS
       if (request.file !== binlogFile) {
         return error(ER_MASTER_FATAL_ERROR_READING_BINLOG, 'Could not find first log file name in binary log index file');
       }
+      if (checksummed && String(announced(options.version, session, 'binlog_checksum') ?? 'NONE').toUpperCase() !== 'CRC32') {
+        return error(ER_MASTER_FATAL_ERROR_READING_BINLOG, 'Replica can not handle replication events with the ' +
+          'checksum that source is configured to log');
+      }
       // As a source does: a Rotate naming where the dump starts, the file's Format_description, then the
       // events from the position asked for.
       await event(encodeRotate({
@@ -211,7 +241,7 @@ export async function startFakeSource(options: FakeSourceOptions): Promise<FakeS
     };
     /** Once everything is sent: a heartbeat per period, if the replica asked for them. */
     const beatWhileIdle = (file: string, pos: number) => {
-      const period = Number(session.get('@master_heartbeat_period') ?? 0) / 1e9;
+      const period = Number(announced(options.version, session, 'heartbeat_period') ?? 0) / 1e9;
       if (period > 0) {
         const beat = setInterval(() => {
           if (conn.stream.destroyed) clearInterval(beat);
@@ -231,6 +261,8 @@ export async function startFakeSource(options: FakeSourceOptions): Promise<FakeS
     host: '127.0.0.1',
     port: (net.address() as AddressInfo).port,
     dumps,
+    authentications,
+    publicKeyPem: keys?.publicPem ?? '',
     async close() {
       for (const socket of sockets) socket.destroy();
       await new Promise<void>((resolve) => net.close(() => resolve()));
@@ -343,6 +375,22 @@ async function serveGtidDump(files: readonly GtidBinlog[], sourceUuid: string, r
     if (excluding) await wire.heartbeat(file, pos);
   }
   wire.idle(file, pos);
+/**
+ * A user variable a replica announces itself with (binlog_checksum, heartbeat_period), by the names this version
+ * reads: master_* before MySQL 8.0.26, both until 8.4, only source_* from 8.4 on (the fake is strict there, so
+ * that a replica still using the old names is caught), master_* on MariaDB.
+ */
+function announced(version: string, session: Map<string, string | null>, name: string): string | null | undefined {
+  const mysql = !/mariadb/i.test(version);
+  const prefixes = !mysql || !versionAtLeast(version, [8, 0, 26]) ? ['master']
+    : versionAtLeast(version, [8, 4]) ? ['source'] : ['source', 'master'];
+  return prefixes.map((prefix) => session.get(`@${prefix}_${name}`)).find((value) => value !== undefined);
+}
+
+/** What MySQL 8.4 no longer parses (SHOW MASTER STATUS, SHOW SLAVE STATUS/HOSTS ...): the text its error quotes. */
+function removedForm(version: string, sql: string): string | undefined {
+  if (/mariadb/i.test(version) || !versionAtLeast(version, [8, 4])) return undefined;
+  return /^\s*SHOW\s+((?:MASTER|SLAVE)\b.*)$/is.exec(sql)?.[1];
 }
 
 /** Writes, waiting for the socket to drain (or close) when its buffer is full. */
@@ -404,4 +452,271 @@ export function oversizedPacket(eventLength: number, sent: number): DumpItem {
   packet[3] = 1;
   header.copy(packet, 5);
   return { wire: packet };
+}
+
+/**
+ * MySQL 8.4's side of the connection phase (sql_authentication.cc, sha2_password): the greeting names
+ * caching_sha2_password; an account of another plugin, or a client that answered for another one, gets an auth
+ * switch; TLS when the client asks for it (SSLRequest). caching_sha2_password: the fast path for an account
+ * in the cache (filled by each full authentication, as the server's is), else full authentication: the
+ * password over TLS, or RSA-encrypted with the source's key, sent on request (2). sha256_password: the same
+ * without a cache, the key requested with 1. Wrong passwords get 1045 as the server words it.
+ */
+export interface MysqlAuthOptions {
+  /** Accounts; a plugin other than these two is only named in the auth switch, as a server without it would not. */
+  users: { user: string; password: string; plugin: string }[];
+  /** TLS offered with this key and certificate (PEM); left out, the greeting does not offer TLS. */
+  tls?: { key: string; cert: string };
+}
+
+/** How one login went, for tests to tell the paths apart. */
+export interface Authentication {
+  user: string;
+  plugin: string;
+  /** fast: caching_sha2_password's cache; tls: the password over TLS; rsa: RSA-encrypted without TLS. */
+  method: 'fast' | 'tls' | 'rsa' | 'none';
+  /** The client asked for the source's public key. */
+  keyRequested: boolean;
+  ok: boolean;
+}
+
+const CLIENT_CONNECT_WITH_DB = 0x8;
+const CLIENT_SSL = 0x800;
+const CLIENT_SECURE_CONNECTION = 0x8000;
+const CLIENT_PLUGIN_AUTH = 0x80000;
+const CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA = 0x200000;
+const ER_ACCESS_DENIED_ERROR = 1045;
+
+/** mysql2's server-side command that dispatches COM_* to the connection's events, borrowed past its exports map. */
+const requireCjs = createRequire(import.meta.url);
+const ServerHandshake = requireCjs(join(dirname(requireCjs.resolve('mysql2')), 'lib/commands/server_handshake.js')) as
+  { new (args: object): { dispatchCommands: unknown }; prototype: { dispatchCommands: unknown } };
+
+/** The command that takes over once logged in: no greeting of its own, straight to dispatching commands. */
+class LoggedIn extends ServerHandshake {
+  start(): unknown {
+    return ServerHandshake.prototype.dispatchCommands;
+  }
+}
+
+interface ServerKeys {
+  privateKey: KeyObject;
+  publicPem: string;
+}
+
+function scrambleBytes(): Buffer {
+  // Never a zero byte: the greeting ends the scramble's second part with one.
+  return Buffer.from(randomBytes(20).map((b) => (b % 127) + 1));
+}
+
+/** Reads the packets of the connection phase from a stream, before mysql2's parser gets the stream. */
+class PhaseReader {
+  private pending: Buffer = Buffer.alloc(0);
+  private waiting: ((packet: { seq: number; payload: Buffer }) => void) | undefined;
+  private readonly onData = (chunk: Buffer) => {
+    this.pending = Buffer.concat([this.pending, chunk]);
+    this.deliver();
+  };
+
+  constructor(private stream: Duplex) {
+    stream.on('data', this.onData);
+  }
+
+  private deliver(): void {
+    if (!this.waiting || this.pending.length < 4) return;
+    const length = this.pending.readUIntLE(0, 3);
+    if (this.pending.length < 4 + length) return;
+    const packet = { seq: this.pending[3]!, payload: this.pending.subarray(4, 4 + length) };
+    this.pending = this.pending.subarray(4 + length);
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting(packet);
+  }
+
+  next(): Promise<{ seq: number; payload: Buffer }> {
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+      this.deliver();
+    });
+  }
+
+  /** Stops reading this stream; the bytes read past the last packet. */
+  release(): Buffer {
+    this.stream.off('data', this.onData);
+    return this.pending;
+  }
+
+  switchTo(stream: Duplex, head: Buffer): void {
+    this.stream = stream;
+    this.pending = head;
+    stream.on('data', this.onData);
+  }
+}
+
+/** A server-side TLS socket over `raw`, given the bytes already read from it (the client's hello may be among them). */
+function acceptTls(raw: Socket, head: Buffer, tls: { key: string; cert: string }): TLSSocket {
+  const feed = new Duplex({
+    read() {},
+    write(chunk: Buffer, _encoding, callback) {
+      raw.write(chunk, callback);
+    },
+    final(callback) {
+      raw.end();
+      callback();
+    },
+    destroy(err, callback) {
+      raw.destroy();
+      callback(err);
+    },
+  });
+  if (head.length > 0) feed.push(head);
+  raw.on('data', (chunk: Buffer) => feed.push(chunk));
+  raw.on('end', () => feed.push(null));
+  raw.on('close', () => feed.destroy());
+  return new TLSSocket(feed, { isServer: true, key: tls.key, cert: tls.cert });
+}
+
+/**
+ * Logs a client in as MySQL 8.4 does, then hands the connection (on its TLS socket when TLS was asked for) to
+ * mysql2's command dispatch.
+ */
+async function mysqlLogin(conn: ServerConnection, version: string, connectionId: number, auth: MysqlAuthOptions,
+  keys: ServerKeys, cache: Set<string>, log: Authentication[]): Promise<void> {
+  const raw = conn.stream;
+  // mysql2 reads the socket from the start; the connection phase is read here instead.
+  raw.removeAllListeners('data');
+  let stream: Duplex = raw;
+  const reader = new PhaseReader(raw);
+  let seq = 0;
+  const write = (payload: Buffer) => {
+    const header = Buffer.alloc(4);
+    header.writeUIntLE(payload.length, 0, 3);
+    header[3] = seq;
+    seq = (seq + 1) % 256;
+    stream.write(Buffer.concat([header, payload]));
+  };
+  const read = async () => {
+    const packet = await reader.next();
+    seq = (packet.seq + 1) % 256;
+    return packet.payload;
+  };
+
+  const scramble = scrambleBytes();
+  const capabilities = CAPABILITIES | (auth.tls ? CLIENT_SSL : 0);
+  const greeting = Buffer.alloc(1 + 4 + 8 + 1 + 2 + 1 + 2 + 2 + 1 + 10);
+  let at = greeting.writeUInt8(10, 0);
+  at = greeting.writeUInt32LE(connectionId, at);
+  at += scramble.copy(greeting, at, 0, 8) + 1;
+  at = greeting.writeUInt16LE(capabilities & 0xffff, at);
+  at = greeting.writeUInt8(UTF8MB4_GENERAL_CI, at);
+  at = greeting.writeUInt16LE(2, at);
+  at = greeting.writeUInt16LE(capabilities >>> 16, at);
+  greeting.writeUInt8(21, at);
+  write(Buffer.concat([
+    greeting.subarray(0, 1), Buffer.from(`${version}\0`), greeting.subarray(1, 5), scramble.subarray(0, 8), greeting.subarray(13),
+    scramble.subarray(8), Buffer.from('\0caching_sha2_password\0'),
+  ]));
+
+  let response = await read();
+  if (response.length === 32 && (response.readUInt32LE(0) & CLIENT_SSL) !== 0 && auth.tls) {
+    const secure = acceptTls(raw, reader.release(), auth.tls);
+    reader.switchTo(secure, Buffer.alloc(0));
+    stream = secure;
+    conn.stream = secure as unknown as Socket;
+    response = await read();
+  }
+  const secure = stream instanceof TLSSocket;
+  const flags = response.readUInt32LE(0) & capabilities;
+  let p = 32;
+  const zeroEnded = () => {
+    const end = response.indexOf(0, p);
+    const text = response.toString('utf8', p, end < 0 ? response.length : end);
+    p = end < 0 ? response.length : end + 1;
+    return text;
+  };
+  const user = zeroEnded();
+  let token: Buffer;
+  if ((flags & (CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA | CLIENT_SECURE_CONNECTION)) !== 0) {
+    const length = response[p]!;
+    token = response.subarray(p + 1, p + 1 + length);
+    p += 1 + length;
+  } else {
+    token = Buffer.from(zeroEnded());
+  }
+  if (flags & CLIENT_CONNECT_WITH_DB) zeroEnded();
+  const clientPlugin = flags & CLIENT_PLUGIN_AUTH ? zeroEnded() : 'mysql_native_password';
+
+  // An unknown user goes through the default plugin and is refused as a wrong password is.
+  const account = auth.users.find((u) => u.user === user)
+    ?? { user, password: randomBytes(16).toString('hex'), plugin: 'caching_sha2_password' };
+  const entry: Authentication = { user, plugin: account.plugin, method: 'none', keyRequested: false, ok: false };
+  log.push(entry);
+  if (clientPlugin !== account.plugin) {
+    write(Buffer.concat([Buffer.from([0xfe]), Buffer.from(`${account.plugin}\0`), scramble, Buffer.from([0])]));
+    token = await read();
+  }
+  const moreData = (data: Buffer | string) => write(Buffer.concat([Buffer.from([1]), Buffer.from(data)]));
+  /** The password of a full authentication: as it is over TLS, else RSA-encrypted, the key sent when asked with `ask`. */
+  const fullPassword = async (first: Buffer, ask: number): Promise<string | undefined> => {
+    let packet = first;
+    if (secure) {
+      entry.method = 'tls';
+      return packet.toString('utf8').replace(/\0$/, '');
+    }
+    if (packet.length === 1 && packet[0] === ask) {
+      entry.keyRequested = true;
+      moreData(keys.publicPem);
+      packet = await read();
+    }
+    entry.method = 'rsa';
+    try {
+      const clear = privateDecrypt({ key: keys.privateKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha1' }, packet);
+      for (let i = 0; i < clear.length; i++) clear[i]! ^= scramble[i % scramble.length]!;
+      return clear.toString('utf8').replace(/\0$/, '');
+    } catch {
+      // A password in clear without TLS, or one encrypted with another key.
+      return undefined;
+    }
+  };
+
+  let ok: boolean;
+  if (account.password === '') {
+    ok = token.length === 0 || (token.length === 1 && token[0] === 0);
+  } else if (account.plugin === 'sha256_password') {
+    ok = (await fullPassword(token, AuthByte.SHA256_REQUEST_PUBLIC_KEY)) === account.password;
+  } else if (cache.has(user)) {
+    ok = token.equals(sha2Scramble(account.password, scramble));
+    if (ok) {
+      entry.method = 'fast';
+      moreData(Buffer.from([AuthByte.FAST_AUTH_SUCCESS]));
+    }
+  } else {
+    moreData(Buffer.from([AuthByte.PERFORM_FULL_AUTHENTICATION]));
+    ok = (await fullPassword(await read(), AuthByte.CACHING_SHA2_REQUEST_PUBLIC_KEY)) === account.password;
+    if (ok) cache.add(user);
+  }
+  entry.ok = ok;
+  if (!ok) {
+    const message = `Access denied for user '${user}'@'${raw.remoteAddress ?? 'localhost'}' (using password: ` +
+      `${account.password === '' && token.length === 0 ? 'NO' : 'YES'})`;
+    const head = Buffer.alloc(3);
+    head[0] = 0xff;
+    head.writeUInt16LE(ER_ACCESS_DENIED_ERROR, 1);
+    write(Buffer.concat([head, Buffer.from(`#28000${message}`)]));
+    stream.end();
+    return;
+  }
+  write(Buffer.from([0, 0, 0, 2, 0, 0, 0]));
+  const rest = reader.release();
+  conn.sequenceId = 0;
+  // What mysql2's own handshake leaves for its command dispatch and result writers.
+  Object.assign(conn, { clientHelloReply: { user, encoding: 'utf8' }, serverConfig: { encoding: 'utf8' } });
+  stream.on('data', (chunk: Buffer) => conn.packetParser.execute(chunk));
+  conn.addCommand(new LoggedIn({}));
+  if (rest.length > 0) conn.packetParser.execute(rest);
+}
+
+function serverKeys(): ServerKeys {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { privateKey, publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
 }
