@@ -375,6 +375,8 @@ async function serveGtidDump(files: readonly GtidBinlog[], sourceUuid: string, r
     if (excluding) await wire.heartbeat(file, pos);
   }
   wire.idle(file, pos);
+}
+
 /**
  * A user variable a replica announces itself with (binlog_checksum, heartbeat_period), by the names this version
  * reads: master_* before MySQL 8.0.26, both until 8.4, only source_* from 8.4 on (the fake is strict there, so
