@@ -805,7 +805,12 @@ async function mariadbSyntax(conn: Connection, version: string, collations: { na
     // Before 10.10 the table has no FULL_COLLATION_NAME, and COLLATIONS names every collation.
     if ((err as { errno?: number }).errno !== 1054) throw err;
   }
+  const charsets = new Set(collations.filter((c) => c.charset).map((c) => c.charset.toLowerCase()));
+  // MariaDB 10.6+ lists utf8mb3 and takes utf8 (old_mode UTF8_IS_UTF8MB3, the default) as its alias.
+  if (charsets.has('utf8mb3')) {
+    charsets.add('utf8');
+    for (const name of [...names]) if (name.startsWith('utf8mb3_')) names.add(`utf8_${name.slice('utf8mb3_'.length)}`);
+  }
   const [major = 0, minor = 0] = version.split('.').map(Number);
-  return { collations: names, charsets: new Set(collations.filter((c) => c.charset).map((c) => c.charset.toLowerCase())),
-    vector: major > 11 || (major === 11 && minor >= 7) };
+  return { collations: names, charsets, vector: major > 11 || (major === 11 && minor >= 7) };
 }
