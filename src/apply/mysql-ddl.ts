@@ -155,7 +155,7 @@ export function mapMysqlStatement(bytes: string, text: string, options: Statemen
   const at = (k: number) => visible[k]?.t;
   const word = (k: number, ...words: string[]) => at(k)?.type === 'word' && words.includes(at(k)!.upper);
   const punct = (k: number, c: string) => at(k)?.type === 'punct' && at(k)!.text === c;
-  const edit = (from: number, to: number, replacement: string, change: string, more: Partial<Edit> = {}) => {
+  const edit = (from: number, to: number, replacement: string, change: string, more: Pick<Edit, 'insert' | 'quoted'> = {}) => {
     edits.push({ from: visible[from]!.index, to: visible[to]!.index, text: replacement, ...more });
     if (change) changes.push(change);
   };
@@ -172,10 +172,12 @@ export function mapMysqlStatement(bytes: string, text: string, options: Statemen
   const tableDdl = (head[0] === 'CREATE' || head[0] === 'ALTER') && head.includes('TABLE');
   const indexDdl = head[0] === 'CREATE' && head.slice(1, 3).includes('INDEX');
   const schemaDdl = (head[0] === 'CREATE' || head[0] === 'ALTER') && (head.includes('DATABASE') || head.includes('SCHEMA'));
-  const accountStatement = ['CREATE', 'ALTER', 'GRANT'].includes(head[0] ?? '') &&
-    (head[0] === 'GRANT' || head[1] === 'USER');
+  const accountStatement = head[0] === 'GRANT' || ((head[0] === 'CREATE' || head[0] === 'ALTER') && head[1] === 'USER');
 
-  /** The first token of the comma-separated item token k stands in (a column, an index, an ALTER TABLE action). */
+  /**
+   * The first token of the comma-separated item token k stands in (a column, an index, an ALTER TABLE action),
+   * after ADD / MODIFY / CHANGE / DROP / ALTER [COLUMN].
+   */
   const itemStart = (k: number) => {
     let j = k;
     while (j > 0 && !(depth[j - 1] === depth[k] && punct(j - 1, ',')) && !(depth[j - 1]! < depth[k]!)) j--;
@@ -192,8 +194,7 @@ export function mapMysqlStatement(bytes: string, text: string, options: Statemen
   };
   const isIndexItem = (k: number) => {
     if (indexDdl) return depth[k] === 0;
-    const s = itemStart(k);
-    return word(s, ...INDEX_WORDS) || (word(s - 1, 'ALTER') && word(s, 'INDEX', 'KEY'));
+    return word(itemStart(k), ...INDEX_WORDS);
   };
   /** The '(' that opens the parentheses token k stands in, or -1. */
   const enclosing = (k: number) => {
@@ -217,7 +218,7 @@ export function mapMysqlStatement(bytes: string, text: string, options: Statemen
     const s = itemStart(k);
     if (isIndexItem(k)) return -1;
     // CHANGE [COLUMN] old new type: the type follows two names.
-    const type = word(itemStart(k) - 1, 'CHANGE') || word(itemStart(k) - 2, 'CHANGE') ? s + 2 : s + 1;
+    const type = word(s - 1, 'CHANGE') || word(s - 2, 'CHANGE') ? s + 2 : s + 1;
     return at(type)?.type === 'word' && type <= k ? type : -1;
   };
 
@@ -227,9 +228,8 @@ export function mapMysqlStatement(bytes: string, text: string, options: Statemen
       // COLLATE [=] name, in a column, a table or database option, or an expression.
       const n = punct(k + 1, '=') ? k + 2 : k + 1;
       const name = at(n);
-      if (!name || name.type === 'punct') continue;
+      if (!name || name.type === 'punct' || target.collations.size === 0) continue;
       const written = name.type === 'string' ? name.text.slice(1, -1) : name.text;
-      if (target.collations.size === 0) continue;
       const mapped = targetCollation(written, target);
       if (mapped === undefined) refuse(`collation '${written}' is not known to the target and has no MariaDB equivalent`);
       if (mapped !== written.toLowerCase()) {
