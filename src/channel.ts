@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { ConnectionOptions } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import { compareSourcePositions, type SourcePosition } from './binlog/position.js';
+import type { MysqlDdlMode } from './apply/mysql-ddl.js';
 import { Applier } from './apply/applier.js';
 import { ReplicationError } from './errors.js';
 import {
@@ -96,6 +97,8 @@ export interface EngineSettings {
   filters: ReplicationFilters;
   /** slave_skip_errors. */
   replicaSkipErrors: ReadonlySet<number> | 'all';
+  /** Statements of a MySQL source on a MariaDB target: mapped, refused, or as written. */
+  mysqlDdl: MysqlDdlMode;
 }
 
 export type ReplicaThread = 'IO_THREAD' | 'SQL_THREAD';
@@ -563,7 +566,7 @@ export class Channel {
   private newApplier(): Applier {
     return new Applier({ target: this.settings.target, positions: this.positions, logger: this.logger,
       skipErrors: this.settings.replicaSkipErrors, onOpen: (conn) => this.lock.connected(conn),
-      netTimeout: this.settings.replicaNetTimeout });
+      netTimeout: this.settings.replicaNetTimeout, mysqlDdl: this.settings.mysqlDdl });
   }
 
   /**

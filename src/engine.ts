@@ -5,6 +5,7 @@ import { isAbsolute, join } from 'node:path';
 import type { ConnectionOptions } from 'mysql2/promise';
 import PQueue from 'p-queue';
 import { pino, type Logger } from 'pino';
+import type { MysqlDdlMode } from './apply/mysql-ddl.js';
 import { Channel, type EngineSettings, type ReplicaThread, type ReplicationSourceOptions } from './channel.js';
 import { ReplicationError } from './errors.js';
 import { formatMultiMasterInfo, masterInfoFileName, parseMultiMasterInfo, removeAbandonedTempFiles, writeFileAtomic } from './info/index.js';
@@ -71,6 +72,12 @@ export interface EngineOptions {
    * goes on, instead of stopping the SQL stage.
    */
   replicaSkipErrors?: number[] | 'all';
+  /**
+   * Statements (DDL above all) of a MySQL source on a MariaDB target: 'map' (default) rewrites what MariaDB
+   * does not accept as written to its nearest equivalent (README, MySQL into MariaDB) and refuses what has none;
+   * 'refuse' stops at any statement that would need mapping; 'asis' sends every statement as written.
+   */
+  mysqlDdl?: MysqlDdlMode;
 }
 
 export interface StartOptions {
@@ -129,6 +136,7 @@ export class ReplicationEngine {
       targetRetryTimeout: checkSeconds('targetRetryTimeout', options.targetRetryTimeout ?? 0),
       filters: { ...emptyFilters(), ...structuredClone(checkFilters(options.filters ?? {})) },
       replicaSkipErrors: checkSkipErrors(options.replicaSkipErrors ?? []),
+      mysqlDdl: checkMysqlDdl(options.mysqlDdl ?? 'map'),
     };
     const engine = new ReplicationEngine(settings, lock);
     // The default channel is not listed in multi-master.info: it exists when its master.info does.
@@ -470,4 +478,9 @@ function validateSourceOptions(options: ReplicationSourceOptions): void {
   if (options.sourceLogPos !== undefined && options.sourceLogPos < 4) {
     throw new ReplicationError('ER_WRONG_ARGUMENTS', 'sourceLogPos must be at least 4 (the first event of a binlog)');
   }
+}
+
+function checkMysqlDdl(mode: MysqlDdlMode): MysqlDdlMode {
+  if (mode === 'map' || mode === 'refuse' || mode === 'asis') return mode;
+  throw new ReplicationError('ER_WRONG_ARGUMENTS', `mysqlDdl must be 'map', 'refuse' or 'asis', got ${String(mode)}`);
 }

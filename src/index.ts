@@ -4,4 +4,5 @@ export {
 export type { ReplicationFilters, ExplainQuery } from './filter/index.js';
 export type { ReplicationSourceOptions, ReplicaThread } from './channel.js';
 export type { ReplicaStatus } from './status.js';
+export type { MysqlDdlMode } from './apply/mysql-ddl.js';
 export { ReplicationError, ErrorCodes, type ErrorCode } from './errors.js';

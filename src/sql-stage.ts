@@ -181,6 +181,7 @@ export class SqlStage {
     const tracker = new SourcePositionTracker({ file: this.position.sourceLogFile, pos: this.position.sourceLogPos });
     // Events after the start decode with the format the file's head set.
     const { decoder } = await scanRelayFile(relayLog, this.position.relayLogFile, this.position.relayLogPos);
+    applier.sourceVersion = decoder.format?.serverVersion;
     const reader = relayLog.reader({ file: this.position.relayLogFile, pos: this.position.relayLogPos });
     this.stored = stored;
     const ddlMaybeDone = (group: TransactionGroup) => this.stored?.ddlEndSourceLogFile === group.end.sourceLogFile &&
@@ -347,6 +348,7 @@ export class SqlStage {
             }
             break;
           case 'format_description':
+            applier.sourceVersion = e.serverVersion;
             // The header of a binlog its source began at startup: the source restarted, and with it every
             // session whose temporary tables the applier holds (the copy a relay log file repeats after a
             // rotation sits elsewhere than at position 4).

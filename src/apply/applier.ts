@@ -6,12 +6,14 @@ import { Readable } from 'node:stream';
 import mysql, { type Connection, type ConnectionOptions, type ResultSetHeader } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import { EventType, type DecodedEvent, type ExecuteLoadQueryEvent, type QueryEvent, type RowsEvent } from '../binlog/events.js';
-import { mysqlFailure, ReplicationError } from '../errors.js';
+import { ErrorCodes, mysqlFailure, ReplicationError } from '../errors.js';
 import type { ChannelPosition, PositionRow, PositionTable } from '../info/position-table.js';
 import { RowMappingError, rowStatements, type RowStatement } from './row-sql.js';
 import { contextEventSql, loadDataFileName, queryStatements, type Collation } from './statement-context.js';
 import { isTemporaryTableDdl } from './statement-kind.js';
-import { isSingleStatement } from '../filter/statement-text.js';
+import { isSingleStatement, statementParse } from '../filter/statement-text.js';
+import { mapMysqlStatement, MysqlStatementError, mysqlCollationName, targetCollation, type MysqlDdlMode,
+  type TargetSyntax } from './mysql-ddl.js';
 import { setMultiStatements, type CoreConnection } from '../protocol/raw-command.js';
 import { TableDefinitions, type TargetTable } from './table-definitions.js';
 import { WatchedConnection } from './target-watchdog.js';
@@ -170,6 +172,8 @@ export interface ApplierOptions {
   maxRoundTripBytes?: number;
   /** slave_skip_errors: a statement failing with one of these is skipped and its transaction goes on. */
   skipErrors?: ReadonlySet<number> | 'all';
+  /** Statements of a MySQL source on a MariaDB target: mapped (default), refused where they would need it, or as written. */
+  mysqlDdl?: MysqlDdlMode;
   /** Runs on the connection at every open and reconnect, before anything is read or applied (the channel's lock). */
   onOpen?: (conn: Connection) => Promise<void>;
   /**
@@ -186,6 +190,10 @@ export class Applier {
   private collations = new Map<number, Collation>();
   /** The target is MariaDB: DDL from statements runs as its replicas run it (see idempotentDdl). */
   private idempotentDdl = false;
+  /** What a MariaDB target accepts, for statements of a MySQL source; undefined for a MySQL target. */
+  private targetSyntax: TargetSyntax | undefined;
+  /** The server version of the source whose events are applied (its Format_description event). */
+  sourceVersion: string | undefined;
   /** The position of the last commit on the target. */
   committed: ChannelPosition | undefined;
   /** The target's lower_case_table_names is not 0: database names compare without regard to letter case. */
@@ -226,7 +234,18 @@ export class Applier {
 
   /** The character set of a collation id, as the target names it. */
   charsetOf(collationId: number): string | undefined {
-    return this.collations.get(collationId)?.charset;
+    return this.collation(collationId)?.charset;
+  }
+
+  /**
+   * A collation by id, as the target knows it. A MySQL 8 source's sessions use ids MariaDB lacks (255,
+   * utf8mb4_0900_ai_ci, is its default): those are the collation MariaDB 11.4.5+ makes an alias of them.
+   */
+  private collation(id: number): Collation | undefined {
+    const known = this.collations.get(id);
+    const name = known || !this.targetSyntax ? undefined : mysqlCollationName(id);
+    const mapped = name === undefined ? undefined : targetCollation(name, this.targetSyntax!);
+    return known ?? (mapped === undefined ? undefined : { name: mapped, charset: 'utf8mb4' });
   }
 
   /**
@@ -284,6 +303,30 @@ export class Applier {
       'SELECT ID AS id, COLLATION_NAME AS name, CHARACTER_SET_NAME AS charset FROM information_schema.COLLATIONS',
     ) as [{ id: number | string; name: string; charset: string }[], unknown];
     for (const c of collations) this.collations.set(Number(c.id), { name: c.name, charset: c.charset });
+    this.targetSyntax = this.idempotentDdl ? await mariadbSyntax(conn, String(server!.v), collations) : undefined;
+  }
+
+  /** Maps a MySQL source's statement for a MariaDB target, per mysqlDdl; undefined where nothing is to map. */
+  private mysqlStatement(event: QueryEvent, group: TransactionGroup, database: string): ((text: string) => string) | undefined {
+    const mode = this.options.mysqlDdl ?? 'map';
+    const target = this.targetSyntax;
+    if (mode === 'asis' || !target || this.sourceVersion === undefined || /mariadb/i.test(this.sourceVersion)) return undefined;
+    return (bytes) => {
+      const { text, options } = statementParse(event, (id) => this.charsetOf(id));
+      const refuse = (why: string, what: string) => new ApplyError(ErrorCodes.ER_NOT_SUPPORTED_YET, `Statement of a MySQL ` +
+        `source ${why} (${what}); ${mode === 'map' ? 'it has no MariaDB equivalent' : "mysqlDdl is 'refuse'"}: apply ` +
+        "it by hand and skip it with the skip counter, or set the engine option mysqlDdl to 'asis' to send it as " +
+        `written${mode === 'map' ? '' : " or 'map' to map it"}. ${describeQuery(event, database)}`, group, false);
+      try {
+        const mapped = mapMysqlStatement(bytes, text, options, target);
+        if (mapped.changes.length > 0 && mode === 'refuse') throw refuse('needs mapping for MariaDB', mapped.changes.join('; '));
+        if (mapped.changes.length > 0) this.options.logger.debug({ changes: mapped.changes }, 'MySQL statement mapped for MariaDB');
+        return mapped.sql;
+      } catch (err) {
+        if (err instanceof MysqlStatementError) throw refuse('cannot run on MariaDB', err.message);
+        throw err;
+      }
+    };
   }
 
   async close(): Promise<void> {
@@ -548,8 +591,9 @@ export class Applier {
               `skip counter. ${describeQuery(event, group.database(event))}`, group, false);
           }
           const database = group.database(event);
-          const statements = queryStatements(event, header,
-            { database, collation: (id) => this.collations.get(id), idempotentDdl: this.idempotentDdl });
+          const mapStatement = event.type === 'query' ? this.mysqlStatement(event, group, database) : undefined;
+          const statements = queryStatements(event, header, { database, collation: (id) => this.collation(id),
+            idempotentDdl: this.idempotentDdl, ...(mapStatement ? { mapStatement } : {}) });
           const infile = event.type === 'execute_load_query' ? this.loadFile(event, header, loadFiles, group) : undefined;
           const expectError = event.errorCode !== 0 && !CONCURRENCY_ERRORS.has(event.errorCode) ? event.errorCode : undefined;
           const statement = statements.pop()!;
@@ -582,7 +626,7 @@ export class Applier {
             `position ${group.start.sourceLogFile}:${group.start.sourceLogPos}: LOAD DATA as servers before 5.0 logged ` +
             'it cannot be applied; load that data on the target and skip the event group with the skip counter', group, false);
         default: {
-          const context = contextEventSql(event, (id) => this.collations.get(id));
+          const context = contextEventSql(event, (id) => this.collation(id));
           if (context) own({ sql: context, describe: () => `${event.type} event` });
           if (event.type === 'intvar' && event.kind === 'insert_id') insertId = true;
         }
@@ -743,4 +787,30 @@ function describeRows({ header, event }: DecodedEvent & { event: RowsEvent }): s
 function describeQuery(event: QueryEvent | ExecuteLoadQueryEvent, database: string): string {
   const text = event.sql.toString('utf8');
   return `Default database: '${database}'. Query: '${text.length > 1000 ? text.slice(0, 1000) + '...' : text}'`;
+}
+
+/**
+ * What a MariaDB target accepts: its collation and character set names (the UCA 14.0.0 collations of 10.10+
+ * are listed only in COLLATION_CHARACTER_SET_APPLICABILITY), and whether it has VECTOR (11.7+).
+ */
+async function mariadbSyntax(conn: Connection, version: string, collations: { name: string; charset: string }[]):
+  Promise<TargetSyntax> {
+  // information_schema lists the UCA 14.0.0 collations of 10.10+ once more without a character set.
+  const names = new Set(collations.filter((c) => c.name && c.charset).map((c) => c.name.toLowerCase()));
+  try {
+    const [full] = await conn.query('SELECT FULL_COLLATION_NAME AS name FROM information_schema.COLLATION_CHARACTER_SET_APPLICABILITY') as
+      [{ name: string }[], unknown];
+    for (const c of full) if (c.name) names.add(c.name.toLowerCase());
+  } catch (err) {
+    // Before 10.10 the table has no FULL_COLLATION_NAME, and COLLATIONS names every collation.
+    if ((err as { errno?: number }).errno !== 1054) throw err;
+  }
+  const charsets = new Set(collations.filter((c) => c.charset).map((c) => c.charset.toLowerCase()));
+  // MariaDB 10.6+ lists utf8mb3 and takes utf8 (old_mode UTF8_IS_UTF8MB3, the default) as its alias.
+  if (charsets.has('utf8mb3')) {
+    charsets.add('utf8');
+    for (const name of [...names]) if (name.startsWith('utf8mb3_')) names.add(`utf8_${name.slice('utf8mb3_'.length)}`);
+  }
+  const [major = 0, minor = 0] = version.split('.').map(Number);
+  return { collations: names, charsets, vector: major > 11 || (major === 11 && minor >= 7) };
 }

@@ -120,6 +120,8 @@ export interface QueryContext {
   collation: CollationLookup;
   /** Run DDL as a MariaDB replica does by default (slave_ddl_exec_mode=IDEMPOTENT; see idempotentDdl). */
   idempotentDdl: boolean;
+  /** The statement (a byte string) as the target accepts it: a MySQL source's mapped for a MariaDB target. */
+  mapStatement?: (text: string) => string;
 }
 
 /**
@@ -135,7 +137,8 @@ export function queryStatements(event: QueryEvent | ExecuteLoadQueryEvent,
   if (event.type === 'execute_load_query') {
     out.push(loadDataText(event, loadDataFileName(event, header)));
   } else {
-    const text = event.sql.toString('latin1');
+    const written = event.sql.toString('latin1');
+    const text = context.mapStatement ? context.mapStatement(written) : written;
     // As the SQL thread: a statement that failed on the source must fail the same way here, IF EXISTS would hide it.
     out.push(context.idempotentDdl && event.errorCode === 0 ? idempotentDdl(text) : text);
   }

@@ -55,6 +55,19 @@ export interface Token {
   /** Upper-case form of a word, for keyword tests; '' for other types (a quoted name is never a keyword). */
   upper: string;
   pos: number;
+  /** The executable comment (`/*!50001 ... *\/`, `/*M!100201 ... *\/`) the token stands in, if any. */
+  versioned?: VersionedComment;
+}
+
+export interface VersionedComment {
+  /** The version digits; undefined when there are none (the comment runs on every server). */
+  version: number | undefined;
+  /** `/*M!`: only MariaDB runs it. */
+  mariadb: boolean;
+  /** Where `/*` starts, where its body starts (after the digits), and where it ends (after `*\/`). */
+  start: number;
+  bodyStart: number;
+  end: number;
 }
 
 function isWordChar(code: number): boolean {
@@ -79,6 +92,8 @@ export function tokenizeSql(sql: string, options: StatementParseOptions = {}): T
   // Inside /*!50001 ... */ the text is SQL the replica executes, so it is tokenized; only its closing */ is
   // dropped. The servers do not nest these, so one flag is enough.
   let inVersioned = false;
+  let comment: VersionedComment | undefined;
+  const push = (token: Token) => tokens.push(inVersioned ? { ...token, versioned: comment! } : token);
 
   const quoted = (quote: string, start: number, backslashEscapes: boolean): number => {
     let j = start + 1;
@@ -120,6 +135,7 @@ export function tokenizeSql(sql: string, options: StatementParseOptions = {}): T
     }
     if (c === '*' && sql[i + 1] === '/' && inVersioned) {
       inVersioned = false;
+      comment!.end = i + 2;
       i += 2;
       continue;
     }
@@ -134,6 +150,8 @@ export function tokenizeSql(sql: string, options: StatementParseOptions = {}): T
           digits++;
         }
         inVersioned = true;
+        comment = { version: digits > 0 ? Number(sql.slice(bang + 1, j)) : undefined, mariadb: bang === i + 3, start: i,
+          bodyStart: j, end: n };
         i = j;
         continue;
       }
@@ -144,13 +162,13 @@ export function tokenizeSql(sql: string, options: StatementParseOptions = {}): T
     }
     if (c === '`' || (c === '"' && options.ansiQuotes)) {
       const end = quoted(c, i, false);
-      tokens.push({ type: 'ident', text: sql.slice(i + 1, end - 1).split(c + c).join(c), upper: '', pos: i });
+      push({ type: 'ident', text: sql.slice(i + 1, end - 1).split(c + c).join(c), upper: '', pos: i });
       i = end;
       continue;
     }
     if (c === "'" || c === '"') {
       const end = quoted(c, i, !options.noBackslashEscapes);
-      tokens.push({ type: 'string', text: sql.slice(i, end), upper: '', pos: i });
+      push({ type: 'string', text: sql.slice(i, end), upper: '', pos: i });
       i = end;
       continue;
     }
@@ -158,11 +176,11 @@ export function tokenizeSql(sql: string, options: StatementParseOptions = {}): T
       let j = i + 1;
       while (j < n && isWordChar(sql.charCodeAt(j))) j++;
       const text = sql.slice(i, j);
-      tokens.push({ type: 'word', text, upper: text.toUpperCase(), pos: i });
+      push({ type: 'word', text, upper: text.toUpperCase(), pos: i });
       i = j;
       continue;
     }
-    tokens.push({ type: 'punct', text: c, upper: '', pos: i });
+    push({ type: 'punct', text: c, upper: '', pos: i });
     i++;
   }
   if (inVersioned) throw new StatementParseError('unterminated /*! comment', n);
