@@ -12,13 +12,18 @@ import {
   RelayLogCorruptError, RelayLogReadError, scanRelayFile, type RelayEvent, type RelayLog, type RelayPosition,
 } from './relaylog/relay-log.js';
 import { ErrorCodes, isConnectionError, mysqlFailure, ReplicationError } from './errors.js';
+import { GTID_LIST_IGN_GTIDS, GTID_LIST_UNTIL_REACHED, MariadbGtidPosition, type MariadbGtid } from './gtid/mariadb-gtid.js';
 import { sleep } from './sleep.js';
 import { SqlState } from './status.js';
 
-/** START SLAVE ... UNTIL: the SQL stage stops after the event group that reaches this position. */
+/**
+ * START SLAVE ... UNTIL: the SQL stage stops after the event group that reaches this position. With
+ * sourceGtidPos (UNTIL master_gtid_pos) the source stops sending there and says so in the stream.
+ */
 export type UntilCondition =
   | { sourceLogFile: string; sourceLogPos: number }
-  | { relayLogFile: string; relayLogPos: number };
+  | { relayLogFile: string; relayLogPos: number }
+  | { sourceGtidPos: string };
 
 export interface SqlStageCounters {
   /** sql_slave_skip_counter: events still to skip. */
@@ -73,6 +78,8 @@ interface OpenGroup {
   bytes: number;
   /** Entered by the skip counter: skipped whole. */
   skipped: boolean;
+  /** The MariaDB GTID the group began with: applied, skipped or filtered, it moves the GTID state. */
+  gtid?: MariadbGtid;
 }
 
 interface Waiter {
@@ -194,6 +201,14 @@ export class SqlStage {
     let batchBytes = 0;
     // The position after the last event read, when no transaction is open: saved when idle.
     let between: ChannelPosition | undefined;
+    // The GTID state of what has been read up to here, kept with every position (and its text, formatted once
+    // per change, not per event).
+    let gtid = MariadbGtidPosition.parse(this.position.gtidState ?? '');
+    let gtidText = gtid.toString();
+    const gtidMoved = (next: MariadbGtidPosition) => {
+      gtid = next;
+      gtidText = gtid.toString();
+    };
     // The events of the TRANSACTION_PAYLOAD read last, still to apply. Each stands at the payload's relay log
     // entry and the source position after it, so that no position saved falls inside the payload.
     const unpacked: { event: RelayEvent; decoded: DecodedEvent }[] = [];
@@ -203,6 +218,7 @@ export class SqlStage {
       relayLogPos: at === 'start' ? event.pos : event.endPos,
       sourceLogFile: tracker.file,
       sourceLogPos: tracker.pos,
+      gtidState: gtidText,
     });
     const open = (event: RelayEvent, decoded: DecodedEvent): OpenGroup => {
       if (group) {
@@ -214,6 +230,7 @@ export class SqlStage {
     const close = (event: RelayEvent, kind: TransactionGroup['kind'], rollback: boolean): TransactionGroup => {
       const g = group!;
       group = undefined;
+      if (g.gtid) gtidMoved(gtid.with(g.gtid));
       // A group the skip counter entered applies nothing but still moves the position.
       const closed: TransactionGroup = { kind: g.skipped ? 'transaction' : kind, events: g.skipped ? [] : g.events,
         start: g.start, end: here(event, 'end'), rollback: rollback && !g.skipped, database };
@@ -337,6 +354,7 @@ export class SqlStage {
         this.executedLogEntries++;
         const { header, event: e } = decoded;
         let ends: { kind: TransactionGroup['kind']; rollback: boolean } | undefined;
+        let untilGtidReached = false;
         const skipping = this.options.counters.skip > 0 && SKIP_COUNTED.has(e.type);
 
         switch (e.type) {
@@ -355,8 +373,13 @@ export class SqlStage {
               await this.retrying(() => applier.dropTemporaryTables());
             }
             break;
-          case 'previous_gtids':
           case 'gtid_list':
+            // FLAG_IGN_GTIDS: groups the I/O stage did not write (domain or server id filters) count as done.
+            if (!group && e.flags !== undefined && (e.flags & GTID_LIST_IGN_GTIDS) !== 0) gtidMoved(gtid.withAll(e.gtids));
+            untilGtidReached = e.flags !== undefined && (e.flags & GTID_LIST_UNTIL_REACHED) !== 0 &&
+              this.options.until !== undefined && 'sourceGtidPos' in this.options.until;
+            break;
+          case 'previous_gtids':
           case 'binlog_checkpoint':
           case 'stop':
           case 'heartbeat':
@@ -366,6 +389,7 @@ export class SqlStage {
           case 'gtid':
             group = open(event, decoded);
             group.events.push(decoded);
+            if (e.flavor === 'mariadb') group.gtid = { domainId: e.domainId, serverId: e.serverId, seqNo: e.seqNo };
             if (e.flavor === 'mariadb' && !e.standalone) group.begun = true;
             break;
           case 'query': {
@@ -437,6 +461,12 @@ export class SqlStage {
         } else if (!group) {
           between = here(event, 'end');
         }
+        if (untilGtidReached) {
+          await flush();
+          await saveBetween();
+          this.options.logger.info({ until: this.options.until }, 'SQL stage stopped because it reached its UNTIL master_gtid_pos');
+          return;
+        }
         if (batch.length >= maxGroups || batchBytes >= maxBytes || batch.at(-1)?.kind === 'ddl') await handOver();
       }
     } finally {
@@ -463,6 +493,8 @@ export class SqlStage {
   private untilReached(source: SourcePosition, relay: { relayLogFile: string; relayLogPos: number }): boolean {
     const until = this.options.until;
     if (!until) return false;
+    // The source itself ends a GTID until (GTID_LIST_UNTIL_REACHED).
+    if ('sourceGtidPos' in until) return false;
     const reached = 'sourceLogFile' in until
       ? compareSourcePositions(source, { file: until.sourceLogFile, pos: until.sourceLogPos }) >= 0
       : compareRelayPositions(relay, until) >= 0;
@@ -598,8 +630,12 @@ function compareRelayPositions(a: { relayLogFile: string; relayLogPos: number },
   return seq(a.relayLogFile) - seq(b.relayLogFile) || a.relayLogPos - b.relayLogPos;
 }
 
-/** Orders channel positions by their source position; an unknown position sorts first. */
+/**
+ * Orders channel positions by their relay log position, which only grows while the stage runs (source
+ * positions do not: a GTID channel moved to another source goes on in that source's files); an unknown
+ * position sorts first.
+ */
 function compareChannel(a: ChannelPosition, b: ChannelPosition | undefined): number {
   if (!b) return 1;
-  return compareSourcePositions({ file: a.sourceLogFile, pos: a.sourceLogPos }, { file: b.sourceLogFile, pos: b.sourceLogPos });
+  return compareRelayPositions(a, b);
 }

@@ -43,6 +43,11 @@ export interface DumpRequest {
   ssl?: SourceSsl | undefined;
   /** slave_max_allowed_packet: the largest event taken in, bytes. Default 1 GiB. */
   maxAllowedPacket?: number;
+  /**
+   * MASTER_USE_GTID: a MariaDB source starts from this GTID position ('domain-server-seq,...') instead of
+   * file and position, and with `until` stops after that GTID position (START SLAVE UNTIL master_gtid_pos).
+   */
+  mariadbGtid?: { connectState: string; until?: string } | undefined;
 }
 
 /** slave_max_allowed_packet's default and maximum. */
@@ -76,6 +81,12 @@ function eventTooLarge(size: number, max: number): SourceError {
   return new SourceError(`Got a packet bigger than 'slave_max_allowed_packet' bytes: the source sends an event of ` +
     `${size} bytes, replicaMaxAllowedPacket is ${max}; if the event is genuine, raise replicaMaxAllowedPacket ` +
     '(at most 1 GiB)', { errno: ER_NET_PACKET_TOO_LARGE, retryable: false });
+}
+
+/** A GTID position goes into SQL text: it was parsed before, so only digits, '-' and ',' can be in it. */
+function checkGtidText(text: string): string {
+  if (!/^[\d,-]*$/.test(text)) throw new RangeError(`not a GTID position: ${JSON.stringify(text)}`);
+  return text;
 }
 
 function versionAtLeast(version: string, min: readonly [number, number]): boolean {
@@ -141,6 +152,18 @@ export class BinlogDump {
         // 4 = MARIA_SLAVE_CAPABILITY_GTID: GTID, Binlog_checkpoint and other 10.0+ events are sent as they are
         // instead of being replaced by dummy events for an old replica.
         await query('SET @mariadb_slave_capability = 4');
+      }
+      if (req.mariadbGtid) {
+        if (flavor !== 'mariadb') {
+          throw new SourceError(`Fatal error: sourceUseGtid asks for MariaDB GTID positions, but source ${req.host}:` +
+            `${req.port} runs ${serverVersion}; set sourceUseGtid to 'no'`, { errno: ER_SLAVE_FATAL_ERROR, retryable: false });
+        }
+        // What a MariaDB replica sets (get_master_version_and_clock); strict mode and duplicate skipping at
+        // their defaults, as the position the source checks is ours alone.
+        await query(`SET @slave_connect_state = '${checkGtidText(req.mariadbGtid.connectState)}'`);
+        await query('SET @slave_gtid_strict_mode = 0');
+        await query('SET @slave_gtid_ignore_duplicates = 0');
+        if (req.mariadbGtid.until !== undefined) await query(`SET @slave_until_gtid = '${checkGtidText(req.mariadbGtid.until)}'`);
       }
       if (req.heartbeatPeriodSeconds > 0) {
         await query(`SET @master_heartbeat_period = ${BigInt(Math.round(req.heartbeatPeriodSeconds * 1e9))}`);
