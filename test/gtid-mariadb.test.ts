@@ -5,8 +5,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ReplicationEngine, ReplicationSourceOptions } from '../src/index.js';
 import { startNativeReplica, type NativeReplica } from './helpers/native-replica.js';
-import { assertReplicated, openEngine, until } from './helpers/replica.js';
+import { assertReplicated, openEngine, tempDir, until } from './helpers/replica.js';
 import { startMariaDb, type TestServer } from './helpers/servers.js';
+
+/** Waits until the channel's relay log holds everything the source has logged (Gtid_IO_Pos). */
+async function receivedAll(engine: ReplicationEngine, channel: string, source: TestServer): Promise<void> {
+  const pos = await gtidBinlogPos(source);
+  await until(`Gtid_IO_Pos ${pos}`, async () => (await engine.replicaStatus(channel)).gtidIoPos === pos);
+}
 
 function sourceOptions(source: TestServer, extra: ReplicationSourceOptions = {}): ReplicationSourceOptions {
   return { sourceHost: source.host, sourcePort: source.port, sourceUser: source.user, sourcePassword: source.password,
@@ -74,11 +80,11 @@ describe('MariaDB GTID channels', () => {
       assert.equal(status.gtidIoPos, pos);
       assert.equal(await storedGtidState(target, 'slave'), pos);
 
-      // A stop of the I/O stage alone, and of both, then more traffic: by GTID, nothing twice, nothing lost.
-      await engine.stopReplica('slave', { threads: ['IO_THREAD'] });
+      // Received but not applied when both stages stop, then more traffic: the I/O stage goes on from what the
+      // relay log holds (Gtid_IO_Pos), the SQL stage from what the target holds: nothing twice, nothing lost.
+      await engine.stopReplica('slave', { threads: ['SQL_THREAD'] });
       await traffic(source, 'g1', 0, 200, 10);
-      await engine.startReplica('slave', { threads: ['IO_THREAD'] });
-      await gtidCatchUp(engine, 'slave', source);
+      await receivedAll(engine, 'slave', source);
       await engine.stopReplica('slave');
       await traffic(source, 'g1', 1, 300, 10);
       await engine.startReplica('slave');
@@ -228,6 +234,88 @@ describe('MariaDB GTID channels', () => {
 
       const [row] = await target.sql('SELECT COUNT(DISTINCT v MOD 10) AS domains FROM g4.t') as { domains: number }[];
       assert.equal(Number(row!.domains), 2, 'domain 1 never arrived; domain 0 stopped arriving');
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
+describe('failover by GTID', () => {
+  let primary: TestServer;
+  let replica: NativeReplica;
+  let target: TestServer;
+  let native: NativeReplica;
+
+  before(async () => {
+    // The primary's native replica logs what it applies with the primary's GTIDs: it can become the primary.
+    [primary, replica, target, native] = await Promise.all([
+      startMariaDb({ serverId: 1501 }),
+      startNativeReplica({ serverId: 1502, noBinlog: false, args: ['--log-slave-updates'] }),
+      startMariaDb({ serverId: 1503, noBinlog: true }),
+      startNativeReplica({ serverId: 1504 }),
+    ]);
+    await primary.sql('CREATE DATABASE f', 'CREATE TABLE f.t (id INT PRIMARY KEY, v INT, s TEXT)');
+    await replica.changeSourceByGtid('', primary);
+    await replica.start('');
+  });
+  after(async () => Promise.all([primary?.destroy(), replica?.destroy(), target?.destroy(), native?.destroy()]));
+
+  test('the primary killed, the channel moved to its replica: nothing lost or doubled, with and without local GTID state', async () => {
+    const dataDir = await tempDir('failover');
+    let engine = await openEngine(target, { dataDir });
+    try {
+      await engine.changeReplicationSource('f', sourceOptions(primary, { sourceUseGtid: 'slave_pos' }));
+      await engine.startReplica('f');
+      await native.changeSourceByGtid('', primary);
+      await native.start('');
+      await traffic(primary, 'f', 0, 1, 30);
+      await traffic(primary, 'f', 1, 100, 30);
+      await gtidCatchUp(engine, 'f', primary);
+      // The channel falls behind: some received and not applied, some not received, which it must get from
+      // the new primary.
+      await engine.stopReplica('f', { threads: ['SQL_THREAD'] });
+      await traffic(primary, 'f', 0, 200, 30);
+      await receivedAll(engine, 'f', primary);
+      await engine.stopReplica('f', { threads: ['IO_THREAD'] });
+      await traffic(primary, 'f', 1, 250, 30);
+      await replica.gtidCatchUp('', primary);
+      await native.gtidCatchUp('', primary);
+
+      process.kill(primary.pid, 'SIGKILL');
+      await primary.stop();
+      await replica.server.sql('STOP SLAVE', 'RESET SLAVE ALL');
+      const moved = sourceOptions(replica.server);
+      await engine.changeReplicationSource('f', { sourceHost: moved.sourceHost!, sourcePort: moved.sourcePort! });
+      await engine.startReplica('f');
+      await native.stop('');
+      await native.server.sql(`CHANGE MASTER TO MASTER_HOST='${replica.server.host}', MASTER_PORT=${replica.server.port}`);
+      await native.start('');
+      await traffic(replica.server, 'f', 0, 300, 30);
+      await traffic(replica.server, 'f', 1, 400, 30);
+      await gtidCatchUp(engine, 'f', replica.server);
+      await native.gtidCatchUp('', replica.server);
+      const status = await engine.replicaStatus('f');
+      assert.equal(status.lastSqlErrno, 0, status.lastSqlError);
+      assert.equal(status.gtidSlavePos, await gtidBinlogPos(replica.server));
+      await assertReplicated(replica.server, target, ['f']);
+      await assertReplicated(replica.server, native.server, ['f']);
+    } finally {
+      await engine.close();
+    }
+
+    // The data directory lost: only the target's position table knows where the channel is.
+    await traffic(replica.server, 'f', 0, 500, 30);
+    engine = await openEngine(target, { dataDir: await tempDir('failover-lost') });
+    try {
+      await engine.changeReplicationSource('f', sourceOptions(replica.server, { sourceUseGtid: 'slave_pos' }));
+      await engine.startReplica('f');
+      await traffic(replica.server, 'f', 1, 600, 30);
+      await gtidCatchUp(engine, 'f', replica.server);
+      await native.gtidCatchUp('', replica.server);
+      const status = await engine.replicaStatus('f');
+      assert.equal(status.lastSqlErrno, 0, status.lastSqlError);
+      await assertReplicated(replica.server, target, ['f']);
+      await assertReplicated(native.server, target, ['f']);
     } finally {
       await engine.close();
     }
