@@ -307,6 +307,17 @@ export class IoStage {
       const decoded = positional || (gtid && GROUP_EVENTS.has(header.typeCode))
         ? decodeReceived(decoder, raw, tracker.position()) : undefined;
       if (header.typeCode === EventType.FORMAT_DESCRIPTION) sourceFormat = raw;
+      if (gtid && !positional && header.logPos !== 0) {
+        // A source dumping from a GTID position does not send the groups before it: an event that says it
+        // starts past here follows such a gap, as does the Gtid_list a MariaDB source makes up after them; the
+        // relay log says so with a position mark. (Only by GTID: elsewhere header end positions are not trusted.)
+        const start = (header.flags & LOG_EVENT_ARTIFICIAL_F) !== 0
+          ? (header.typeCode === EventType.MARIA_GTID_LIST ? header.logPos : 0) : header.logPos - header.eventLength;
+        if (start > tracker.pos) {
+          tracker.pos = start;
+          skipped = true;
+        }
+      }
       // By GTID, the groups of filtered domains and ignored server ids are left out whole, and the GTID
       // position written after them says they count as done (FLAG_IGN_GTIDS, as MariaDB's I/O thread does).
       const ended = gtid && decoded ? groups.event(decoded) : undefined;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { ReplicationEngine, ReplicationSourceOptions } from '../src/index.js';
 import { startNativeReplica, type NativeReplica } from './helpers/native-replica.js';
-import { assertReplicated, openEngine, tempDir, until } from './helpers/replica.js';
+import { assertReplicated, openEngine, sourceStatus, tempDir, until } from './helpers/replica.js';
 import { startMariaDb, type TestServer } from './helpers/servers.js';
 
 /** Waits until the channel's relay log holds everything the source has logged (Gtid_IO_Pos). */
@@ -114,7 +114,13 @@ describe('MariaDB GTID channels', () => {
       await fresh.changeReplicationSource('slave', sourceOptions(source, { sourceUseGtid: 'slave_pos' }));
       await fresh.startReplica('slave');
       await gtidCatchUp(fresh, 'slave', source);
-      assert.equal((await fresh.replicaStatus('slave')).lastSqlErrno, 0);
+      const status = await fresh.replicaStatus('slave');
+      assert.equal(status.lastSqlErrno, 0);
+      // The source skipped the groups before the GTID position without sending them: the file positions
+      // still name the source's binlog as it is.
+      const { file, pos } = await sourceStatus(source);
+      assert.deepEqual([status.sourceLogFile, status.readSourceLogPos], [file, pos]);
+      assert.deepEqual([status.relaySourceLogFile, status.execSourceLogPos], [file, pos]);
     } finally {
       await fresh.close();
     }

@@ -60,14 +60,7 @@ export class SourcePositionTracker {
     }
     // Heartbeats are made up by the source too, though MariaDB sends them without the artificial flag.
     if (header.flags & LOG_EVENT_ARTIFICIAL_F || header.typeCode === EventType.HEARTBEAT ||
-      header.typeCode === EventType.HEARTBEAT_V2) {
-      // The Gtid_list a MariaDB source makes up after the groups a GTID start skipped says where it is now.
-      if (header.typeCode === EventType.MARIA_GTID_LIST && header.logPos > this.pos) this.pos = header.logPos;
-      return;
-    }
-    // A source dumping from a GTID position does not send the groups before it: an event that says it starts
-    // past here follows such a gap. (logPos is 0 inside transactions of MariaDB 11.4+, and wraps past 4 GiB.)
-    const start = header.logPos - header.eventLength;
-    this.pos = header.logPos !== 0 && start > this.pos ? header.logPos : this.pos + header.eventLength;
+      header.typeCode === EventType.HEARTBEAT_V2) return;
+    this.pos += header.eventLength;
   }
 }
