@@ -8,6 +8,7 @@ import {
 import { encodeGtidList } from './binlog/encode.js';
 import { EventType, LOG_EVENT_ARTIFICIAL_F, type BinlogEvent } from './binlog/events.js';
 import { MariadbGroupTracker } from './gtid/event-groups.js';
+import { relayLogGtidPosition } from './gtid/relay-gtid.js';
 import { GTID_LIST_IGN_GTIDS, GTID_LIST_UNTIL_REACHED, type MariadbGtidPosition } from './gtid/mariadb-gtid.js';
 import { SourcePositionTracker, type SourcePosition } from './binlog/position.js';
 import { isDiskFull } from './info/files.js';
@@ -128,9 +129,12 @@ export class IoStage {
       const { relayLog } = this.options;
       if (relayLog.epoch !== this.epoch) {
         // The SQL stage cut off a damaged part of the relay log: fetch again from where the whole events end.
-        // (By GTID, from where the whole groups end: a cut group is sent again from its start.)
         this.epoch = relayLog.epoch;
         this.position = relayLog.resumePosition ?? this.position;
+        // By GTID from what the relay log still holds; nothing of this run left, from where this run began.
+        if (this.gtidPosition) {
+          this.gtidPosition = await relayLogGtidPosition(relayLog, this.options.replicaServerId) ?? this.options.gtid;
+        }
       }
       const source = this.options.source();
       this.running = 'Connecting';

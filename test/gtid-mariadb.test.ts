@@ -2,6 +2,8 @@
 // a native MariaDB replica configured the same way; UNTIL master_gtid_pos, MASTER_GTID_WAIT, the domain
 // filters, and the GTID state kept on the target with the rows.
 import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ReplicationEngine, ReplicationSourceOptions } from '../src/index.js';
 import { startNativeReplica, type NativeReplica } from './helpers/native-replica.js';
@@ -240,6 +242,45 @@ describe('MariaDB GTID channels', () => {
 
       const [row] = await target.sql('SELECT COUNT(DISTINCT v MOD 10) AS domains FROM g4.t') as { domains: number }[];
       assert.equal(Number(row!.domains), 2, 'domain 1 never arrived; domain 0 stopped arriving');
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test('a damaged relay log is cut and fetched again by GTID from where its whole groups end', async () => {
+    const [source, target] = await Promise.all([startMariaDb({ serverId: 1441 }), startMariaDb({ serverId: 1442, noBinlog: true })]);
+    started.push(source, target);
+    await source.sql('CREATE DATABASE g5', 'CREATE TABLE g5.t (id INT PRIMARY KEY, v INT, s TEXT)');
+    const dataDir = await tempDir('gtid-torn');
+    const options = { dataDir, maxRelayLogSize: 8 << 10 };
+    let engine = await openEngine(target, options);
+    try {
+      await engine.changeReplicationSource('torn', sourceOptions(source, { sourceUseGtid: 'slave_pos' }));
+      await engine.startReplica('torn', { threads: ['IO_THREAD'] });
+      for (let burst = 0; burst < 6; burst++) {
+        await traffic(source, 'g5', burst % 2, burst * 100, 30);
+        await receivedAll(engine, 'torn', source);
+      }
+    } finally {
+      await engine.close();
+    }
+    // A byte flipped in the middle of a file in the middle of the relay log: its CRC32 fails there.
+    const files = (await readFile(join(dataDir, 'relay-bin-torn.index'), 'utf8')).split('\n').filter(Boolean)
+      .map((line) => line.replace(/^\.\//, ''));
+    assert.ok(files.length >= 5, `only ${files.length} relay log files`);
+    const damaged = join(dataDir, files[files.length >> 1]!);
+    const data = await readFile(damaged);
+    data[data.length >> 1] ^= 0xff;
+    await writeFile(damaged, data);
+
+    engine = await openEngine(target, options);
+    try {
+      await engine.startReplica('torn');
+      await gtidCatchUp(engine, 'torn', source);
+      const status = await engine.replicaStatus('torn');
+      assert.equal(status.lastSqlErrno, 0, status.lastSqlError);
+      assert.equal(status.gtidIoPos, await gtidBinlogPos(source));
+      await assertReplicated(source, target, ['g5']);
     } finally {
       await engine.close();
     }

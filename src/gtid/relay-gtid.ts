@@ -6,31 +6,48 @@ import { BinlogDecoder, decodeHeader } from '../binlog/decoder.js';
 import { EventType } from '../binlog/events.js';
 import type { RelayLog } from '../relaylog/relay-log.js';
 import { MariadbGroupTracker } from './event-groups.js';
-import { GTID_LIST_IGN_GTIDS, MariadbGtidPosition } from './mariadb-gtid.js';
+import { MariadbGtidPosition } from './mariadb-gtid.js';
 
 /** The events read: the ones a group tracker needs, and those that keep the decoder's format. */
 const READ = new Set<number>([EventType.FORMAT_DESCRIPTION, EventType.MARIA_GTID, EventType.MARIA_GTID_LIST,
   EventType.XID, EventType.XA_PREPARE, EventType.QUERY]);
 
 /**
- * The GTID position of the whole groups the relay log holds, from its last file; undefined when that file was
- * not written in GTID mode (or there is none): the I/O stage then starts from the applied GTID state.
+ * The GTID position of the whole groups the relay log holds, from the last file that states one at its head
+ * onwards (a cut may have left the last file without its head); undefined when no file does (none was written
+ * in GTID mode): the I/O stage then starts from the applied GTID state.
  */
 export async function relayLogGtidPosition(relayLog: RelayLog, replicaServerId: number): Promise<MariadbGtidPosition | undefined> {
-  const last = relayLog.list().at(-1);
-  if (last === undefined) return undefined;
-  const reader = relayLog.reader({ file: last, pos: 4 });
-  const decoder = new BinlogDecoder();
-  const groups = new MariadbGroupTracker();
+  const files = relayLog.list();
+  for (let i = files.length - 1; i >= 0; i--) {
+    const position = await gtidPositionFrom(relayLog, files[i]!, replicaServerId);
+    if (position) return position;
+  }
+  return undefined;
+}
+
+/** Reads from the head of `file` to the end of the relay log; undefined when `file` states no position. */
+async function gtidPositionFrom(relayLog: RelayLog, file: string, replicaServerId: number): Promise<MariadbGtidPosition | undefined> {
+  const reader = relayLog.reader({ file, pos: 4 });
+  let decoder = new BinlogDecoder();
+  let groups = new MariadbGroupTracker();
+  let at = file;
   let position: MariadbGtidPosition | undefined;
   try {
-    for (let event = await reader.tryNext(); event && event.file === last; event = await reader.tryNext()) {
+    for (let event = await reader.tryNext(); event; event = await reader.tryNext()) {
+      if (event.file !== at) {
+        if (!position) return undefined;
+        // Each file has its own head; a group cut at the end of one is sent again in the next.
+        at = event.file;
+        decoder = new BinlogDecoder();
+        groups = new MariadbGroupTracker();
+      }
       const header = decodeHeader(event.raw);
       if (!READ.has(header.typeCode)) continue;
       const e = decoder.decode(event.raw).event;
       if (e.type === 'gtid_list' && header.serverId === replicaServerId) {
-        // Our own: the head of the file (flags 0), or the position after groups left out (FLAG_IGN_GTIDS).
-        if (position === undefined || ((e.flags ?? 0) & GTID_LIST_IGN_GTIDS) !== 0) position = MariadbGtidPosition.fromList(e.gtids);
+        // Our own: at a file's head, or after groups left out (FLAG_IGN_GTIDS), the whole position then.
+        position = MariadbGtidPosition.fromList(e.gtids);
         continue;
       }
       const ended = groups.event(e);
