@@ -173,6 +173,13 @@ describe('MariaDB GTID channels', () => {
   test('sourceGtidWait: 0 when reached, -1 on timeout, waits while the SQL stage is stopped; bad positions are refused', async () => {
     const { source, target } = await trio(1421, 'g3');
     await traffic(source, 'g3', 5, 1, 3);
+    // The position table as the previous version made it: gtid_state is added on first use.
+    await target.sql('CREATE DATABASE tributary', `CREATE TABLE tributary.replication_position (
+      server_id INT UNSIGNED NOT NULL, channel VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL,
+      relay_log_file VARCHAR(512) NOT NULL, relay_log_pos BIGINT UNSIGNED NOT NULL, source_log_file VARCHAR(512) NOT NULL,
+      source_log_pos BIGINT UNSIGNED NOT NULL, ddl_end_source_log_file VARCHAR(512) NULL, ddl_end_source_log_pos BIGINT UNSIGNED NULL,
+      updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
+      PRIMARY KEY (server_id, channel)) ENGINE=InnoDB`);
     const engine = await openEngine(target);
     try {
       await engine.changeReplicationSource('w', sourceOptions(source, { sourceUseGtid: 'slave_pos' }));
@@ -195,6 +202,7 @@ describe('MariaDB GTID channels', () => {
       const later = engine.sourceGtidWait('w', '5-1421-6', -1);
       await traffic(source, 'g3', 5, 100, 3);
       assert.equal(await later, 0);
+      assert.equal(await storedGtidState(target, 'w'), await gtidBinlogPos(source));
     } finally {
       await engine.close();
     }
