@@ -542,7 +542,7 @@ export class Channel {
    * whether the SQL stage runs or not.
    */
   async waitForGtid(target: MariadbGtidPosition, timeoutSeconds: number): Promise<number> {
-    if (this.appliedGtid().reached(target)) return 0;
+    if (this.appliedGtid()?.reached(target)) return 0;
     if (timeoutSeconds === 0) return -1;
     return new Promise((resolve) => {
       const timer = timeoutSeconds > 0 ? setTimeout(() => finish(-1), timeoutSeconds * 1000) : undefined;
@@ -556,14 +556,19 @@ export class Channel {
     });
   }
 
-  private appliedGtid(): MariadbGtidPosition {
-    return MariadbGtidPosition.parse((this.sql?.position ?? this.applied).gtidState ?? '');
+  /** The applied GTID state as a MariaDB GTID position; undefined when it is none (a MySQL source's GTID set). */
+  private appliedGtid(): MariadbGtidPosition | undefined {
+    try {
+      return MariadbGtidPosition.parse((this.sql?.position ?? this.applied).gtidState ?? '');
+    } catch {
+      return undefined;
+    }
   }
 
   private wakeGtidWaiters(): void {
     if (this.gtidWaiters.length === 0) return;
     const applied = this.appliedGtid();
-    for (const waiter of [...this.gtidWaiters]) if (applied.reached(waiter.target)) waiter.resolve(0);
+    for (const waiter of [...this.gtidWaiters]) if (applied?.reached(waiter.target)) waiter.resolve(0);
   }
 
   /**

@@ -201,12 +201,13 @@ export class SqlStage {
     let batchBytes = 0;
     // The position after the last event read, when no transaction is open: saved when idle.
     let between: ChannelPosition | undefined;
-    // The GTID state of what has been read up to here, kept with every position (and its text, formatted once
-    // per change, not per event).
-    let gtid = MariadbGtidPosition.parse(this.position.gtidState ?? '');
-    let gtidText = gtid.toString();
-    const gtidMoved = (next: MariadbGtidPosition) => {
-      gtid = next;
+    // The MariaDB GTID state of what has been read up to here, kept with every position (its text formatted once
+    // per change, not per event). Read from the stored text when a MariaDB GTID first moves it: until then a
+    // channel that meets none (a MySQL source) leaves the stored state as it is.
+    let gtidText = this.position.gtidState;
+    let gtid: MariadbGtidPosition | undefined;
+    const gtidMoved = (move: (from: MariadbGtidPosition) => MariadbGtidPosition) => {
+      gtid = move(gtid ?? MariadbGtidPosition.parse(gtidText ?? ''));
       gtidText = gtid.toString();
     };
     // The events of the TRANSACTION_PAYLOAD read last, still to apply. Each stands at the payload's relay log
@@ -230,7 +231,7 @@ export class SqlStage {
     const close = (event: RelayEvent, kind: TransactionGroup['kind'], rollback: boolean): TransactionGroup => {
       const g = group!;
       group = undefined;
-      if (g.gtid) gtidMoved(gtid.with(g.gtid));
+      if (g.gtid) gtidMoved((from) => from.with(g.gtid!));
       // A group the skip counter entered applies nothing but still moves the position.
       const closed: TransactionGroup = { kind: g.skipped ? 'transaction' : kind, events: g.skipped ? [] : g.events,
         start: g.start, end: here(event, 'end'), rollback: rollback && !g.skipped, database };
@@ -375,7 +376,7 @@ export class SqlStage {
             break;
           case 'gtid_list':
             // FLAG_IGN_GTIDS: groups the I/O stage did not write (domain or server id filters) count as done.
-            if (!group && e.flags !== undefined && (e.flags & GTID_LIST_IGN_GTIDS) !== 0) gtidMoved(gtid.withAll(e.gtids));
+            if (!group && e.flags !== undefined && (e.flags & GTID_LIST_IGN_GTIDS) !== 0) gtidMoved((from) => from.withAll(e.gtids));
             untilGtidReached = e.flags !== undefined && (e.flags & GTID_LIST_UNTIL_REACHED) !== 0 &&
               this.options.until !== undefined && 'sourceGtidPos' in this.options.until;
             break;
