@@ -332,8 +332,11 @@ export class IoStage {
         tracker.advance(header);
         skipped = true;
         if (ended) {
+          // Said at once, so that the SQL stage's positions do not wait for the next group to pass it.
           gtid = gtid!.with(ended);
           queue(gtidMark(GTID_LIST_IGN_GTIDS)[0]!);
+          queue(positionMark());
+          skipped = false;
         }
         continue;
       }
