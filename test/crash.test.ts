@@ -183,22 +183,28 @@ describe('kill -9 of a GTID channel', () => {
     const live = await source.connect();
     await live.query('SET gtid_domain_id = 1');
     const traffic = runTransactions(live, 'gcrash', { count: 1500, seed: 22 });
+    // The counter goes on for as long as the replica is being killed.
+    let killing = true;
     const counter = (async () => {
       const c = await source.connect();
-      for (let i = 1; i <= 1500; i++) await c.query(`INSERT INTO gcount.seqs VALUES (${i})`);
+      for (let i = 1; killing; i++) await c.query(`INSERT INTO gcount.seqs VALUES (${i})`);
       await c.end();
     })();
     const states = new Set<string>();
+    const behind: boolean[] = [];
     for (let round = 0; round < 6; round++) {
       const replica = await replicaProcess(config);
       await new Promise((r) => setTimeout(r, rng.int(300, 2000)));
       await replica.kill();
-      states.add(await assertStateMatchesRows());
+      const state = await assertStateMatchesRows();
+      states.add(state);
+      behind.push(state !== await gtidBinlogPos(source));
     }
+    killing = false;
     await Promise.all([traffic, counter]);
     await live.end();
     assert.ok(states.size >= 3, `the kills landed at different GTID states: ${[...states].join(' | ')}`);
-    assert.ok(![...states].includes(await gtidBinlogPos(source)), 'the kills landed before the channel caught up');
+    assert.ok(behind.filter(Boolean).length >= 3, `most kills landed before the replica caught up: ${behind}`);
 
     const engine = await openEngine(target, { dataDir });
     try {
