@@ -77,7 +77,10 @@ export interface EngineOptions {
 export interface StartOptions {
   /** Which stages to start; both when left out (START SLAVE IO_THREAD / SQL_THREAD). */
   threads?: ReplicaThread[];
-  /** START SLAVE UNTIL; needs the SQL stage among `threads`. A stop or a plain start clears it. */
+  /**
+   * START SLAVE UNTIL; needs the SQL stage among `threads` (`sourceGtidPos`, UNTIL master_gtid_pos: both stages).
+   * A stop or a plain start clears it.
+   */
   until?: UntilCondition;
 }
 
