@@ -258,6 +258,40 @@ describe('MariaDB GTID channels', () => {
     }
   });
 
+  test('two independent sources both in domain 0: each channel keeps its own GTID position', async () => {
+    const [a, b, target] = await Promise.all([startMariaDb({ serverId: 1451 }), startMariaDb({ serverId: 1452 }),
+      startMariaDb({ serverId: 1453, noBinlog: true })]);
+    started.push(a, b, target);
+    await a.sql('CREATE DATABASE ga', 'CREATE TABLE ga.t (id INT PRIMARY KEY, v INT, s TEXT)');
+    await b.sql('CREATE DATABASE gb', 'CREATE TABLE gb.t (id INT PRIMARY KEY, v INT, s TEXT)');
+    const dataDir = await tempDir('gtid-two');
+    let engine = await openEngine(target, { dataDir });
+    try {
+      await engine.changeReplicationSource('a', sourceOptions(a, { sourceUseGtid: 'slave_pos' }));
+      await engine.changeReplicationSource('b', sourceOptions(b, { sourceUseGtid: 'slave_pos' }));
+      await engine.startAllReplicas();
+      await Promise.all([traffic(a, 'ga', 0, 1, 20), traffic(b, 'gb', 0, 1, 30)]);
+      await Promise.all([gtidCatchUp(engine, 'a', a), gtidCatchUp(engine, 'b', b)]);
+    } finally {
+      await engine.close();
+    }
+    // Restarted from the target's positions alone, each channel asks its source for its own domain 0.
+    await Promise.all([traffic(a, 'ga', 0, 100, 20), traffic(b, 'gb', 0, 100, 5)]);
+    engine = await openEngine(target, { dataDir: await tempDir('gtid-two-lost') });
+    try {
+      await engine.changeReplicationSource('a', sourceOptions(a, { sourceUseGtid: 'slave_pos' }));
+      await engine.changeReplicationSource('b', sourceOptions(b, { sourceUseGtid: 'slave_pos' }));
+      await engine.startAllReplicas();
+      await Promise.all([gtidCatchUp(engine, 'a', a), gtidCatchUp(engine, 'b', b)]);
+      assert.equal((await engine.replicaStatus('a')).gtidSlavePos, await gtidBinlogPos(a));
+      assert.equal((await engine.replicaStatus('b')).gtidSlavePos, await gtidBinlogPos(b));
+      await assertReplicated(a, target, ['ga']);
+      await assertReplicated(b, target, ['gb']);
+    } finally {
+      await engine.close();
+    }
+  });
+
   test('a damaged relay log is cut and fetched again by GTID from where its whole groups end', async () => {
     const [source, target] = await Promise.all([startMariaDb({ serverId: 1441 }), startMariaDb({ serverId: 1442, noBinlog: true })]);
     started.push(source, target);
