@@ -250,6 +250,8 @@ describe('MariaDB GTID channels', () => {
       assert.equal(status.gtidSlavePos, await gtidBinlogPos(source));
       const end = await sourceStatus(source);
       assert.deepEqual([status.relaySourceLogFile, status.execSourceLogPos], [end.file, end.pos]);
+      const [{ pos: nativePos }] = await native.server.sql('SELECT @@gtid_slave_pos AS pos') as [{ pos: string }];
+      assert.equal(status.gtidSlavePos, nativePos);
 
       const [row] = await target.sql('SELECT COUNT(DISTINCT v MOD 10) AS domains FROM g4.t') as { domains: number }[];
       assert.equal(Number(row!.domains), 2, 'domain 1 never arrived; domain 0 stopped arriving');
