@@ -375,8 +375,11 @@ export class SqlStage {
             }
             break;
           case 'gtid_list':
-            // FLAG_IGN_GTIDS: groups the I/O stage did not write (domain or server id filters) count as done.
-            if (!group && e.flags !== undefined && (e.flags & GTID_LIST_IGN_GTIDS) !== 0) gtidMoved((from) => from.withAll(e.gtids));
+            // FLAG_IGN_GTIDS: groups the I/O stage did not write (domain or server id filters) count as done; only
+            // the I/O stage's own list says so.
+            if (!group && header.serverId === this.options.replicaServerId && ((e.flags ?? 0) & GTID_LIST_IGN_GTIDS) !== 0) {
+              gtidMoved((from) => from.withAll(e.gtids));
+            }
             untilGtidReached = e.flags !== undefined && (e.flags & GTID_LIST_UNTIL_REACHED) !== 0 &&
               this.options.until !== undefined && 'sourceGtidPos' in this.options.until;
             break;
