@@ -13,11 +13,13 @@ import {
 } from './filter/index.js';
 import {
   channelFileSuffix, defaultMasterInfo, filtersFileName, formatMasterInfo, formatRelayLogInfo, isDiskFull, masterInfoFileName,
-  parseMasterInfo, parseRelayLogInfo, relayLogInfoFileName, writeFileAtomic, type MasterInfo,
+  parseMasterInfo, parseRelayLogInfo, relayLogInfoFileName, writeFileAtomic, type MasterInfo, type UsingGtid,
 } from './info/index.js';
 import { ChannelLock, channelLockName } from './info/channel-lock.js';
 import { PositionTable, type ChannelPosition, type PositionRow } from './info/position-table.js';
 import { IoStage } from './io-stage.js';
+import { MariadbGtidPosition } from './gtid/mariadb-gtid.js';
+import { relayLogGtidPosition } from './gtid/relay-gtid.js';
 import { RelayLog, scanRelayFile } from './relaylog/relay-log.js';
 import { SqlStage, type SqlStageCounters, type UntilCondition } from './sql-stage.js';
 import type { ReplicaStatus } from './status.js';
@@ -74,6 +76,15 @@ export interface ReplicationSourceOptions {
   sourcePublicKeyPath?: string;
   /** GET_SOURCE_PUBLIC_KEY: without TLS and sourcePublicKeyPath, caching_sha2_password may ask the source for its key. */
   getSourcePublicKey?: boolean;
+  /**
+   * MASTER_USE_GTID (MariaDB sources): 'slave_pos' (or 'current_pos', the same here: the engine logs no
+   * transactions of its own) connects by the channel's GTID position instead of file and position; 'no' by
+   * file and position. Giving sourceLogFile/sourceLogPos without it sets 'no', as on MariaDB.
+   */
+  sourceUseGtid?: UsingGtid;
+  /** DO_DOMAIN_IDS / IGNORE_DOMAIN_IDS (GTID mode): only / all but these replication domains; [] clears. */
+  doDomainIds?: number[];
+  ignoreDomainIds?: number[];
 }
 
 export interface EngineSettings {
@@ -126,6 +137,8 @@ export class Channel {
   private readonly lock: ChannelLock;
   /** Events not applied because they would write in the position table's database. */
   private skippedProtectedEvents = 0;
+  /** sourceGtidWait calls waiting for the applied GTID state to reach a position. */
+  private gtidWaiters: { target: MariadbGtidPosition; resolve: (value: number) => void }[] = [];
 
   private constructor(
     readonly name: string,
@@ -239,6 +252,10 @@ export class Channel {
       throw new ReplicationError('ER_SLAVE_MUST_STOP', `sourceDelay (MASTER_DELAY) cannot change while the SQL stage ` +
         `runs; run stopReplica('${this.name}', { threads: ['SQL_THREAD'] }) first`);
     }
+    if ((options.sourceUseGtid ?? this.masterInfo.usingGtid) !== this.masterInfo.usingGtid && this.sqlRunning) {
+      throw new ReplicationError('ER_SLAVE_MUST_STOP', `sourceUseGtid cannot change while the SQL stage runs (the ` +
+        `relay log and the applied position must agree on how positions are kept); run stopReplica('${this.name}') first`);
+    }
     if (options.ignoreServerIds?.includes(this.settings.serverId) && this.settings.replicateSameServerId) {
       throw new ReplicationError('ER_WRONG_ARGUMENTS', `ignoreServerIds cannot hold this replica's own server id ` +
         `${this.settings.serverId} while replicateSameServerId is set`);
@@ -267,28 +284,44 @@ export class Channel {
     if (options.sourcePublicKeyPath !== undefined) next.publicKeyPath = options.sourcePublicKeyPath;
     if (options.getSourcePublicKey !== undefined) next.getPublicKey = options.getSourcePublicKey;
     const positioned = options.sourceLogFile !== undefined || options.sourceLogPos !== undefined;
+    // A file and position to start from is the old way of positioning (MariaDB's CHANGE MASTER does the same).
+    if (positioned && options.sourceUseGtid === undefined) next.usingGtid = 'no';
+    if (options.sourceUseGtid !== undefined) next.usingGtid = options.sourceUseGtid;
+    if (options.doDomainIds !== undefined) next.doDomainIds = [...new Set(options.doDomainIds)].sort((a, b) => a - b);
+    if (options.ignoreDomainIds !== undefined) next.ignoreDomainIds = [...new Set(options.ignoreDomainIds)].sort((a, b) => a - b);
+    checkGtidOptions(next, positioned);
+    const gtidModeChanged = next.usingGtid !== this.masterInfo.usingGtid;
+    // By GTID a move to another server of the topology keeps everything: the GTID position says where to go on.
+    const byGtid = next.usingGtid !== 'no' && !gtidModeChanged;
     if (positioned) {
       next.sourceLogFile = options.sourceLogFile ?? next.sourceLogFile;
       next.readSourceLogPos = options.sourceLogPos ?? 4;
     } else if (moved) {
-      // A new source: its binlog positions mean nothing here, so start at its beginning.
+      // A new source: its binlog positions mean nothing here, so start at its beginning (or, by GTID, where
+      // the GTID position is in its binlog).
       next.sourceLogFile = '';
       next.readSourceLogPos = 4;
     }
-    if ((positioned || moved) && !this.sqlRunning) {
+    if ((positioned || (moved && !byGtid) || gtidModeChanged) && !this.sqlRunning) {
       // The temporary tables of the old position's source sessions mean nothing at the new one.
       await this.closeApplier();
-      await this.whileLocked(async (applier) => {
+      await this.whileLocked(async (applier, stored) => {
         // Relay logs hold events of the old position: they go, and both stages start at the new one. With the SQL
-        // stage running they stay: it applies them, then follows the I/O stage to the new position.
+        // stage running they stay: it applies them, then follows the I/O stage to the new position. A change of
+        // sourceUseGtid alone starts again from what is applied, by file and position or by GTID.
         await this.relayLog.reset();
-        this.applied = startOf(this.name, { file: next.sourceLogFile, pos: next.readSourceLogPos });
+        const applied = stored ?? this.applied;
+        const from = positioned || moved ? { file: next.sourceLogFile, pos: next.readSourceLogPos } : sourceOf(applied);
+        next.sourceLogFile = from.file;
+        next.readSourceLogPos = from.pos;
+        // The GTID state stays: the rows it covers stay on the target.
+        this.applied = { ...startOf(this.name, from), gtidState: applied.gtidState };
         await applier.savePosition(this.applied);
       });
       await this.writeRelayLogInfo();
     }
     this.masterInfo = next;
-    this.readPositionChanged ||= positioned || moved;
+    this.readPositionChanged ||= positioned || moved || gtidModeChanged;
     await this.writeMasterInfo();
     if (sourceDelay !== undefined) {
       this.sqlDelay = sourceDelay;
@@ -330,6 +363,17 @@ export class Channel {
       throw new ReplicationError('ER_BAD_SLAVE', `Misconfigured slave: MASTER_HOST was not set for channel ` +
         `'${this.name}'; set it with changeReplicationSource`);
     }
+    const untilGtid = until && 'sourceGtidPos' in until ? until.sourceGtidPos : undefined;
+    if (untilGtid !== undefined) {
+      if (this.masterInfo.usingGtid === 'no') {
+        throw new ReplicationError('ER_UNTIL_REQUIRES_USING_GTID', `START SLAVE UNTIL master_gtid_pos requires that ` +
+          `slave is using GTID: set sourceUseGtid on channel '${this.name}' first`);
+      }
+      if (this.ioRunning || this.sqlRunning) {
+        throw new ReplicationError('ER_SLAVE_MUST_STOP', `until sourceGtidPos starts both stages afresh (the source ` +
+          `stops sending at it); run stopReplica('${this.name}') first`);
+      }
+    }
     let wantIo = threads.includes('IO_THREAD') && !this.ioRunning;
     const wantSql = threads.includes('SQL_THREAD') && !this.sqlRunning;
     if (!wantIo && !wantSql) return;
@@ -348,15 +392,24 @@ export class Channel {
       }
       if (stored) this.applied = stored;
       const end = await this.relayEndFromFiles();
-      if (!this.relayLog.list().includes(this.applied.relayLogFile) ||
-        (end && compareSourcePositions(end, sourceOf(this.applied)) < 0)) {
+      // By GTID the relay log may hold several sources' files, whose positions do not compare with each other.
+      const behind = this.masterInfo.usingGtid === 'no' && end && compareSourcePositions(end, sourceOf(this.applied)) < 0;
+      // START SLAVE UNTIL master_gtid_pos fetches afresh from the applied GTID position, as MariaDB does.
+      if (!this.relayLog.list().includes(this.applied.relayLogFile) || behind || untilGtid !== undefined) {
         // The relay log does not hold the applied position (deleted, or behind the target): fetch again from it.
         restartIo = this.ioRunning;
         await this.stopIo();
-        await this.relayLog.reset();
-        this.masterInfo = { ...this.masterInfo, sourceLogFile: this.applied.sourceLogFile,
-          readSourceLogPos: this.applied.sourceLogPos };
-        this.applied = startOf(this.name, sourceOf(this.applied));
+        try {
+          await this.relayLog.reset();
+          this.masterInfo = { ...this.masterInfo, sourceLogFile: this.applied.sourceLogFile,
+            readSourceLogPos: this.applied.sourceLogPos };
+          this.applied = { ...startOf(this.name, sourceOf(this.applied)), gtidState: this.applied.gtidState };
+          // The target's row names the new relay log position, which the retries of the SQL stage compare with.
+          await this.applier!.savePosition(this.applied);
+        } catch (err) {
+          await this.lock.release();
+          throw err;
+        }
       }
     }
     wantIo ||= restartIo;
@@ -365,6 +418,7 @@ export class Channel {
       const named = { file: this.masterInfo.sourceLogFile, pos: this.masterInfo.readSourceLogPos };
       const start = this.readPositionChanged ? named : (await this.relayEndFromFiles()) ?? named;
       this.readPositionChanged = false;
+      const gtid = this.masterInfo.usingGtid === 'no' ? undefined : await this.gtidIoStart();
       // master.info, written every second and not at all on a full disk, can be behind the relay log after a
       // crash; Read_Master_Log_Pos would say so for as long as the I/O stage cannot write.
       if (compareSourcePositions(start, named) > 0) {
@@ -386,7 +440,10 @@ export class Channel {
           // master.info's ssl* fields are the TLS settings as they are
           ssl: this.masterInfo.sslAllowed ? this.masterInfo : undefined,
           publicKey: this.masterInfo,
+          doDomainIds: this.masterInfo.doDomainIds, ignoreDomainIds: this.masterInfo.ignoreDomainIds,
         }),
+        gtid,
+        untilGtid,
         onPosition: (position) => {
           this.masterInfo = { ...this.masterInfo, sourceLogFile: position.file, readSourceLogPos: position.pos };
           this.scheduleInfoWrite();
@@ -425,6 +482,7 @@ export class Channel {
         onProgress: (position) => {
           this.applied = position;
           this.scheduleInfoWrite();
+          this.wakeGtidWaiters();
         },
         onError: (errno, message) => {
           this.lastSqlError = { errno, message, at: new Date().toISOString() };
@@ -491,6 +549,56 @@ export class Channel {
     return this.sql ? this.sql.waitForSourcePosition(target, timeoutSeconds) : Promise.resolve(null);
   }
 
+  /**
+   * MASTER_GTID_WAIT on the channel's applied GTID state: 0 once it has reached `target` in each domain the
+   * target lists, -1 after timeoutSeconds (0: at once; negative: no limit). Like the function, it waits
+   * whether the SQL stage runs or not.
+   */
+  async waitForGtid(target: MariadbGtidPosition, timeoutSeconds: number): Promise<number> {
+    if (this.appliedGtid()?.reached(target)) return 0;
+    if (timeoutSeconds === 0) return -1;
+    return new Promise((resolve) => {
+      const timer = timeoutSeconds > 0 ? setTimeout(() => finish(-1), timeoutSeconds * 1000) : undefined;
+      const waiter = { target, resolve: (value: number) => finish(value) };
+      const finish = (value: number) => {
+        if (timer) clearTimeout(timer);
+        this.gtidWaiters = this.gtidWaiters.filter((w) => w !== waiter);
+        resolve(value);
+      };
+      this.gtidWaiters.push(waiter);
+    });
+  }
+
+  /** The applied GTID state as a MariaDB GTID position; undefined when it is none (a MySQL source's GTID set). */
+  private appliedGtid(): MariadbGtidPosition | undefined {
+    try {
+      return MariadbGtidPosition.parse((this.sql?.position ?? this.applied).gtidState ?? '');
+    } catch {
+      return undefined;
+    }
+  }
+
+  private wakeGtidWaiters(): void {
+    if (this.gtidWaiters.length === 0) return;
+    const applied = this.appliedGtid();
+    for (const waiter of [...this.gtidWaiters]) if (applied?.reached(waiter.target)) waiter.resolve(0);
+  }
+
+  /**
+   * Where a GTID dump starts: Gtid_IO_Pos as the relay log holds it (what was received is not fetched again),
+   * or, when the relay log has nothing by GTID, the GTID state applied on the target.
+   */
+  private async gtidIoStart(): Promise<MariadbGtidPosition> {
+    const received = await relayLogGtidPosition(this.relayLog, this.settings.serverId);
+    if (received) return received;
+    if (this.applied.gtidState === undefined && !this.sqlRunning) {
+      // Not read from the target since the engine opened: the row there knows it.
+      const { stored } = await this.openApplier();
+      if (stored) this.applied = stored;
+    }
+    return MariadbGtidPosition.parse(this.applied.gtidState ?? '');
+  }
+
   status(): ReplicaStatus {
     const io = this.io;
     const sql = this.sql;
@@ -550,6 +658,11 @@ export class Channel {
       sourcePublicKeyPath: this.masterInfo.publicKeyPath,
       getSourcePublicKey: this.masterInfo.getPublicKey ? 1 : 0,
       skippedProtectedEvents: this.skippedProtectedEvents,
+      usingGtid: USING_GTID_STATUS[this.masterInfo.usingGtid],
+      gtidIoPos: io?.gtidPosition?.toString() ?? '',
+      gtidSlavePos: applied.gtidState ?? '',
+      replicateDoDomainIds: [...this.masterInfo.doDomainIds],
+      replicateIgnoreDomainIds: [...this.masterInfo.ignoreDomainIds],
     };
   }
 
@@ -571,12 +684,13 @@ export class Channel {
 
   /**
    * Runs `work` (which writes the position row) on the applier with the lock held, as the SQL stage holds it:
-   * refused before anything changes when another engine runs the channel.
+   * refused before anything changes when another engine runs the channel. `stored` is the row it found.
    */
-  private async whileLocked(work: (applier: Applier) => Promise<void>): Promise<void> {
+  private async whileLocked(work: (applier: Applier, stored: PositionRow | undefined) => Promise<void>): Promise<void> {
     this.lock.want();
     try {
-      await work((await this.openApplier()).applier);
+      const { applier, stored } = await this.openApplier();
+      await work(applier, stored);
     } finally {
       await this.lock.release();
     }
@@ -647,8 +761,29 @@ export class Channel {
   }
 }
 
+const USING_GTID_STATUS = { no: 'No', slave_pos: 'Slave_Pos', current_pos: 'Current_Pos' } as const;
+
+/**
+ * MariaDB's rules for the domain filters: one kind at a time, and only by GTID (ER_MASTER_INFO otherwise).
+ * A file and position given with a GTID mode contradict each other.
+ */
+function checkGtidOptions(info: MasterInfo, positioned: boolean): void {
+  if (info.doDomainIds.length > 0 && info.ignoreDomainIds.length > 0) {
+    throw new ReplicationError('ER_MASTER_INFO', 'doDomainIds and ignoreDomainIds cannot both be set: clear one with []');
+  }
+  if (info.usingGtid === 'no' && (info.doDomainIds.length > 0 || info.ignoreDomainIds.length > 0)) {
+    throw new ReplicationError('ER_MASTER_INFO', 'doDomainIds and ignoreDomainIds need sourceUseGtid (the domain of a ' +
+      "group is its GTID's): set it, or clear the lists with []");
+  }
+  if (positioned && info.usingGtid !== 'no') {
+    throw new ReplicationError('ER_WRONG_ARGUMENTS', "sourceLogFile/sourceLogPos position by file; with sourceUseGtid " +
+      "other than 'no' the channel is positioned by its GTID state: give one or the other");
+  }
+}
+
 function untilFields(until: UntilCondition | undefined): Pick<ReplicaStatus, 'untilCondition' | 'untilLogFile' | 'untilLogPos'> {
   if (!until) return { untilCondition: 'None', untilLogFile: '', untilLogPos: 0 };
+  if ('sourceGtidPos' in until) return { untilCondition: 'Gtid', untilLogFile: '', untilLogPos: 0 };
   return 'sourceLogFile' in until
     ? { untilCondition: 'Master', untilLogFile: until.sourceLogFile, untilLogPos: until.sourceLogPos }
     : { untilCondition: 'Relay', untilLogFile: until.relayLogFile, untilLogPos: until.relayLogPos };

@@ -16,6 +16,7 @@ import { emptyFilters, validateFilters, type Decision, type ExplainQuery, type R
 import { DEFAULT_MAX_ALLOWED_PACKET } from './protocol/dump.js';
 import type { UntilCondition } from './sql-stage.js';
 import type { ReplicaStatus } from './status.js';
+import { MariadbGtidPosition } from './gtid/mariadb-gtid.js';
 
 export type { UntilCondition };
 
@@ -83,7 +84,10 @@ export interface EngineOptions {
 export interface StartOptions {
   /** Which stages to start; both when left out (START SLAVE IO_THREAD / SQL_THREAD). */
   threads?: ReplicaThread[];
-  /** START SLAVE UNTIL; needs the SQL stage among `threads`. A stop or a plain start clears it. */
+  /**
+   * START SLAVE UNTIL; needs the SQL stage among `threads` (`sourceGtidPos`, UNTIL master_gtid_pos: both stages).
+   * A stop or a plain start clears it.
+   */
   until?: UntilCondition;
 }
 
@@ -278,6 +282,22 @@ export class ReplicationEngine {
     return found.waitForSourcePosition({ file, pos }, timeoutSeconds);
   }
 
+  /**
+   * MASTER_GTID_WAIT: resolves with 0 once the channel has applied the GTID position `gtidPos` (in each domain
+   * it lists, a sequence number at least as high), -1 after timeoutSeconds (0: answer at once; negative or left
+   * out: no limit); null when there is no such channel. It waits whether the SQL stage runs or not, as the
+   * function does. A malformed position fails with 1941 (ER_INCORRECT_GTID_STATE) or 1943.
+   */
+  async sourceGtidWait(channel: string, gtidPos: string, timeoutSeconds = -1): Promise<number | null> {
+    const target = MariadbGtidPosition.parse(gtidPos);
+    if (typeof timeoutSeconds !== 'number' || Number.isNaN(timeoutSeconds)) {
+      throw new ReplicationError('ER_WRONG_ARGUMENTS', `timeoutSeconds must be a number of seconds, got ${String(timeoutSeconds)}`);
+    }
+    const found = this.channels.get(lowerConnectionName(channel));
+    if (!found) return null;
+    return found.waitForGtid(target, timeoutSeconds);
+  }
+
   /** Stops every channel and writes their info files. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -374,7 +394,10 @@ function checkMaxAllowedPacket(bytes: number): number {
   return bytes;
 }
 
-/** START SLAVE UNTIL takes a source or a relay log position; GTID forms wait for GTID support. */
+/**
+ * START SLAVE UNTIL takes a source or a relay log position, or a MariaDB GTID position (which, as on MariaDB,
+ * needs both stages: the source stops sending there).
+ */
 function checkUntil(until: UntilCondition, threads: ReplicaThread[]): void {
   const refuse = (why: string): never => {
     throw new ReplicationError('ER_BAD_SLAVE_UNTIL_COND', `Incorrect parameter or combination of parameters for ` +
@@ -382,8 +405,15 @@ function checkUntil(until: UntilCondition, threads: ReplicaThread[]): void {
   };
   const given = (typeof until === 'object' && until !== null ? until : {}) as Record<string, unknown>;
   const keys = Object.keys(given).sort().join(',');
+  if (keys === 'sourceGtidPos') {
+    MariadbGtidPosition.parse(given.sourceGtidPos as string);
+    if (!threads.includes('IO_THREAD') || !threads.includes('SQL_THREAD')) {
+      refuse('until sourceGtidPos needs both stages (IO_THREAD and SQL_THREAD): the source stops sending there');
+    }
+    return;
+  }
   if (/gtid/i.test(keys)) {
-    refuse('GTID positions are not supported yet; give { sourceLogFile, sourceLogPos } or { relayLogFile, relayLogPos }');
+    refuse(`give { sourceGtidPos }, { sourceLogFile, sourceLogPos } or { relayLogFile, relayLogPos }, got { ${keys} }`);
   }
   const [fileKey, posKey] = keys === 'sourceLogFile,sourceLogPos' ? ['sourceLogFile', 'sourceLogPos']
     : keys === 'relayLogFile,relayLogPos' ? ['relayLogFile', 'relayLogPos']
@@ -423,12 +453,13 @@ const MAX_LENGTH: Partial<Record<keyof ReplicationSourceOptions, number>> = {
  * Every option changeReplicationSource implements and what its value is; any other key is refused, so that
  * an option the engine does not have (or a misspelt one) is never silently ignored.
  */
-const SOURCE_OPTIONS: Record<keyof ReplicationSourceOptions, 'string' | 'path' | 'number' | 'boolean' | 'ids'> = {
+const SOURCE_OPTIONS: Record<keyof ReplicationSourceOptions, 'string' | 'path' | 'number' | 'boolean' | 'ids' | 'gtidMode'> = {
   sourceHost: 'string', sourcePort: 'number', sourceUser: 'string', sourcePassword: 'string', sourceLogFile: 'string',
   sourceLogPos: 'number', sourceConnectRetry: 'number', sourceRetryCount: 'number', sourceHeartbeatPeriod: 'number',
   ignoreServerIds: 'ids', sourceDelay: 'number', sourceSsl: 'boolean', sourceSslCa: 'path', sourceSslCapath: 'path',
   sourceSslCert: 'path', sourceSslKey: 'path', sourceSslCipher: 'string', sourceSslCrl: 'path', sourceSslCrlpath: 'path',
   sourceSslVerifyServerCert: 'boolean', sourceTlsVersion: 'string', sourcePublicKeyPath: 'path', getSourcePublicKey: 'boolean',
+  sourceUseGtid: 'gtidMode', doDomainIds: 'ids', ignoreDomainIds: 'ids',
 };
 
 /** Refuses bad CHANGE MASTER values before anything changes. */
@@ -455,7 +486,11 @@ function validateSourceOptions(options: ReplicationSourceOptions): void {
       }
     } else if (kind === 'ids') {
       if (!Array.isArray(value) || !value.every((id) => Number.isInteger(id) && id >= 0 && id <= 0xffffffff)) {
-        throw new ReplicationError('ER_WRONG_ARGUMENTS', 'ignoreServerIds must be an array of server ids (integers from 0 to 4294967295)');
+        throw new ReplicationError('ER_WRONG_ARGUMENTS', `${key} must be an array of ids (integers from 0 to 4294967295)`);
+      }
+    } else if (kind === 'gtidMode') {
+      if (value !== 'no' && value !== 'slave_pos' && value !== 'current_pos') {
+        throw new ReplicationError('ER_WRONG_ARGUMENTS', `sourceUseGtid must be 'no', 'slave_pos' or 'current_pos', got ${String(value)}`);
       }
     } else if (kind === 'number') {
       if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {

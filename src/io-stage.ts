@@ -5,7 +5,11 @@ import type { Logger } from 'pino';
 import {
   BinlogChecksumError, BinlogDecoder, decodeHeader, encodeFormatDescription, encodeRotate,
 } from './binlog/decoder.js';
-import { EventType, type BinlogEvent } from './binlog/events.js';
+import { encodeGtidList } from './binlog/encode.js';
+import { EventType, LOG_EVENT_ARTIFICIAL_F, type BinlogEvent } from './binlog/events.js';
+import { MariadbGroupTracker } from './gtid/event-groups.js';
+import { relayLogGtidPosition } from './gtid/relay-gtid.js';
+import { GTID_LIST_IGN_GTIDS, GTID_LIST_UNTIL_REACHED, type MariadbGtidPosition } from './gtid/mariadb-gtid.js';
 import { SourcePositionTracker, type SourcePosition } from './binlog/position.js';
 import { isDiskFull } from './info/files.js';
 import { BinlogDump, SourceError, type SourcePublicKey, type SourceSsl } from './protocol/index.js';
@@ -30,6 +34,9 @@ export interface SourceSettings {
   ssl: SourceSsl | undefined;
   /** SOURCE_PUBLIC_KEY_PATH and GET_SOURCE_PUBLIC_KEY. */
   publicKey: SourcePublicKey;
+  /** DO_DOMAIN_IDS / IGNORE_DOMAIN_IDS (GTID mode): groups of other domains are not written to the relay log. */
+  doDomainIds: number[];
+  ignoreDomainIds: number[];
 }
 
 export interface IoStageOptions {
@@ -52,6 +59,13 @@ export interface IoStageOptions {
    * Last_IO_Error meanwhile), and with undefined once connected, which clears them as MariaDB does.
    */
   onRetrying: (failure: { errno: number; message: string } | undefined) => void;
+  /**
+   * MASTER_USE_GTID: the dump asks for what follows this GTID position (Gtid_IO_Pos), which then moves with
+   * each whole group written; undefined = by file and position.
+   */
+  gtid?: MariadbGtidPosition | undefined;
+  /** START SLAVE UNTIL master_gtid_pos: the source stops there, and so does the stage (no error). */
+  untilGtid?: string | undefined;
 }
 
 const FLUSH_BYTES = 1 << 20;
@@ -65,6 +79,8 @@ export class IoStage {
   sourceServerId = 0;
   receivedHeartbeats = 0;
   position: SourcePosition;
+  /** Gtid_IO_Pos: the GTID position of the whole groups in the relay log (GTID mode only). */
+  gtidPosition: MariadbGtidPosition | undefined;
 
   private abort = new AbortController();
   private loop: Promise<void> | undefined;
@@ -76,6 +92,7 @@ export class IoStage {
 
   constructor(private readonly options: IoStageOptions, start: SourcePosition) {
     this.position = start;
+    this.gtidPosition = options.gtid;
     this.epoch = options.relayLog.epoch;
   }
 
@@ -116,6 +133,10 @@ export class IoStage {
         // The SQL stage cut off a damaged part of the relay log: fetch again from where the whole events end.
         this.epoch = relayLog.epoch;
         this.position = relayLog.resumePosition ?? this.position;
+        // By GTID from what the relay log still holds; nothing of this run left, from where this run began.
+        if (this.gtidPosition) {
+          this.gtidPosition = await relayLogGtidPosition(relayLog, this.options.replicaServerId) ?? this.options.gtid;
+        }
       }
       const source = this.options.source();
       this.running = 'Connecting';
@@ -125,7 +146,10 @@ export class IoStage {
       try {
         dump = await BinlogDump.open({
           host: source.host, port: source.port, user: source.user, password: source.password,
-          replicaServerId: this.options.replicaServerId, file: this.position.file, position: this.position.pos,
+          replicaServerId: this.options.replicaServerId,
+          // By GTID the source finds the place itself; file and position are not looked at.
+          file: this.gtidPosition ? '' : this.position.file, position: this.gtidPosition ? 4 : this.position.pos,
+          mariadbGtid: this.gtidPosition && { connectState: this.gtidPosition.toString(), until: this.options.untilGtid },
           heartbeatPeriodSeconds: source.heartbeatPeriod, netTimeoutSeconds: this.options.netTimeout,
           connectTimeoutMs: Math.max(1000, Math.min(this.options.netTimeout * 1000, 30_000)), ssl: source.ssl,
           publicKey: source.publicKey, maxAllowedPacket: this.options.maxAllowedPacket,
@@ -159,7 +183,10 @@ export class IoStage {
         failures = 0;
         connected = true;
         this.options.onRetrying(undefined);
-        await this.receive(dump, source).catch(unlessCut);
+        if (await this.receive(dump, source).catch(unlessCut) === 'until') {
+          this.options.logger.info({ until: this.options.untilGtid }, 'I/O stage stopped because the source reached UNTIL master_gtid_pos');
+          return;
+        }
       } catch (err) {
         if (signal.aborted) return;
         if (!retryable(err)) throw err;
@@ -177,10 +204,10 @@ export class IoStage {
   }
 
   /**
-   * Copies events into the relay log until the dump ends. Fails with RelayLogCutError when the relay log is cut
-   * meanwhile: run() then fetches again from the cut.
+   * Copies events into the relay log until the dump ends ('until': at UNTIL master_gtid_pos). Fails with
+   * RelayLogCutError when the relay log is cut meanwhile: run() then fetches again from the cut.
    */
-  private async receive(dump: BinlogDump, source: SourceSettings): Promise<void> {
+  private async receive(dump: BinlogDump, source: SourceSettings): Promise<'until' | undefined> {
     const { relayLog, replicaServerId, relayLogSpaceLimit: limit } = this.options;
     const epoch = this.epoch;
     const checksumAlg = dump.source.checksumAlg;
@@ -195,21 +222,30 @@ export class IoStage {
     const positionMark = (at: SourcePosition = tracker) => encodeRotate({
       serverId: replicaServerId, nextFile: at.file, position: BigInt(at.pos), checksumAlg,
     });
+    // GTID mode: the groups read, the GTID position of the whole ones queued (`gtid`), and the relay log files'
+    // heads, which state Gtid_IO_Pos so that it can be found again from the last file after a crash.
+    const groups = new MariadbGroupTracker();
+    let gtid = this.gtidPosition;
+    const gtidMark = (flags: number) => gtid ? [encodeGtidList({ serverId: replicaServerId, gtids: gtid.list(), flags, checksumAlg })] : [];
+    const domainFiltered = (domainId: number) => source.doDomainIds.length > 0
+      ? !source.doDomainIds.includes(domainId) : source.ignoreDomainIds.includes(domainId);
 
     // Every I/O stage start begins a relay log file, whose head says where its events come from.
-    await this.write(() => relayLog.rotate([ownHeader(), positionMark()], epoch));
+    await this.write(() => relayLog.rotate([ownHeader(), positionMark(), ...gtidMark(0)], epoch));
     let sourceFormat: Buffer | undefined;
     /** A new file whose events start at source position `at`. */
     const rotate = (at?: SourcePosition) => this.write(() =>
-      relayLog.rotate([ownHeader(), positionMark(at), ...(sourceFormat ? [sourceFormat] : [])], epoch));
+      relayLog.rotate([ownHeader(), positionMark(at), ...gtidMark(0), ...(sourceFormat ? [sourceFormat] : [])], epoch));
     let pending: Buffer[] = [];
-    /** The source position after each pending event. */
+    /** The source position after each pending event, and the GTID position of the whole groups up to it. */
     let ends: SourcePosition[] = [];
+    let gtidEnds: (MariadbGtidPosition | undefined)[] = [];
     let pendingBytes = 0;
     let skipped = false;
     const queue = (raw: Buffer) => {
       pending.push(raw);
       ends.push(tracker.position());
+      gtidEnds.push(gtid);
       pendingBytes += raw.length;
     };
     /** The last wait of the SQL stage at the end of the relay log that let an event past the space limit. */
@@ -224,12 +260,14 @@ export class IoStage {
         if (!await this.write(() => relayLog.append(events, epoch), batch === 1)) continue;
         done += batch;
         this.position = ends[done - 1]!;
+        this.gtidPosition = gtidEnds[done - 1];
         this.options.onPosition(this.position);
         // Event by event, files still end at max_relay_log_size, so that the SQL stage can purge them.
         if (batch === 1 && done < pending.length && relayLog.needsRotation()) await rotate(this.position);
       }
       pending = [];
       ends = [];
+      gtidEnds = [];
       pendingBytes = 0;
       if (relayLog.needsRotation()) await rotate();
       if (this.diskFull) this.options.logger.info('the relay log has caught up with what was received after the disk was full');
@@ -272,12 +310,44 @@ export class IoStage {
         continue;
       }
       const positional = header.typeCode === EventType.ROTATE || header.typeCode === EventType.FORMAT_DESCRIPTION;
-      const decoded = positional ? decodeReceived(decoder, raw, tracker.position()) : undefined;
+      const decoded = positional || (gtid && GROUP_EVENTS.has(header.typeCode))
+        ? decodeReceived(decoder, raw, tracker.position()) : undefined;
       if (header.typeCode === EventType.FORMAT_DESCRIPTION) sourceFormat = raw;
-      if (!positional && ignored.has(header.serverId)) {
+      if (gtid && !positional && header.logPos !== 0) {
+        // A source dumping from a GTID position does not send the groups before it: an event that says it
+        // starts past here follows such a gap, as does the Gtid_list a MariaDB source makes up after them; the
+        // relay log says so with a position mark. (Only by GTID: elsewhere header end positions are not trusted.)
+        const start = (header.flags & LOG_EVENT_ARTIFICIAL_F) !== 0
+          ? (header.typeCode === EventType.MARIA_GTID_LIST ? header.logPos : 0) : header.logPos - header.eventLength;
+        if (start > tracker.pos) {
+          tracker.pos = start;
+          skipped = true;
+        }
+      }
+      // By GTID, the groups of filtered domains and ignored server ids are left out whole, and the GTID
+      // position written after them says they count as done (FLAG_IGN_GTIDS, as MariaDB's I/O thread does).
+      const ended = gtid && decoded ? groups.event(decoded) : undefined;
+      const group = groups.open?.gtid ?? ended;
+      const leftOut = !positional && (ignored.has(header.serverId) ||
+        (gtid !== undefined && group !== undefined && (domainFiltered(group.domainId) || ignored.has(group.serverId))));
+      if (leftOut) {
         tracker.advance(header);
         skipped = true;
+        if (ended) {
+          // Said at once, so that the SQL stage's positions do not wait for the next group to pass it.
+          gtid = gtid!.with(ended);
+          queue(gtidMark(GTID_LIST_IGN_GTIDS)[0]!);
+          queue(positionMark());
+          skipped = false;
+        }
         continue;
+      }
+      if (gtid && decoded?.type === 'gtid_list' && (header.flags & LOG_EVENT_ARTIFICIAL_F) !== 0 &&
+        ((decoded.flags ?? 0) & GTID_LIST_UNTIL_REACHED) !== 0) {
+        // The source reached UNTIL master_gtid_pos and ends the dump: the SQL stage stops at this event.
+        queue(raw);
+        await flush();
+        return 'until';
       }
       if (limit > 0 && relayLog.space() + pendingBytes > limit) await makeRoom();
       if (skipped) {
@@ -286,6 +356,7 @@ export class IoStage {
         skipped = false;
       }
       tracker.advance(header, decoded);
+      if (ended) gtid = gtid!.with(ended);
       queue(raw);
       if (pendingBytes >= FLUSH_BYTES) await flush();
     }
@@ -325,6 +396,10 @@ export class IoStage {
     }
   }
 }
+
+/** The events that begin, end or state a MariaDB event group, decoded in GTID mode. */
+const GROUP_EVENTS = new Set<number>([EventType.MARIA_GTID, EventType.MARIA_GTID_LIST, EventType.XID, EventType.XA_PREPARE,
+  EventType.QUERY]);
 
 function unlessCut(err: unknown): void {
   if (!(err instanceof RelayLogCutError)) throw err;

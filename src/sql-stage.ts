@@ -12,13 +12,18 @@ import {
   RelayLogCorruptError, RelayLogReadError, scanRelayFile, type RelayEvent, type RelayLog, type RelayPosition,
 } from './relaylog/relay-log.js';
 import { ErrorCodes, isConnectionError, mysqlFailure, ReplicationError } from './errors.js';
+import { GTID_LIST_IGN_GTIDS, GTID_LIST_UNTIL_REACHED, MariadbGtidPosition, type MariadbGtid } from './gtid/mariadb-gtid.js';
 import { sleep } from './sleep.js';
 import { SqlState } from './status.js';
 
-/** START SLAVE ... UNTIL: the SQL stage stops after the event group that reaches this position. */
+/**
+ * START SLAVE ... UNTIL: the SQL stage stops after the event group that reaches this position. With
+ * sourceGtidPos (UNTIL master_gtid_pos) the source stops sending there and says so in the stream.
+ */
 export type UntilCondition =
   | { sourceLogFile: string; sourceLogPos: number }
-  | { relayLogFile: string; relayLogPos: number };
+  | { relayLogFile: string; relayLogPos: number }
+  | { sourceGtidPos: string };
 
 export interface SqlStageCounters {
   /** sql_slave_skip_counter: events still to skip. */
@@ -73,6 +78,8 @@ interface OpenGroup {
   bytes: number;
   /** Entered by the skip counter: skipped whole. */
   skipped: boolean;
+  /** The MariaDB GTID the group began with: applied, skipped or filtered, it moves the GTID state. */
+  gtid?: MariadbGtid;
 }
 
 interface Waiter {
@@ -195,6 +202,15 @@ export class SqlStage {
     let batchBytes = 0;
     // The position after the last event read, when no transaction is open: saved when idle.
     let between: ChannelPosition | undefined;
+    // The MariaDB GTID state of what has been read up to here, kept with every position (its text formatted once
+    // per change, not per event). Read from the stored text when a MariaDB GTID first moves it: until then a
+    // channel that meets none (a MySQL source) leaves the stored state as it is.
+    let gtidText = this.position.gtidState;
+    let gtid: MariadbGtidPosition | undefined;
+    const gtidMoved = (move: (from: MariadbGtidPosition) => MariadbGtidPosition) => {
+      gtid = move(gtid ?? MariadbGtidPosition.parse(gtidText ?? ''));
+      gtidText = gtid.toString();
+    };
     // The events of the TRANSACTION_PAYLOAD read last, still to apply. Each stands at the payload's relay log
     // entry and the source position after it, so that no position saved falls inside the payload.
     const unpacked: { event: RelayEvent; decoded: DecodedEvent }[] = [];
@@ -204,6 +220,7 @@ export class SqlStage {
       relayLogPos: at === 'start' ? event.pos : event.endPos,
       sourceLogFile: tracker.file,
       sourceLogPos: tracker.pos,
+      gtidState: gtidText,
     });
     const open = (event: RelayEvent, decoded: DecodedEvent): OpenGroup => {
       if (group) {
@@ -215,6 +232,7 @@ export class SqlStage {
     const close = (event: RelayEvent, kind: TransactionGroup['kind'], rollback: boolean): TransactionGroup => {
       const g = group!;
       group = undefined;
+      if (g.gtid) gtidMoved((from) => from.with(g.gtid!));
       // A group the skip counter entered applies nothing but still moves the position.
       const closed: TransactionGroup = { kind: g.skipped ? 'transaction' : kind, events: g.skipped ? [] : g.events,
         start: g.start, end: here(event, 'end'), rollback: rollback && !g.skipped, database };
@@ -338,6 +356,7 @@ export class SqlStage {
         this.executedLogEntries++;
         const { header, event: e } = decoded;
         let ends: { kind: TransactionGroup['kind']; rollback: boolean } | undefined;
+        let untilGtidReached = false;
         const skipping = this.options.counters.skip > 0 && SKIP_COUNTED.has(e.type);
 
         switch (e.type) {
@@ -357,8 +376,16 @@ export class SqlStage {
               await this.retrying(() => applier.dropTemporaryTables());
             }
             break;
-          case 'previous_gtids':
           case 'gtid_list':
+            // FLAG_IGN_GTIDS: groups the I/O stage did not write (domain or server id filters) count as done; only
+            // the I/O stage's own list says so.
+            if (!group && header.serverId === this.options.replicaServerId && ((e.flags ?? 0) & GTID_LIST_IGN_GTIDS) !== 0) {
+              gtidMoved((from) => from.withAll(e.gtids));
+            }
+            untilGtidReached = e.flags !== undefined && (e.flags & GTID_LIST_UNTIL_REACHED) !== 0 &&
+              this.options.until !== undefined && 'sourceGtidPos' in this.options.until;
+            break;
+          case 'previous_gtids':
           case 'binlog_checkpoint':
           case 'stop':
           case 'heartbeat':
@@ -368,6 +395,7 @@ export class SqlStage {
           case 'gtid':
             group = open(event, decoded);
             group.events.push(decoded);
+            if (e.flavor === 'mariadb') group.gtid = { domainId: e.domainId, serverId: e.serverId, seqNo: e.seqNo };
             if (e.flavor === 'mariadb' && !e.standalone) group.begun = true;
             break;
           case 'query': {
@@ -439,6 +467,12 @@ export class SqlStage {
         } else if (!group) {
           between = here(event, 'end');
         }
+        if (untilGtidReached) {
+          await flush();
+          await saveBetween();
+          this.options.logger.info({ until: this.options.until }, 'SQL stage stopped because it reached its UNTIL master_gtid_pos');
+          return;
+        }
         if (batch.length >= maxGroups || batchBytes >= maxBytes || batch.at(-1)?.kind === 'ddl') await handOver();
       }
     } finally {
@@ -465,6 +499,8 @@ export class SqlStage {
   private untilReached(source: SourcePosition, relay: { relayLogFile: string; relayLogPos: number }): boolean {
     const until = this.options.until;
     if (!until) return false;
+    // The source itself ends a GTID until (GTID_LIST_UNTIL_REACHED).
+    if ('sourceGtidPos' in until) return false;
     const reached = 'sourceLogFile' in until
       ? compareSourcePositions(source, { file: until.sourceLogFile, pos: until.sourceLogPos }) >= 0
       : compareRelayPositions(relay, until) >= 0;
@@ -600,8 +636,12 @@ function compareRelayPositions(a: { relayLogFile: string; relayLogPos: number },
   return seq(a.relayLogFile) - seq(b.relayLogFile) || a.relayLogPos - b.relayLogPos;
 }
 
-/** Orders channel positions by their source position; an unknown position sorts first. */
+/**
+ * Orders channel positions by their relay log position, which only grows while the stage runs (source
+ * positions do not: a GTID channel moved to another source goes on in that source's files); an unknown
+ * position sorts first.
+ */
 function compareChannel(a: ChannelPosition, b: ChannelPosition | undefined): number {
   if (!b) return 1;
-  return compareSourcePositions({ file: a.sourceLogFile, pos: a.sourceLogPos }, { file: b.sourceLogFile, pos: b.sourceLogPos });
+  return compareRelayPositions(a, b);
 }

@@ -70,7 +70,7 @@ export interface ReplicaStatus {
   execSourceLogPos: number;
   relayLogSpace: number;
   /** Until_Condition of the running SQL stage, from startReplica's `until`. */
-  untilCondition: 'None' | 'Master' | 'Relay';
+  untilCondition: 'None' | 'Master' | 'Relay' | 'Gtid';
   untilLogFile: string;
   untilLogPos: number;
   /** Seconds_Behind_Master: null when a stage is not running. */
@@ -124,4 +124,16 @@ export interface ReplicaStatus {
    * server has this field): each is logged as a warning.
    */
   skippedProtectedEvents: number;
+  /** Using_Gtid: sourceUseGtid. */
+  usingGtid: 'No' | 'Slave_Pos' | 'Current_Pos';
+  /** Gtid_IO_Pos: the GTID position of the whole event groups received into the relay log (GTID mode). */
+  gtidIoPos: string;
+  /**
+   * Gtid_Slave_Pos: the GTID position applied, kept on the target with the rows. The channel's own, where the
+   * servers show one for all connections: domain ids of independent sources do not mix.
+   */
+  gtidSlavePos: string;
+  /** Replicate_Do_Domain_Ids / Replicate_Ignore_Domain_Ids. */
+  replicateDoDomainIds: number[];
+  replicateIgnoreDomainIds: number[];
 }

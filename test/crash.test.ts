@@ -127,3 +127,95 @@ describe('crash between a DDL and its position update', () => {
     }
   });
 });
+
+describe('kill -9 of a GTID channel', () => {
+  let source: TestServer;
+  let target: TestServer;
+  let conn: Connection;
+  /** The sequence number in domain 0 before the counter's first insert: insert i has GTID 0-113-(base + i). */
+  let base: number;
+
+  before(async () => {
+    [source, target] = await Promise.all([startMariaDb({ serverId: 113 }), startMariaDb({ serverId: 213, noBinlog: true })]);
+    conn = await source.connect();
+    // The type-rich workload in domain 1; in domain 0 a counter whose GTIDs say which rows they wrote.
+    await conn.query('SET gtid_domain_id = 1');
+    await createTypeRichSchema(conn, 'gcrash');
+    await runTransactions(conn, 'gcrash', { count: 300, seed: 21 });
+    await source.sql('CREATE DATABASE gcount', 'CREATE TABLE gcount.seqs (id INT PRIMARY KEY)');
+    base = Number(/(?:^|,)0-113-(\d+)/.exec(await gtidBinlogPos(source))![1]);
+  });
+
+  after(async () => {
+    await conn?.end();
+    await Promise.all([source?.destroy(), target?.destroy()]);
+  });
+
+  async function gtidBinlogPos(server: TestServer): Promise<string> {
+    const [row] = await server.sql('SELECT @@gtid_binlog_pos AS pos') as { pos: string }[];
+    return row!.pos;
+  }
+
+  /** The stored GTID state and the counter rows the target holds: the state must name exactly those rows. */
+  async function assertStateMatchesRows(): Promise<string> {
+    const [row] = await target.sql("SELECT gtid_state AS g FROM tributary.replication_position WHERE channel = 'g1'") as { g: string | null }[];
+    const state = row?.g ?? '';
+    const seq = /(?:^|,)0-113-(\d+)/.exec(state);
+    const expected = seq ? Math.max(0, Number(seq[1]) - base) : 0;
+    const [{ present }] = await target.sql("SELECT COUNT(*) AS present FROM information_schema.tables " +
+      "WHERE table_schema = 'gcount' AND table_name = 'seqs'") as [{ present: number }];
+    const [{ n, top }] = Number(present) > 0
+      ? await target.sql('SELECT COUNT(*) AS n, COALESCE(MAX(id), 0) AS top FROM gcount.seqs') as [{ n: number; top: number }]
+      : [{ n: 0, top: 0 }];
+    assert.deepEqual([Number(n), Number(top)], [expected, expected], `gtid_state ${state} against the counter rows`);
+    return state;
+  }
+
+  test('positions and the GTID state survive kill -9 exactly; restarted, the target equals the source', async () => {
+    const dataDir = await tempDir('gtid-crash');
+    const config = {
+      dataDir, serverId: 3001, channel: 'g1', maxRelayLogSize: 1 << 20,
+      target: { host: target.host, port: target.port, user: target.user, password: target.password },
+      source: { sourceHost: source.host, sourcePort: source.port, sourceUser: 'root', sourcePassword: '', sourceConnectRetry: 1,
+        sourceUseGtid: 'slave_pos' },
+    };
+    const rng = new Rng(2027);
+    const live = await source.connect();
+    await live.query('SET gtid_domain_id = 1');
+    const traffic = runTransactions(live, 'gcrash', { count: 1500, seed: 22 });
+    // The counter goes on for as long as the replica is being killed.
+    let killing = true;
+    const counter = (async () => {
+      const c = await source.connect();
+      for (let i = 1; killing; i++) await c.query(`INSERT INTO gcount.seqs VALUES (${i})`);
+      await c.end();
+    })();
+    const states = new Set<string>();
+    const behind: boolean[] = [];
+    for (let round = 0; round < 6; round++) {
+      const replica = await replicaProcess(config);
+      await new Promise((r) => setTimeout(r, rng.int(300, 2000)));
+      await replica.kill();
+      const state = await assertStateMatchesRows();
+      states.add(state);
+      behind.push(state !== await gtidBinlogPos(source));
+    }
+    killing = false;
+    await Promise.all([traffic, counter]);
+    await live.end();
+    assert.ok(states.size >= 3, `the kills landed at different GTID states: ${[...states].join(' | ')}`);
+    assert.ok(behind.filter(Boolean).length >= 3, `most kills landed before the replica caught up: ${behind}`);
+
+    const engine = await openEngine(target, { dataDir });
+    try {
+      await engine.startReplica('g1');
+      const pos = await gtidBinlogPos(source);
+      assert.equal(await engine.sourceGtidWait('g1', pos, 300), 0, JSON.stringify(await engine.replicaStatus('g1')));
+      assert.equal(await assertStateMatchesRows(), pos);
+      assert.equal((await engine.replicaStatus('g1')).gtidIoPos, pos);
+      await assertSameData(conn, await target.connect(), ['gcrash', 'gcount']);
+    } finally {
+      await engine.close();
+    }
+  });
+});

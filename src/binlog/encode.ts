@@ -86,3 +86,25 @@ export function encodeRotate(opts: { serverId: number; nextFile: string; positio
   ]);
   return crc ? withCrc(event) : event;
 }
+
+/**
+ * A Gtid_list (MariaDB): the GTID position `gtids` states, with flags in the top 4 bits of the count
+ * (FLAG_UNTIL_REACHED 1, FLAG_IGN_GTIDS 2). The replica's own (timestamp 0, logPos 0, artificial), as
+ * MariaDB's I/O thread writes one into its relay log for the groups it left out.
+ */
+export function encodeGtidList(opts: {
+  serverId: number; gtids: readonly { domainId: number; serverId: number; seqNo: bigint }[]; flags: number; checksumAlg: 0 | 1;
+}): Buffer {
+  const body = Buffer.alloc(4 + 16 * opts.gtids.length);
+  let p = body.writeUInt32LE(((opts.flags << 28) | opts.gtids.length) >>> 0, 0);
+  for (const g of opts.gtids) {
+    p = body.writeUInt32LE(g.domainId, p);
+    p = body.writeUInt32LE(g.serverId, p);
+    p = body.writeBigUInt64LE(g.seqNo, p);
+  }
+  const crc = opts.checksumAlg === 1 ? 4 : 0;
+  const event = Buffer.concat([
+    header(body.length + crc, EventType.MARIA_GTID_LIST, 0, opts.serverId, LOG_EVENT_ARTIFICIAL_F), body,
+  ]);
+  return crc ? withCrc(event) : event;
+}

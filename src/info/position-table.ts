@@ -9,6 +9,11 @@ export interface ChannelPosition {
   relayLogPos: number;
   sourceLogFile: string;
   sourceLogPos: number;
+  /**
+   * The GTID state the applied rows contain (for a MariaDB source its GTID position, 'domain-server-seq,...');
+   * undefined = not known here: a write leaves the stored one as it is.
+   */
+  gtidState?: string | undefined;
 }
 
 export interface PositionRow extends ChannelPosition {
@@ -64,10 +69,17 @@ export class PositionTable {
       source_log_pos BIGINT UNSIGNED NOT NULL,
       ddl_end_source_log_file VARCHAR(512) NULL,
       ddl_end_source_log_pos BIGINT UNSIGNED NULL,
+      gtid_state TEXT CHARACTER SET ascii NULL,
       updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6) ON UPDATE CURRENT_TIMESTAMP(6),
       PRIMARY KEY (server_id, channel)
     ) ENGINE=InnoDB`);
     await this.migrate(conn);
+  }
+
+  /** Earlier versions keyed the table by channel alone, and had no gtid_state. */
+  private async migrate(conn: Connection): Promise<void> {
+    await this.migrateServerId(conn);
+    await this.addColumn(conn, 'gtid_state', 'TEXT CHARACTER SET ascii NULL AFTER ddl_end_source_log_pos');
   }
 
   /**
@@ -76,12 +88,17 @@ export class PositionTable {
    * table was its own. Engines racing here are safe: the ALTER of the second fails with 1060 (the column is
    * there) after waiting for the first's.
    */
-  private async migrate(conn: Connection): Promise<void> {
-    const [columns] = await conn.query(`SHOW COLUMNS FROM ${this.name} LIKE 'server_id'`) as [unknown[], unknown];
+  private async migrateServerId(conn: Connection): Promise<void> {
+    await this.addColumn(conn, 'server_id', `INT UNSIGNED NOT NULL DEFAULT ${this.serverId} FIRST,
+        DROP PRIMARY KEY, ADD PRIMARY KEY (server_id, channel)`);
+  }
+
+  /** Adds a column a table of an earlier version lacks; a racing engine that added it first is no error. */
+  private async addColumn(conn: Connection, column: string, definition: string): Promise<void> {
+    const [columns] = await conn.query(`SHOW COLUMNS FROM ${this.name} LIKE '${column}'`) as [unknown[], unknown];
     if (columns.length > 0) return;
     try {
-      await conn.query(`ALTER TABLE ${this.name} ADD COLUMN server_id INT UNSIGNED NOT NULL DEFAULT ${this.serverId} FIRST,
-        DROP PRIMARY KEY, ADD PRIMARY KEY (server_id, channel)`);
+      await conn.query(`ALTER TABLE ${this.name} ADD COLUMN ${column} ${definition}`);
     } catch (err) {
       if ((err as { errno?: number }).errno !== ER_DUP_FIELDNAME) throw err;
     }
@@ -91,7 +108,7 @@ export class PositionTable {
     const [rows] = await conn.query(
       `SELECT relay_log_file AS relayLogFile, relay_log_pos AS relayLogPos, source_log_file AS sourceLogFile,
               source_log_pos AS sourceLogPos, ddl_end_source_log_file AS ddlEndSourceLogFile,
-              ddl_end_source_log_pos AS ddlEndSourceLogPos
+              ddl_end_source_log_pos AS ddlEndSourceLogPos, gtid_state AS gtidState
          FROM ${this.name} WHERE ${this.key}`,
     ) as [Record<string, unknown>[], unknown];
     const row = rows[0];
@@ -103,6 +120,7 @@ export class PositionTable {
       sourceLogPos: Number(row.sourceLogPos),
       ddlEndSourceLogFile: row.ddlEndSourceLogFile == null ? null : String(row.ddlEndSourceLogFile),
       ddlEndSourceLogPos: row.ddlEndSourceLogPos == null ? null : Number(row.ddlEndSourceLogPos),
+      ...(row.gtidState == null ? {} : { gtidState: String(row.gtidState) }),
     };
   }
 
@@ -110,13 +128,15 @@ export class PositionTable {
   writeSql(position: ChannelPosition, ddlEnd?: { file: string; pos: number }): string {
     const text = (s: string) => quoteString(s, '_utf8mb4');
     const marker = ddlEnd ? `${text(ddlEnd.file)}, ${ddlEnd.pos}` : 'NULL, NULL';
+    const gtid = position.gtidState === undefined ? undefined : quoteString(position.gtidState, '_ascii');
     return `INSERT INTO ${this.name} (server_id, channel, relay_log_file, relay_log_pos, source_log_file, source_log_pos,
-        ddl_end_source_log_file, ddl_end_source_log_pos)
+        ddl_end_source_log_file, ddl_end_source_log_pos, gtid_state)
       VALUES (${this.serverId}, ${this.channelLiteral}, ${text(position.relayLogFile)}, ${position.relayLogPos}, ${text(position.sourceLogFile)},
-        ${position.sourceLogPos}, ${marker})
+        ${position.sourceLogPos}, ${marker}, ${gtid ?? 'NULL'})
       ON DUPLICATE KEY UPDATE relay_log_file = VALUES(relay_log_file), relay_log_pos = VALUES(relay_log_pos),
         source_log_file = VALUES(source_log_file), source_log_pos = VALUES(source_log_pos),
-        ddl_end_source_log_file = VALUES(ddl_end_source_log_file), ddl_end_source_log_pos = VALUES(ddl_end_source_log_pos)`;
+        ddl_end_source_log_file = VALUES(ddl_end_source_log_file), ddl_end_source_log_pos = VALUES(ddl_end_source_log_pos)${
+  gtid === undefined ? '' : ', gtid_state = VALUES(gtid_state)'}`;
   }
 
   deleteSql(): string {

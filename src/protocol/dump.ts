@@ -24,6 +24,7 @@ import { EventSizeLimit } from './event-size.js';
 import { BINLOG_SEND_ANNOTATE_ROWS_EVENT, binlogDumpGtidPayload, binlogDumpPayload, parseErrPacket,
   registerReplicaPayload } from './packets.js';
 import type { MysqlGtidSet } from '../gtid/mysql-gtid-set.js';
+import { quoteString } from '../apply/sql-text.js';
 import { RawCommand, type CoreConnection, type WirePacket } from './raw-command.js';
 import { upgradeWithSsl, type SourceSsl } from './tls.js';
 
@@ -53,6 +54,11 @@ export interface DumpRequest {
    * together); the dump asks for everything else with COM_BINLOG_DUMP_GTID, and `file` / `position` are not sent.
    */
   mysqlGtidSet?: MysqlGtidSet | undefined;
+  /**
+   * MASTER_USE_GTID: a MariaDB source starts from this GTID position ('domain-server-seq,...') instead of
+   * file and position, and with `until` stops after that GTID position (START SLAVE UNTIL master_gtid_pos).
+   */
+  mariadbGtid?: { connectState: string; until?: string } | undefined;
 }
 
 /** slave_max_allowed_packet's default and maximum. */
@@ -173,6 +179,18 @@ export class BinlogDump {
         // 4 = MARIA_SLAVE_CAPABILITY_GTID: GTID, Binlog_checkpoint and other 10.0+ events are sent as they are
         // instead of being replaced by dummy events for an old replica.
         await query('SET @mariadb_slave_capability = 4');
+      }
+      if (req.mariadbGtid) {
+        if (flavor !== 'mariadb') {
+          throw new SourceError(`Fatal error: sourceUseGtid asks for MariaDB GTID positions, but source ${req.host}:` +
+            `${req.port} runs ${serverVersion}; set sourceUseGtid to 'no'`, { errno: ER_SLAVE_FATAL_ERROR, retryable: false });
+        }
+        // What a MariaDB replica sets (get_master_version_and_clock); strict mode and duplicate skipping at
+        // their defaults, as the position the source checks is ours alone.
+        await query(`SET @slave_connect_state = ${quoteString(req.mariadbGtid.connectState)}`);
+        await query('SET @slave_gtid_strict_mode = 0');
+        await query('SET @slave_gtid_ignore_duplicates = 0');
+        if (req.mariadbGtid.until !== undefined) await query(`SET @slave_until_gtid = ${quoteString(req.mariadbGtid.until)}`);
       }
       if (req.heartbeatPeriodSeconds > 0) {
         await query(`SET ${words.heartbeatVariable} = ${BigInt(Math.round(req.heartbeatPeriodSeconds * 1e9))}`);

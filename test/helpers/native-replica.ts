@@ -15,7 +15,8 @@ const FILTER_VARIABLE: Record<keyof ReplicationFilters, string> = {
   replicateRewriteDb: 'replicate_rewrite_db',
 };
 
-export type NativeUntil = { sourceLogFile: string; sourceLogPos: number } | { relayLogFile: string; relayLogPos: number };
+export type NativeUntil = { sourceLogFile: string; sourceLogPos: number } | { relayLogFile: string; relayLogPos: number } |
+  { sourceGtidPos: string };
 
 export interface NativeReplica {
   readonly server: TestServer;
@@ -36,6 +37,10 @@ export interface NativeReplica {
   relayLogFiles(name: string): Promise<string[]>;
   /** MASTER_POS_WAIT on the connection for everything `source` has logged; throws with the status if not reached. */
   catchUp(name: string, source: TestServer, timeoutSeconds?: number): Promise<void>;
+  /** CHANGE MASTER 'name' TO the source as root, MASTER_USE_GTID=slave_pos, and `extra`. */
+  changeSourceByGtid(name: string, source: TestServer, extra?: string): Promise<void>;
+  /** MASTER_GTID_WAIT for everything `source` has logged (its @@gtid_binlog_pos); throws with the status if not reached. */
+  gtidCatchUp(name: string, source: TestServer, timeoutSeconds?: number): Promise<void>;
   destroy(): Promise<void>;
 }
 
@@ -74,6 +79,8 @@ export function nativeReplica(server: TestServer): NativeReplica {
       let until = '';
       if (options.until && 'sourceLogFile' in options.until) {
         until = ` UNTIL MASTER_LOG_FILE=${quoteString(options.until.sourceLogFile)}, MASTER_LOG_POS=${options.until.sourceLogPos}`;
+      } else if (options.until && 'sourceGtidPos' in options.until) {
+        until = ` UNTIL MASTER_GTID_POS=${quoteString(options.until.sourceGtidPos)}`;
       } else if (options.until) {
         until = ` UNTIL RELAY_LOG_FILE=${quoteString(options.until.relayLogFile)}, RELAY_LOG_POS=${options.until.relayLogPos}`;
       }
@@ -115,6 +122,19 @@ export function nativeReplica(server: TestServer): NativeReplica {
       if (row?.waited === null || row?.waited === undefined || Number(row.waited) < 0) {
         throw new Error(`native connection '${name}' did not reach ${master!.File}:${master!.Position} ` +
           `(MASTER_POS_WAIT gave ${row?.waited}): ${JSON.stringify(await replica.status(name), null, 2)}`);
+      }
+    },
+    async changeSourceByGtid(name, source, extra) {
+      await server.sql(`CHANGE MASTER ${quoteString(name)} TO MASTER_HOST='${source.host}', MASTER_PORT=${source.port}, ` +
+        `MASTER_USER='${source.user}', MASTER_PASSWORD='${source.password}', MASTER_CONNECT_RETRY=1, ` +
+        `MASTER_USE_GTID=slave_pos${extra ? ', ' + extra : ''}`);
+    },
+    async gtidCatchUp(name, source, timeoutSeconds = 120) {
+      const [{ pos }] = await source.sql('SELECT @@gtid_binlog_pos AS pos') as [{ pos: string }];
+      const [row] = await server.sql(`SELECT MASTER_GTID_WAIT(${quoteString(pos)}, ${timeoutSeconds}) AS waited`) as { waited: number }[];
+      if (Number(row?.waited) !== 0) {
+        throw new Error(`native connection '${name}' did not reach GTID ${pos} (MASTER_GTID_WAIT gave ${row?.waited}): ` +
+          JSON.stringify(await replica.status(name), null, 2));
       }
     },
     destroy: () => server.destroy(),

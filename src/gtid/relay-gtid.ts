@@ -1,0 +1,60 @@
+// Gtid_IO_Pos found again in the relay log after a restart or a kill -9: the I/O stage states it at the head of
+// every relay log file it begins (its own Gtid_list), and after groups it left out (FLAG_IGN_GTIDS); the whole
+// groups after that in the last file move it on. The relay log is written before anything else records what
+// was received, so nothing kept beside it can be ahead of or behind it.
+import { BinlogDecoder, decodeHeader } from '../binlog/decoder.js';
+import { EventType } from '../binlog/events.js';
+import type { RelayLog } from '../relaylog/relay-log.js';
+import { MariadbGroupTracker } from './event-groups.js';
+import { MariadbGtidPosition } from './mariadb-gtid.js';
+
+/** The events read: the ones a group tracker needs, and those that keep the decoder's format. */
+const READ = new Set<number>([EventType.FORMAT_DESCRIPTION, EventType.MARIA_GTID, EventType.MARIA_GTID_LIST,
+  EventType.XID, EventType.XA_PREPARE, EventType.QUERY]);
+
+/**
+ * The GTID position of the whole groups the relay log holds, from the last file that states one at its head
+ * onwards (a cut may have left the last file without its head); undefined when no file does (none was written
+ * in GTID mode): the I/O stage then starts from the applied GTID state.
+ */
+export async function relayLogGtidPosition(relayLog: RelayLog, replicaServerId: number): Promise<MariadbGtidPosition | undefined> {
+  const files = relayLog.list();
+  for (let i = files.length - 1; i >= 0; i--) {
+    const position = await gtidPositionFrom(relayLog, files[i]!, replicaServerId);
+    if (position) return position;
+  }
+  return undefined;
+}
+
+/** Reads from the head of `file` to the end of the relay log; undefined when `file` states no position. */
+async function gtidPositionFrom(relayLog: RelayLog, file: string, replicaServerId: number): Promise<MariadbGtidPosition | undefined> {
+  const reader = relayLog.reader({ file, pos: 4 });
+  let decoder = new BinlogDecoder();
+  let groups = new MariadbGroupTracker();
+  let at = file;
+  let position: MariadbGtidPosition | undefined;
+  try {
+    for (let event = await reader.tryNext(); event; event = await reader.tryNext()) {
+      if (event.file !== at) {
+        if (!position) return undefined;
+        // Each file has its own head; a group cut at the end of one is sent again in the next.
+        at = event.file;
+        decoder = new BinlogDecoder();
+        groups = new MariadbGroupTracker();
+      }
+      const header = decodeHeader(event.raw);
+      if (!READ.has(header.typeCode)) continue;
+      const e = decoder.decode(event.raw).event;
+      if (e.type === 'gtid_list' && header.serverId === replicaServerId) {
+        // Our own: at a file's head, or after groups left out (FLAG_IGN_GTIDS), the whole position then.
+        position = MariadbGtidPosition.fromList(e.gtids);
+        continue;
+      }
+      const ended = groups.event(e);
+      if (ended && position) position = position.with(ended);
+    }
+  } finally {
+    await reader.close();
+  }
+  return position;
+}
