@@ -15,6 +15,8 @@ import { emptyFilters, validateFilters, type Decision, type ExplainQuery, type R
 import { DEFAULT_MAX_ALLOWED_PACKET } from './protocol/dump.js';
 import type { UntilCondition } from './sql-stage.js';
 import type { ReplicaStatus } from './status.js';
+import { provision, type ProvisionOptions } from './provision/provision.js';
+import type { ProvisionProgress } from './provision/progress.js';
 
 export type { UntilCondition };
 
@@ -268,6 +270,15 @@ export class ReplicationEngine {
     const found = this.channels.get(lowerConnectionName(channel));
     if (!found) return null;
     return found.waitForSourcePosition({ file, pos }, timeoutSeconds);
+  }
+
+  /**
+   * Copies from the channel's source every table its rules keep (replicate-rewrite-db applied), at one snapshot,
+   * creating databases and tables on the target from the source's definitions, and sets the channel's position to
+   * the snapshot's binlog coordinates. The channel must be stopped. Called again after a crash, it continues.
+   */
+  async provisionChannel(channel: string, options: ProvisionOptions = {}): Promise<ProvisionProgress> {
+    return this.serial(channel, () => provision(this.channel(channel), this.settings, options));
   }
 
   /** Stops every channel and writes their info files. */

@@ -1,0 +1,166 @@
+// provisionChannel against real servers: a source whose binlogs no longer reach back to its tables' creation,
+// written to the whole time, is copied through the channel's filters and rewrite at one snapshot, and replication
+// from the snapshot's coordinates leaves the target identical to the source; a copy killed with -9 continues and
+// ends exact; a target table that already holds rows is refused, changing nothing.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Connection } from 'mysql2/promise';
+import { ReplicationEngine, ReplicationError, type ProvisionProgress } from '../src/index.js';
+import { assertSameData } from './helpers/compare.js';
+import { catchUp, openEngine, tempDir, testLogger, until } from './helpers/replica.js';
+import { replicaProcess } from './helpers/replica-process.js';
+import { startMariaDb, type TestServer } from './helpers/servers.js';
+import { createTypeRichSchema, extremeRows, runTransactions } from './helpers/workload.js';
+
+const CHANNEL = 'p1';
+
+async function purgeBinlogs(source: TestServer): Promise<void> {
+  await source.sql('FLUSH BINARY LOGS');
+  const [last] = (await source.sql('SHOW BINARY LOGS') as { Log_name: string }[]).slice(-1);
+  await source.sql(`PURGE BINARY LOGS TO '${last!.Log_name}'`);
+}
+
+async function tableNames(server: TestServer, db: string): Promise<string[]> {
+  const rows = await server.sql(`SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${db}' ORDER BY 1`) as { t: string }[];
+  return rows.map((r) => r.t);
+}
+
+function sourceOptions(source: TestServer) {
+  return { sourceHost: source.host, sourcePort: source.port, sourceUser: 'root', sourcePassword: '', sourceConnectRetry: 1 };
+}
+
+async function sameData(source: TestServer, target: TestServer, databases: string[]): Promise<void> {
+  const [a, b] = await Promise.all([source.connect(), target.connect()]);
+  try {
+    await assertSameData(a, b, databases);
+  } finally {
+    await Promise.all([a.end(), b.end()]);
+  }
+}
+
+describe('provisionChannel', { timeout: 240_000 }, () => {
+  let source: TestServer;
+  let target: TestServer;
+  let conn: Connection;
+
+  before(async () => {
+    [source, target] = await Promise.all([startMariaDb({ serverId: 131 }), startMariaDb({ serverId: 231, noBinlog: true })]);
+    conn = await source.connect();
+    await createTypeRichSchema(conn, 'prov');
+    await extremeRows(conn, 'prov');
+    await runTransactions(conn, 'prov', { count: 1500, seed: 31 });
+    // A database the channel rewrites, a table its wild rule ignores, one it never sees, and a table in a system
+    // schema, which is never copied.
+    await source.sql('CREATE DATABASE src_rw', 'CREATE TABLE src_rw.kept (id INT PRIMARY KEY, v VARCHAR(20))',
+      "INSERT INTO src_rw.kept VALUES (1, 'one'), (2, 'two')", 'CREATE TABLE src_rw.ignored_t (id INT PRIMARY KEY)',
+      'INSERT INTO src_rw.ignored_t VALUES (1)', 'CREATE DATABASE skipped', 'CREATE TABLE skipped.t (id INT)',
+      'INSERT INTO skipped.t VALUES (1)', 'CREATE TABLE mysql.provision_marker (id INT PRIMARY KEY)');
+    await purgeBinlogs(source);
+  });
+
+  after(async () => {
+    await conn?.end();
+    await Promise.all([source?.destroy(), target?.destroy()]);
+  });
+
+  test('copies what the filters keep while the source is written, then replicates from the snapshot: identical', async () => {
+    const engine = await openEngine(target);
+    try {
+      await engine.changeReplicationSource(CHANNEL, sourceOptions(source));
+      await engine.changeReplicationFilter(CHANNEL, {
+        replicateIgnoreDb: ['skipped'], replicateWildIgnoreTable: ['src_rw.ignored%'], replicateRewriteDb: [['src_rw', 'rw']],
+      });
+      const traffic = runTransactions(await source.connect(), 'prov', { count: 1500, seed: 32 });
+      const reports: ProvisionProgress[] = [];
+      const done = await engine.provisionChannel(CHANNEL, { parallel: 3, chunkRows: 200, onProgress: (p) => reports.push(p) });
+      assert.equal(done.state, 'done');
+      assert.ok(reports.some((p) => p.state === 'copying' && p.secondsLeft !== null), 'a time estimate while copying');
+      const status = await engine.replicaStatus(CHANNEL);
+      assert.equal(status.provisionState, 'done');
+      assert.equal(status.provisionTablesDone, status.provisionTablesTotal);
+      assert.equal(status.provisionTablesTotal, (await tableNames(source, 'prov')).length + 1);
+      assert.ok(status.provisionRowsCopied > 1000 && status.provisionBytesCopied > status.provisionRowsCopied);
+      assert.equal(status.provisionSecondsLeft, null);
+      // The binlogs before the snapshot are gone: only the snapshot's coordinates let the channel replicate.
+      await engine.startReplica(CHANNEL);
+      await traffic;
+      await catchUp(engine, CHANNEL, source);
+      await sameData(source, target, ['prov']);
+      assert.deepEqual(await target.sql('SELECT id, v FROM rw.kept ORDER BY id'), [{ id: 1, v: 'one' }, { id: 2, v: 'two' }]);
+      assert.deepEqual(await tableNames(target, 'rw'), ['kept']);
+      assert.deepEqual(await tableNames(target, 'src_rw'), []);
+      assert.deepEqual(await tableNames(target, 'skipped'), []);
+      assert.ok(!(await tableNames(target, 'mysql')).includes('provision_marker'));
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test('a target table holding rows is refused, naming it, and nothing changes; dropExisting replaces it', async () => {
+    await target.sql('CREATE DATABASE IF NOT EXISTS refuse_db', 'CREATE TABLE refuse_db.kept (id INT PRIMARY KEY, v VARCHAR(20))',
+      "INSERT INTO refuse_db.kept VALUES (9, 'the target''s own')");
+    await source.sql('CREATE DATABASE refuse_src', 'CREATE TABLE refuse_src.a (id INT PRIMARY KEY)', 'INSERT INTO refuse_src.a VALUES (1)',
+      'CREATE TABLE refuse_src.kept (id INT PRIMARY KEY, v VARCHAR(20))', "INSERT INTO refuse_src.kept VALUES (1, 'source')");
+    const engine = await openEngine(target);
+    try {
+      await engine.changeReplicationSource('refuse', sourceOptions(source));
+      await engine.changeReplicationFilter('refuse', { replicateDoDb: ['refuse_src'], replicateRewriteDb: [['refuse_src', 'refuse_db']] });
+      await assert.rejects(engine.provisionChannel('refuse'), (err: unknown) => {
+        assert.ok(err instanceof ReplicationError);
+        assert.equal(err.errno, 1050);
+        assert.match(err.message, /refuse_db\.kept/);
+        return true;
+      });
+      assert.deepEqual(await tableNames(target, 'refuse_db'), ['kept'], 'no table created');
+      assert.deepEqual(await target.sql("SELECT * FROM tributary.provision_progress WHERE channel = 'refuse'"), []);
+      assert.deepEqual(await target.sql("SELECT * FROM tributary.replication_position WHERE channel = 'refuse'"), []);
+      const status = await engine.replicaStatus('refuse');
+      assert.equal(status.provisionState, '');
+      assert.equal(status.sourceLogFile, '');
+
+      await engine.provisionChannel('refuse', { dropExisting: true });
+      assert.deepEqual(await target.sql('SELECT id, v FROM refuse_db.kept'), [{ id: 1, v: 'source' }]);
+      assert.deepEqual(await tableNames(target, 'refuse_db'), ['a', 'kept']);
+      assert.notEqual((await engine.replicaStatus('refuse')).sourceLogFile, '');
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test('kill -9 during the copy, then open + provisionChannel again: continues and ends exact', async () => {
+    await source.sql('CREATE DATABASE crashp');
+    await createTypeRichSchema(conn, 'crashp');
+    await runTransactions(conn, 'crashp', { count: 1500, seed: 41 });
+    await purgeBinlogs(source);
+    const dataDir = await tempDir('provision-crash');
+    const targetOptions = { host: target.host, port: target.port, user: target.user, password: target.password };
+    const traffic = runTransactions(await source.connect(), 'crashp', { count: 1500, seed: 42 });
+    const replica = await replicaProcess({
+      dataDir, serverId: 3001, target: targetOptions, channel: 'crash',
+      source: sourceOptions(source), filters: { replicateDoDb: ['crashp'] }, provision: { parallel: 1, chunkRows: 20 },
+    });
+    // Killed once some tables are done and one is half copied, so that both ways of continuing are taken.
+    const progress = async () => await target.sql(
+      "SELECT state, rows_copied AS n FROM tributary.provision_progress WHERE channel = 'crash'").catch(() => []) as
+      { state: string; n: string }[];
+    await until('a table done and another half copied', async () => {
+      const rows = await progress();
+      return rows.some((r) => r.state === 'done') && rows.some((r) => r.state === 'copying' && Number(r.n) > 0);
+    }, 60_000);
+    await replica.kill();
+    const rows = await progress();
+    assert.ok(rows.some((r) => r.state === 'copying'), 'killed during the copy');
+
+    const engine = await ReplicationEngine.open({ dataDir, serverId: 3001, target: targetOptions, logger: testLogger() });
+    try {
+      const done = await engine.provisionChannel('crash', { parallel: 2, chunkRows: 200, start: true });
+      assert.equal(done.state, 'done');
+      await traffic;
+      await catchUp(engine, 'crash', source);
+      await sameData(source, target, ['crashp']);
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
