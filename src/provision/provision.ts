@@ -51,7 +51,7 @@ const TARGET_SESSION = "SET @@session.sql_mode='NO_AUTO_VALUE_ON_ZERO', @@sessio
 // paused while the target is slow, so the source must wait for it.
 const SOURCE_SESSION = "SET @@session.time_zone='+00:00', @@session.character_set_client=utf8mb4, " +
   '@@session.character_set_connection=utf8mb4, @@session.character_set_results=binary, ' +
-  '@@session.net_write_timeout=3600, @@session.transaction_isolation=\'REPEATABLE-READ\'';
+  '@@session.net_write_timeout=3600';
 
 interface CopyTable {
   sourceDb: string;
@@ -63,6 +63,8 @@ interface CopyTable {
   key: CopyColumn[];
   definition: string;
   estimatedRows: number;
+  /** ENUM/SET columns whose definition shows a '?' in a member (see createTable). */
+  questionableMembers: string[];
 }
 
 type Row = (Buffer | null)[];
@@ -211,17 +213,18 @@ class Provisioning {
       const targetDb = this.channel.keptTable(sourceDb, table);
       if (targetDb === undefined) continue;
       kept.set(tableKey(sourceDb, table), { sourceDb, table, targetDb, columns: [], key: [], definition: '',
-        estimatedRows: Number(text(r.estimate) ?? 0) });
+        estimatedRows: Number(text(r.estimate) ?? 0), questionableMembers: [] });
     }
     const notNull = new Set<string>();
     for (const r of await query(`SELECT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, COLUMN_NAME AS name, DATA_TYPE AS type,
-        CHARACTER_SET_NAME AS charset, IS_GENERATED AS generated, IS_NULLABLE AS nullable
+        CHARACTER_SET_NAME AS charset, IS_GENERATED AS generated, IS_NULLABLE AS nullable, COLUMN_TYPE AS full
         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA NOT IN (${system}) ORDER BY ORDINAL_POSITION`)) {
       const t = kept.get(tableKey(text(r.db)!, text(r.tbl)!));
       if (!t) continue;
       const name = text(r.name)!;
       if (text(r.nullable) === 'NO') notNull.add(`${tableKey(t.sourceDb, t.table)}\0${name}`);
       if (text(r.generated) === 'ALWAYS') continue;
+      if (/^(enum|set)\(.*\?/.test(text(r.full)!)) t.questionableMembers.push(name);
       t.columns.push({ name, dataType: text(r.type)!.toLowerCase(), charset: text(r.charset) });
     }
     const candidates = new Map<string, { table: CopyTable; index: string; columns: string[] }>();
@@ -240,9 +243,11 @@ class Provisioning {
       const key = columns.map((c) => t.columns.find((col) => col.name === c));
       if (key.every((c, i) => c && notNull.has(`${tableKey(t.sourceDb, t.table)}\0${columns[i]}`))) t.key = key as CopyColumn[];
     }
+    // Under binary results SHOW CREATE TABLE writes a 4-byte character of an ENUM member or default as '?'.
+    await meta.query('SET @@session.character_set_results=utf8mb4');
     for (const t of kept.values()) {
-      const [rows] = await meta.query(`SHOW CREATE TABLE ${qualifiedName(t.sourceDb, t.table)}`) as [Row[], unknown];
-      t.definition = (rows[0] as unknown as Record<string, Buffer>)['Create Table']!.toString('utf8');
+      const [rows] = await meta.query(`SHOW CREATE TABLE ${qualifiedName(t.sourceDb, t.table)}`) as [Record<string, unknown>[], unknown];
+      t.definition = text(rows[0]!['Create Table'])!;
     }
     return [...kept.values()];
   }
@@ -276,12 +281,15 @@ class Provisioning {
       connections.splice(1);
     }
     try {
-      for (const conn of connections) await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+      for (const conn of connections) {
+        await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+        await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+      }
     } finally {
       if (locked) await meta.query('UNLOCK TABLES');
     }
     const [rows] = await connections[0]!.query("SHOW STATUS LIKE 'binlog_snapshot_%'") as [Record<string, Buffer>[], unknown];
-    const value = (name: string) => rows.find((r) => r.Variable_name?.toString() === name)?.Value?.toString() ?? '';
+    const value = (name: string) => rows.find((r) => r.Variable_name?.toString().toLowerCase() === name)?.Value?.toString() ?? '';
     const snapshot = { file: value('binlog_snapshot_file'), pos: Number(value('binlog_snapshot_position')) };
     if (!snapshot.file || !Number.isSafeInteger(snapshot.pos) || snapshot.pos < 4) {
       throw new ReplicationError('ER_SLAVE_FATAL_ERROR', `the source reports no binlog coordinates for its snapshot ` +
@@ -299,6 +307,14 @@ class Provisioning {
       // Its foreign keys name their tables unqualified: in the target database.
       await target.query(`USE ${quoteIdentifier(t.targetDb)}`);
       await target.query(create);
+      if (t.questionableMembers.length) {
+        // MariaDB writes a 4-byte character of an ENUM or SET member as '?' in SHOW CREATE TABLE and
+        // information_schema, so the member may be misspelt here. Values are copied by index, so they stay right
+        // once the definition is; a table created on the target beforehand (empty) is kept as it is.
+        this.logger.warn({ table: `${t.targetDb}.${t.table}`, columns: t.questionableMembers }, 'provisioning: an ' +
+          "ENUM or SET member reads '?' in the source's definition, which MariaDB writes for 4-byte characters: " +
+          'check the members on the target, or create the table there (empty) before provisioning');
+      }
     }
     await target.query(this.progressTable.writeSql(tableProgress(t, snapshot, 'copying', 0, 0, '')));
   }
