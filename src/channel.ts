@@ -570,7 +570,11 @@ export class Channel {
     if (compareSourcePositions(sourceOf(this.applied), until) >= 0) return;
     await this.start(['IO_THREAD', 'SQL_THREAD'], { sourceLogFile: until.file, sourceLogPos: until.pos }, only);
     try {
-      while (this.sqlRunning && !(this.io?.running === 'No' && this.lastIoError.errno !== 0)) await new Promise((r) => setTimeout(r, 100));
+      // The SQL stage stops by itself at the first event at or past `until`; an idle source sends none.
+      const reached = () => compareSourcePositions(sourceOf(this.sql!.position), until) >= 0;
+      while (this.sqlRunning && !reached() && !(this.io?.running === 'No' && this.lastIoError.errno !== 0)) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
     } finally {
       await this.stop(['IO_THREAD', 'SQL_THREAD']);
     }

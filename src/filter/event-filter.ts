@@ -72,9 +72,9 @@ export class EventFilter {
     if (!judged || !repeat) {
       const source = event.tableMap;
       const db = rewriteDb(this.filters, source.database, this.options);
-      const decision = protectedRows(db, this.options) ??
-        (hasAnyRules(this.filters) ? filterRowEvent(this.filters, db, source.table, this.options) : undefined) ??
-        (this.options.tables?.(db, source.table) === false ? NOT_PROVISIONED : undefined);
+      let decision = protectedRows(db, this.options) ??
+        (hasAnyRules(this.filters) ? filterRowEvent(this.filters, db, source.table, this.options) : undefined);
+      if (decision?.apply !== false && this.options.tables?.(db, source.table) === false) decision = NOT_PROVISIONED;
       judged = { source, target: db === source.database ? source : { ...source, database: db }, ...(decision ? { decision } : {}) };
       this.maps.set(event.tableId, judged);
     }

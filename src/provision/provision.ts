@@ -302,8 +302,10 @@ class Provisioning {
     const create = targetDefinition(t.definition, t.table, t.targetDb);
     await target.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(t.targetDb)}`);
     const exists = await holdsRows(target, t) !== undefined;
-    if (exists && (this.options.dropExisting || owned)) await target.query(`DROP TABLE ${qualifiedName(t.targetDb, t.table)}`);
-    if (!exists || this.options.dropExisting || owned) {
+    // A table this provisioning began is emptied, keeping its definition (the source's, or one made beforehand).
+    if (exists && owned && !this.options.dropExisting) await target.query(`TRUNCATE TABLE ${qualifiedName(t.targetDb, t.table)}`);
+    if (exists && this.options.dropExisting) await target.query(`DROP TABLE ${qualifiedName(t.targetDb, t.table)}`);
+    if (!exists || this.options.dropExisting) {
       // Its foreign keys name their tables unqualified: in the target database.
       await target.query(`USE ${quoteIdentifier(t.targetDb)}`);
       await target.query(create);
