@@ -144,7 +144,7 @@ describe('provisionChannel', { timeout: 240_000 }, () => {
     }
   });
 
-  test('kill -9 during the copy, then open + provisionChannel again: continues and ends exact', async () => {
+  test('kill -9 twice during the copy, then open + provisionChannel again: continues and ends exact', async () => {
     await source.sql('CREATE DATABASE crashp');
     await createTypeRichSchema(conn, 'crashp');
     await runTransactions(conn, 'crashp', { count: 1500, seed: 41 });
@@ -153,21 +153,30 @@ describe('provisionChannel', { timeout: 240_000 }, () => {
     const dataDir = await tempDir('provision-crash');
     const targetOptions = { host: target.host, port: target.port, user: target.user, password: target.password };
     const traffic = runTransactions(await source.connect(), 'crashp', { count: 1500, seed: 42 });
-    const replica = await replicaProcess({
+    const config = {
       dataDir, serverId: 3001, target: targetOptions, channel: 'crash',
       source: sourceOptions(source), filters: { replicateDoDb: ['crashp'] }, provision: { parallel: 1, chunkRows: 20 },
-    });
+    };
+    const progress = async () => await target.sql("SELECT state, rows_copied AS n, snapshot_pos AS pos " +
+      "FROM tributary.provision_progress WHERE channel = 'crash'").catch(() => []) as { state: string; n: string; pos: string }[];
     // Killed once some tables are done and one is half copied, so that both ways of continuing are taken.
-    const progress = async () => await target.sql(
-      "SELECT state, rows_copied AS n FROM tributary.provision_progress WHERE channel = 'crash'").catch(() => []) as
-      { state: string; n: string }[];
+    const first = await replicaProcess(config);
     await until('a table done and another half copied', async () => {
       const rows = await progress();
       return rows.some((r) => r.state === 'done') && rows.some((r) => r.state === 'copying' && Number(r.n) > 0);
     }, 60_000);
-    await replica.kill();
-    const rows = await progress();
-    assert.ok(rows.some((r) => r.state === 'copying'), 'killed during the copy');
+    const [copying] = await first.status();
+    assert.equal(copying!.provisionState, 'copying');
+    assert.ok(copying!.provisionTablesDone < copying!.provisionTablesTotal && copying!.provisionRowsCopied > 0);
+    await first.kill();
+    const firstSnapshot = (await progress())[0]!.pos;
+    assert.ok((await progress()).some((r) => r.state === 'copying'), 'killed during the copy');
+    // The second process brings the finished tables to its own snapshot, then is killed while it copies.
+    const second = await replicaProcess(config);
+    await until('a table done at the second snapshot', async () =>
+      (await progress()).some((r) => r.pos !== firstSnapshot && r.state === 'done'), 60_000);
+    await second.kill();
+    assert.ok((await progress()).some((r) => r.state === 'copying'), 'killed again during the copy');
 
     const engine = await ReplicationEngine.open({ dataDir, serverId: 3001, target: targetOptions, logger: testLogger() });
     try {
