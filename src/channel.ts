@@ -121,6 +121,8 @@ export class Channel {
   private skippedProtectedEvents = 0;
   /** What provisionChannel did last in this process, for status(). */
   provisioning: ProvisionProgress | undefined;
+  /** Set while provisionChannel runs: the engine's close() stops it there. */
+  provisionAbort: AbortController | undefined;
 
   private constructor(
     readonly name: string,
@@ -572,7 +574,8 @@ export class Channel {
     try {
       // The SQL stage stops by itself at the first event at or past `until`; an idle source sends none.
       const reached = () => compareSourcePositions(sourceOf(this.sql!.position), until) >= 0;
-      while (this.sqlRunning && !reached() && !(this.io?.running === 'No' && this.lastIoError.errno !== 0)) {
+      while (this.sqlRunning && !reached() && !(this.io?.running === 'No' && this.lastIoError.errno !== 0) &&
+        !this.provisionAbort?.signal.aborted) {
         await new Promise((r) => setTimeout(r, 100));
       }
     } finally {

@@ -284,6 +284,8 @@ export class ReplicationEngine {
   /** Stops every channel and writes their info files. */
   async close(): Promise<void> {
     if (this.closed) return;
+    // A provisioning would hold its channel's queue until the copy ends; called again, it continues.
+    for (const c of this.channels.values()) c.provisionAbort?.abort();
     const closing = [...this.channels.values()].map((c) => this.serial(c.name, () => c.close()));
     this.closed = true;
     try {

@@ -144,7 +144,7 @@ describe('provisionChannel', { timeout: 240_000 }, () => {
     }
   });
 
-  test('kill -9 twice during the copy, then open + provisionChannel again: continues and ends exact', async () => {
+  test('kill -9 twice and close() during the copy, then open + provisionChannel again: continues and ends exact', async () => {
     await source.sql('CREATE DATABASE crashp');
     await createTypeRichSchema(conn, 'crashp');
     await runTransactions(conn, 'crashp', { count: 1500, seed: 41 });
@@ -178,7 +178,18 @@ describe('provisionChannel', { timeout: 240_000 }, () => {
     await second.kill();
     assert.ok((await progress()).some((r) => r.state === 'copying'), 'killed again during the copy');
 
-    const engine = await ReplicationEngine.open({ dataDir, serverId: 3001, target: targetOptions, logger: testLogger() });
+    // close() during the copy stops it there, and the next call continues too.
+    const open = () => ReplicationEngine.open({ dataDir, serverId: 3001, target: targetOptions, logger: testLogger() });
+    const closing = await open();
+    let onCopy = (): void => undefined;
+    const copied = new Promise<void>((resolve) => { onCopy = resolve; });
+    const stopped = closing.provisionChannel('crash', { parallel: 1, chunkRows: 20,
+      onProgress: (p) => p.state === 'copying' && p.rowsCopied > 0 && onCopy() });
+    await copied;
+    await closing.close();
+    await assert.rejects(stopped, (err: unknown) => err instanceof ReplicationError && err.errno === 1593 && /closing/.test(err.message));
+
+    const engine = await open();
     try {
       const done = await engine.provisionChannel('crash', { parallel: 2, chunkRows: 200, start: true });
       assert.equal(done.state, 'done');

@@ -87,8 +87,9 @@ export async function provision(channel: Channel, settings: EngineSettings, opti
       `'${channel.name}'; set it with changeReplicationSource`);
   }
   const run = new Provisioning(channel, settings, options, parallel, chunkRows);
+  channel.provisionAbort = new AbortController();
   try {
-    return await run.run();
+    return await run.run(channel.provisionAbort.signal);
   } catch (err) {
     if (channel.provisioning && run.changed) channel.provisioning = { ...channel.provisioning, state: 'failed' };
     if (err instanceof ReplicationError) throw err;
@@ -96,7 +97,8 @@ export async function provision(channel: Channel, settings: EngineSettings, opti
     throw new ReplicationError(failure, `provisioning of channel '${channel.name}' failed: ${failure.message}; ` +
       'call provisionChannel again to continue', { cause: err });
   } finally {
-    await run.close();
+    channel.provisionAbort = undefined;
+    run.destroy();
   }
 }
 
@@ -104,11 +106,12 @@ class Provisioning {
   /** Whether anything changed on the target: a refused call changes nothing, status included. */
   changed = false;
   private readonly progressTable: ProgressTable;
-  private readonly connections: { end(): Promise<void> }[] = [];
+  private readonly connections: Connection[] = [];
   private progress: ProvisionProgress = {
     state: 'snapshot', tablesDone: 0, tablesTotal: 0, rowsCopied: 0, bytesCopied: 0, secondsLeft: null, table: '',
   };
   private copiedThisRun = 0;
+  private signal: AbortSignal | undefined;
   private estimatedLeft = 0;
   private copyStarted = 0;
   private readonly logger;
@@ -120,11 +123,18 @@ class Provisioning {
     this.logger = settings.logger.child({ channel: channel.name, provisioning: true });
   }
 
+  /** After a success: each connection quits. */
   async close(): Promise<void> {
     await Promise.all(this.connections.splice(0).map((c) => c.end().catch(() => undefined)));
   }
 
-  async run(): Promise<ProvisionProgress> {
+  /** After a failure: a connection may be in the middle of a stream or a transaction (rolled back). */
+  destroy(): void {
+    for (const c of this.connections.splice(0)) c.destroy();
+  }
+
+  async run(signal: AbortSignal): Promise<ProvisionProgress> {
+    this.signal = signal;
     const target = await this.target();
     await this.progressTable.ensure(target);
     const previous = new Map((await this.progressTable.read(target)).map((p) => [tableKey(p.sourceDb, p.sourceTable), p]));
@@ -161,6 +171,7 @@ class Provisioning {
       await target.query(this.progressTable.deleteSql());
       await this.channel.change({ sourceLogFile: snapshot.file, sourceLogPos: snapshot.pos });
     }
+    this.checkAborted();
     for (const t of toCopy) await this.createTable(target, t, owned(t), snapshot);
 
     this.report({ state: 'copying' });
@@ -176,6 +187,13 @@ class Provisioning {
     await this.close();
     if (this.options.start) await this.channel.start(['IO_THREAD', 'SQL_THREAD']);
     return this.progress;
+  }
+
+  private checkAborted(): void {
+    if (this.signal?.aborted) {
+      throw new ReplicationError('ER_SLAVE_FATAL_ERROR', `provisioning of channel '${this.channel.name}' stopped: ` +
+        'the engine is closing; call provisionChannel again to continue');
+    }
   }
 
   private report(change: Partial<ProvisionProgress>): void {
@@ -367,6 +385,7 @@ class Provisioning {
       bytesCopied += literal.length + 1;
       pending = { rows: pending.rows + 1, bytes: pending.bytes + literal.length + 1 };
       if (pending.rows >= this.chunkRows) {
+        this.checkAborted();
         if (keyAt.length) lastKey = describeKey(keyAt.map((i) => row[i]!), t.key);
         await commit('copying');
       }
