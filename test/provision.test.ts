@@ -113,7 +113,7 @@ describe('provisionChannel', { timeout: 240_000 }, () => {
     }
   });
 
-  test('a target table holding rows is refused, naming it, and nothing changes; dropExisting replaces it', async () => {
+  test('a target table holding rows, or a source lock held past 10 s, refuses the call and changes nothing; dropExisting replaces the table', async () => {
     await target.sql('CREATE DATABASE IF NOT EXISTS refuse_db', 'CREATE TABLE refuse_db.kept (id INT PRIMARY KEY, v VARCHAR(20))',
       "INSERT INTO refuse_db.kept VALUES (9, 'the target''s own')");
     await source.sql('CREATE DATABASE refuse_src', 'CREATE TABLE refuse_src.a (id INT PRIMARY KEY)', 'INSERT INTO refuse_src.a VALUES (1)',
@@ -134,6 +134,15 @@ describe('provisionChannel', { timeout: 240_000 }, () => {
       const status = await engine.replicaStatus('refuse');
       assert.equal(status.provisionState, '');
       assert.equal(status.sourceLogFile, '');
+
+      // A table held by a long lock on the source: the brief read lock is waited for 10 s at most, changing nothing.
+      const holder = await source.connect();
+      await holder.query('LOCK TABLES refuse_src.a WRITE');
+      await assert.rejects(engine.provisionChannel('refuse', { dropExisting: true }),
+        (err: unknown) => err instanceof ReplicationError && err.errno === 1205 && /read lock/.test(err.message));
+      await holder.end();
+      assert.deepEqual(await target.sql('SELECT id, v FROM refuse_db.kept'), [{ id: 9, v: "the target's own" }]);
+      assert.equal((await engine.replicaStatus('refuse')).sourceLogFile, '');
 
       await engine.provisionChannel('refuse', { dropExisting: true });
       assert.deepEqual(await target.sql('SELECT id, v FROM refuse_db.kept'), [{ id: 1, v: 'source' }]);

@@ -41,6 +41,9 @@ const SYSTEM_SCHEMAS = ['mysql', 'sys', 'performance_schema', 'information_schem
 const STATEMENT_BYTES = 4 << 20;
 const ER_NO_SUCH_TABLE = 1146;
 const ER_SPECIFIC_ACCESS_DENIED = 1227;
+const ER_LOCK_WAIT_TIMEOUT = 1205;
+/** The longest the source's writes wait for provisioning's read lock. */
+const LOCK_WAIT_SECONDS = 10;
 
 // As the applier writes rows (no strict-mode rejection of what the source stored, explicit zeros kept in
 // AUTO_INCREMENT columns, TIMESTAMP in UTC), and without foreign key checks: tables arrive in any order.
@@ -290,10 +293,19 @@ class Provisioning {
   private async snapshot(meta: Connection, count: number): Promise<{ connections: Connection[]; snapshot: SourcePosition }> {
     const connections = await Promise.all(Array.from({ length: count }, () => this.source()));
     let locked = true;
+    // While FLUSH TABLES WITH READ LOCK waits for a long statement to end, it already holds every write back:
+    // the wait is bounded, so that the source is never stopped for more than a moment.
+    await meta.query(`SET @@session.lock_wait_timeout = ${LOCK_WAIT_SECONDS}`);
     try {
       await meta.query('FLUSH TABLES WITH READ LOCK');
     } catch (err) {
-      if ((err as { errno?: number }).errno !== ER_SPECIFIC_ACCESS_DENIED) throw err;
+      const errno = (err as { errno?: number }).errno;
+      if (errno === ER_LOCK_WAIT_TIMEOUT) {
+        throw new ReplicationError('ER_LOCK_WAIT_TIMEOUT', `provisioning could not take the source's read lock within ` +
+          `${LOCK_WAIT_SECONDS} s (a long statement or transaction holds a table); nothing was changed: call ` +
+          'provisionChannel again when it has ended');
+      }
+      if (errno !== ER_SPECIFIC_ACCESS_DENIED) throw err;
       this.logger.warn('provisioning: the source user may not FLUSH TABLES WITH READ LOCK (RELOAD); copying one table at a time');
       locked = false;
       connections.splice(1);
