@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Connection } from 'mysql2/promise';
 import { ReplicationEngine, ReplicationError, type ProvisionProgress } from '../src/index.js';
-import { assertSameData } from './helpers/compare.js';
+import { assertSameData, compareDatabases } from './helpers/compare.js';
 import { catchUp, openEngine, tempDir, testLogger, until } from './helpers/replica.js';
 import { replicaProcess } from './helpers/replica-process.js';
 import { startMariaDb, type TestServer } from './helpers/servers.js';
@@ -150,6 +150,46 @@ describe('provisionChannel', { timeout: 240_000 }, () => {
       assert.notEqual((await engine.replicaStatus('refuse')).sourceLogFile, '');
     } finally {
       await engine.close();
+    }
+  });
+
+  test('two sources provisioned at once into one target, one filtered and rewritten: identical', async () => {
+    const [alpha, beta] = await Promise.all([startMariaDb({ serverId: 132 }), startMariaDb({ serverId: 133 })]);
+    const engine = await openEngine(target);
+    try {
+      const [ca, cb] = await Promise.all([alpha.connect(), beta.connect()]);
+      await Promise.all([createTypeRichSchema(ca, 'alpha'), createTypeRichSchema(cb, 'beta')]);
+      await Promise.all([runTransactions(ca, 'alpha', { count: 800, seed: 51 }), runTransactions(cb, 'beta', { count: 800, seed: 52 })]);
+      await beta.sql('CREATE DATABASE b_small', 'CREATE TABLE b_small.t (id INT PRIMARY KEY, v VARCHAR(10))',
+        "INSERT INTO b_small.t VALUES (1, 'x'), (2, 'y')");
+      await Promise.all([purgeBinlogs(alpha), purgeBinlogs(beta), precreateEnumsTable(target, 'alpha'),
+        precreateEnumsTable(target, 'beta')]);
+      await engine.changeReplicationSource('alpha', sourceOptions(alpha));
+      await engine.changeReplicationSource('beta', sourceOptions(beta));
+      await engine.changeReplicationFilter('beta', {
+        replicateWildIgnoreTable: ['beta.wide'], replicateRewriteDb: [['b_small', 'b_rw']],
+      });
+      const traffic = Promise.all([runTransactions(ca, 'alpha', { count: 800, seed: 53 }),
+        runTransactions(cb, 'beta', { count: 800, seed: 54 })]);
+      await Promise.all([engine.provisionChannel('alpha', { parallel: 2, chunkRows: 100, start: true }),
+        engine.provisionChannel('beta', { parallel: 2, chunkRows: 100, start: true })]);
+      await traffic;
+      await Promise.all([ca.end(), cb.end()]);
+      await catchUp(engine, 'alpha', alpha);
+      await catchUp(engine, 'beta', beta);
+      await sameData(alpha, target, ['alpha']);
+      const [b, t] = await Promise.all([beta.connect(), target.connect()]);
+      try {
+        const diffs = await compareDatabases(b, t, ['beta']);
+        assert.deepEqual(diffs.map((d) => `${d.kind} ${d.table}`), ['missing-table wide']);
+      } finally {
+        await Promise.all([b.end(), t.end()]);
+      }
+      assert.deepEqual(await target.sql('SELECT id, v FROM b_rw.t ORDER BY id'), [{ id: 1, v: 'x' }, { id: 2, v: 'y' }]);
+      assert.deepEqual(await tableNames(target, 'b_small'), []);
+    } finally {
+      await engine.close();
+      await Promise.all([alpha.destroy(), beta.destroy()]);
     }
   });
 
