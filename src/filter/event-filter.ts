@@ -100,14 +100,15 @@ export class EventFilter {
     } catch (err) {
       if (!(err instanceof StatementParseError)) throw err;
       throw new StatementFilterError(`provisioning cannot tell which tables this statement changes (${err.message}); ` +
-        'call provisionChannel again with dropExisting', sql);
+        'call provisionChannel again with dropExisting: true, which copies every table again', sql);
     }
     if (parsed.transactionControl) return decision;
     const kept = parsed.tables.filter((t) => only(rewriteDb(this.filters, t.db, this.options), t.table));
     if (kept.length === 0) return NOT_PROVISIONED;
     if (kept.length < parsed.tables.length || parsed.databaseLevel) {
       throw new StatementFilterError('provisioning cannot bring this statement to its snapshot: it changes tables ' +
-        'copied at different snapshots; call provisionChannel again with dropExisting', sql);
+        'copied at different snapshots; call provisionChannel again with dropExisting: true, which copies every ' +
+        'table again', sql);
     }
     return decision;
   }

@@ -29,7 +29,10 @@ export interface ProvisionOptions {
   chunkRows?: number;
   /** Called after every chunk and every table, with the channel's provisioning status. */
   onProgress?: (progress: ProvisionProgress) => void;
-  /** Replace target tables that already hold rows (DROP and CREATE from the source's definition). Default false: refused. */
+  /**
+   * Replace target tables that already hold rows (DROP and CREATE from the source's definition), and copy every
+   * table again even when an interrupted provisioning had finished some. Default false: such a table is refused.
+   */
   dropExisting?: boolean;
   /** Start both stages of the channel once the copy is done. Default false. */
   start?: boolean;
@@ -143,9 +146,10 @@ class Provisioning {
     const previous = new Map((await this.progressTable.read(target)).map((p) => [tableKey(p.sourceDb, p.sourceTable), p]));
     const meta = await this.source();
     const tables = await this.keptTables(meta);
-    // A provisioning that finished is history: a new call starts afresh. One that did not is continued: the tables
-    // it finished are kept, the others (its own, whatever rows they hold) copied again.
-    const unfinished = [...previous.values()].some((p) => p.state === 'copying');
+    // A provisioning that finished is history: a new call starts afresh. One that did not is continued (unless
+    // dropExisting asks for everything again): the tables it finished are kept, the others (its own, whatever rows
+    // they hold) copied again.
+    const unfinished = !this.options.dropExisting && [...previous.values()].some((p) => p.state === 'copying');
     const done = unfinished ? tables.filter((t) => previous.get(tableKey(t.sourceDb, t.table))?.state === 'done') : [];
     const owned = (t: CopyTable) => unfinished && previous.has(tableKey(t.sourceDb, t.table));
     const toCopy = tables.filter((t) => !done.includes(t));
