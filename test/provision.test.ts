@@ -67,7 +67,7 @@ describe('provisionChannel', { timeout: 240_000 }, () => {
     await runTransactions(conn, 'prov', { count: 1500, seed: 31 });
     // A database the channel rewrites, a table its wild rule ignores, one it never sees, and a table in a system
     // schema, which is never copied.
-    await source.sql('CREATE DATABASE src_rw', 'CREATE TABLE src_rw.kept (id INT PRIMARY KEY, v VARCHAR(20))',
+    await source.sql('CREATE DATABASE src_rw CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci', 'CREATE TABLE src_rw.kept (id INT PRIMARY KEY, v VARCHAR(20))',
       "INSERT INTO src_rw.kept VALUES (1, 'one'), (2, 'two')", 'CREATE TABLE src_rw.ignored_t (id INT PRIMARY KEY)',
       'INSERT INTO src_rw.ignored_t VALUES (1)', 'CREATE DATABASE skipped', 'CREATE TABLE skipped.t (id INT)',
       'INSERT INTO skipped.t VALUES (1)', 'CREATE TABLE mysql.provision_marker (id INT PRIMARY KEY)');
@@ -91,6 +91,7 @@ describe('provisionChannel', { timeout: 240_000 }, () => {
       const reports: ProvisionProgress[] = [];
       const done = await engine.provisionChannel(CHANNEL, { parallel: 3, chunkRows: 200, onProgress: (p) => reports.push(p) });
       assert.equal(done.state, 'done');
+      assert.deepEqual(done.tablesWithoutKey, ['prov.nokey']);
       assert.ok(reports.some((p) => p.state === 'copying' && p.secondsLeft !== null), 'a time estimate while copying');
       const status = await engine.replicaStatus(CHANNEL);
       assert.equal(status.provisionState, 'done');
@@ -105,6 +106,8 @@ describe('provisionChannel', { timeout: 240_000 }, () => {
       await sameData(source, target, ['prov']);
       assert.deepEqual(await target.sql('SELECT id, v FROM rw.kept ORDER BY id'), [{ id: 1, v: 'one' }, { id: 2, v: 'two' }]);
       assert.deepEqual(await tableNames(target, 'rw'), ['kept']);
+      assert.deepEqual(await target.sql("SELECT DEFAULT_COLLATION_NAME AS c FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'rw'"),
+        [{ c: 'utf8mb4_unicode_ci' }], "the source database's defaults, for tables replication creates there later");
       assert.deepEqual(await tableNames(target, 'src_rw'), []);
       assert.deepEqual(await tableNames(target, 'skipped'), []);
       assert.ok(!(await tableNames(target, 'mysql')).includes('provision_marker'));

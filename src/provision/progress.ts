@@ -11,6 +11,8 @@ export interface ProvisionProgress {
   secondsLeft: number | null;
   /** The table a progress report is about, `db.table` of the source; '' for reports about the whole. */
   table: string;
+  /** Tables (`db.table` of the source) with neither a primary key nor a NOT NULL unique key: copied in no order. */
+  tablesWithoutKey: string[];
 }
 
 type ProvisionField = 'provisionState' | 'provisionTablesDone' | 'provisionTablesTotal' | 'provisionRowsCopied' |

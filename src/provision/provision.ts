@@ -69,6 +69,8 @@ interface CopyTable {
   key: CopyColumn[];
   definition: string;
   estimatedRows: number;
+  /** ` CHARACTER SET x COLLATE y` of the source database, for tables replication creates there later. */
+  databaseDefaults: string;
   /** ENUM/SET columns whose definition shows a '?' in a member (see createTable). */
   questionableMembers: string[];
 }
@@ -115,6 +117,7 @@ class Provisioning {
   private readonly connections: Connection[] = [];
   private progress: ProvisionProgress = {
     state: 'snapshot', tablesDone: 0, tablesTotal: 0, rowsCopied: 0, bytesCopied: 0, secondsLeft: null, table: '',
+    tablesWithoutKey: [],
   };
   private copiedThisRun = 0;
   private signal: AbortSignal | undefined;
@@ -156,7 +159,8 @@ class Provisioning {
     await this.refuseTablesWithRows(target, toCopy.filter((t) => !owned(t)));
 
     this.changed = true;
-    this.report({ tablesTotal: tables.length });
+    this.report({ tablesTotal: tables.length,
+      tablesWithoutKey: tables.filter((t) => !t.key.length).map((t) => `${t.sourceDb}.${t.table}`) });
     const copiers = await this.snapshot(meta, Math.max(1, Math.min(this.parallel, toCopy.length)));
     const snapshot = copiers.snapshot;
     this.logger.info({ snapshot, tables: tables.length, copy: toCopy.length, kept: done.length }, 'provisioning: snapshot taken');
@@ -238,8 +242,18 @@ class Provisioning {
       const targetDb = this.channel.keptTable(sourceDb, table);
       if (targetDb === undefined) continue;
       kept.set(tableKey(sourceDb, table), { sourceDb, table, targetDb, columns: [], key: [], definition: '',
-        estimatedRows: Number(text(r.estimate) ?? 0), questionableMembers: [] });
+        estimatedRows: Number(text(r.estimate) ?? 0), databaseDefaults: '', questionableMembers: [] });
     }
+    const defaults = new Map<string, string>();
+    for (const r of await query(`SELECT SCHEMA_NAME AS db, DEFAULT_CHARACTER_SET_NAME AS charset,
+        DEFAULT_COLLATION_NAME AS collation FROM information_schema.SCHEMATA`)) {
+      const [charset, collation] = [text(r.charset)!, text(r.collation)!];
+      // Names from the source: only plain ones become SQL (unquoted, as the grammar wants them).
+      if (/^\w{1,64}$/.test(charset) && /^\w{1,64}$/.test(collation)) {
+        defaults.set(text(r.db)!, ` CHARACTER SET ${charset} COLLATE ${collation}`);
+      }
+    }
+    for (const t of kept.values()) t.databaseDefaults = defaults.get(t.sourceDb) ?? '';
     const notNull = new Set<string>();
     for (const r of await query(`SELECT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, COLUMN_NAME AS name, DATA_TYPE AS type,
         CHARACTER_SET_NAME AS charset, IS_GENERATED AS generated, IS_NULLABLE AS nullable, COLUMN_TYPE AS full
@@ -334,7 +348,7 @@ class Provisioning {
 
   private async createTable(target: Connection, t: CopyTable, owned: boolean, snapshot: SourcePosition): Promise<void> {
     const create = targetDefinition(t.definition, t.table, t.targetDb);
-    await target.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(t.targetDb)}`);
+    await target.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(t.targetDb)}${t.databaseDefaults}`);
     const exists = await holdsRows(target, t) !== undefined;
     // A table this provisioning began is emptied, keeping its definition (the source's, or one made beforehand).
     if (exists && owned && !this.options.dropExisting) await target.query(`TRUNCATE TABLE ${qualifiedName(t.targetDb, t.table)}`);
