@@ -23,6 +23,9 @@ import { relayLogGtidPosition } from './gtid/relay-gtid.js';
 import { RelayLog, scanRelayFile } from './relaylog/relay-log.js';
 import { SqlStage, type SqlStageCounters, type UntilCondition } from './sql-stage.js';
 import type { ReplicaStatus } from './status.js';
+import { provisionFields, type ProvisionProgress } from './provision/progress.js';
+import type { SourceSsl } from './protocol/index.js';
+import { rewriteDb } from './filter/index.js';
 
 /** Options of changeReplicationSource; a key left out keeps its value. */
 export interface ReplicationSourceOptions {
@@ -139,6 +142,10 @@ export class Channel {
   private skippedProtectedEvents = 0;
   /** sourceGtidWait calls waiting for the applied GTID state to reach a position. */
   private gtidWaiters: { target: MariadbGtidPosition; resolve: (value: number) => void }[] = [];
+  /** What provisionChannel did last in this process, for status(). */
+  provisioning: ProvisionProgress | undefined;
+  /** Set while provisionChannel runs: the engine's close() stops it there. */
+  provisionAbort: AbortController | undefined;
 
   private constructor(
     readonly name: string,
@@ -358,7 +365,8 @@ export class Channel {
     this.counters.skip = count;
   }
 
-  async start(threads: ReplicaThread[], until?: UntilCondition): Promise<void> {
+  /** `only`: provisioning's catch-up (EventFilterOptions.tables). */
+  async start(threads: ReplicaThread[], until?: UntilCondition, only?: (db: string, table: string) => boolean): Promise<void> {
     if (!this.masterInfo.sourceHost) {
       throw new ReplicationError('ER_BAD_SLAVE', `Misconfigured slave: MASTER_HOST was not set for channel ` +
         `'${this.name}'; set it with changeReplicationSource`);
@@ -475,6 +483,7 @@ export class Channel {
             this.skippedProtectedEvents++;
             if (!repeat) this.logger.warn({ rule: decision.rule, reason: decision.reason }, 'event not applied');
           },
+          ...(only ? { tables: only } : {}),
         }),
         ...(until ? { until } : {}),
         delaySeconds: this.sqlDelay,
@@ -663,7 +672,48 @@ export class Channel {
       gtidSlavePos: applied.gtidState ?? '',
       replicateDoDomainIds: [...this.masterInfo.doDomainIds],
       replicateIgnoreDomainIds: [...this.masterInfo.ignoreDomainIds],
+      ...provisionFields(this.provisioning),
     };
+  }
+
+  // ---- provisioning (src/provision) ----
+
+  /** How provisioning connects to the source: as the I/O stage does. */
+  sourceSettings(): { host: string; port: number; user: string; password: string; ssl: SourceSsl | undefined } {
+    const m = this.masterInfo;
+    return { host: m.sourceHost, port: m.sourcePort, user: m.sourceUser, password: m.sourcePassword,
+      ssl: m.sslAllowed ? m : undefined };
+  }
+
+  /** The target database of a source table as the SQL stage applies its rows events; undefined when the rules keep it out. */
+  keptTable(db: string, table: string): string | undefined {
+    return this.explainFilter({ db, table }).apply ? rewriteDb(this.filters, db, this.filterOptions()) : undefined;
+  }
+
+  /**
+   * Applies the source from the channel's position up to `until` (a transaction boundary), to the tables `only`
+   * accepts, then stops both stages: provisioning brings the tables it copied before a crash to a new snapshot.
+   */
+  async catchUpTables(until: SourcePosition, only: (db: string, table: string) => boolean): Promise<void> {
+    const { stored } = await this.openApplier();
+    if (stored) this.applied = stored;
+    if (compareSourcePositions(sourceOf(this.applied), until) >= 0) return;
+    await this.start(['IO_THREAD', 'SQL_THREAD'], { sourceLogFile: until.file, sourceLogPos: until.pos }, only);
+    try {
+      // The SQL stage stops by itself at the first event at or past `until`; an idle source sends none.
+      const reached = () => compareSourcePositions(sourceOf(this.sql!.position), until) >= 0;
+      while (this.sqlRunning && !reached() && !(this.io?.running === 'No' && this.lastIoError.errno !== 0) &&
+        !this.provisionAbort?.signal.aborted) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    } finally {
+      await this.stop(['IO_THREAD', 'SQL_THREAD']);
+    }
+    const failed = this.lastSqlError.errno ? this.lastSqlError : this.lastIoError;
+    if (compareSourcePositions(sourceOf(this.applied), until) < 0) {
+      throw new ReplicationError('ER_SLAVE_FATAL_ERROR', `provisioning could not bring the tables it copied before to ` +
+        `${until.file}:${until.pos}: ${failed.errno ? `error ${failed.errno}: ${failed.message}` : 'the channel stopped before it'}`);
+    }
   }
 
   async close(): Promise<void> {

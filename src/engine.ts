@@ -17,6 +17,8 @@ import { DEFAULT_MAX_ALLOWED_PACKET } from './protocol/dump.js';
 import type { UntilCondition } from './sql-stage.js';
 import type { ReplicaStatus } from './status.js';
 import { MariadbGtidPosition } from './gtid/mariadb-gtid.js';
+import { provision, type ProvisionOptions } from './provision/provision.js';
+import type { ProvisionProgress } from './provision/progress.js';
 
 export type { UntilCondition };
 
@@ -298,9 +300,20 @@ export class ReplicationEngine {
     return found.waitForGtid(target, timeoutSeconds);
   }
 
+  /**
+   * Copies from the channel's source every table its rules keep (replicate-rewrite-db applied), at one snapshot,
+   * creating databases and tables on the target from the source's definitions, and sets the channel's position to
+   * the snapshot's binlog coordinates. The channel must be stopped. Called again after a crash, it continues.
+   */
+  async provisionChannel(channel: string, options: ProvisionOptions = {}): Promise<ProvisionProgress> {
+    return this.serial(channel, () => provision(this.channel(channel), this.settings, options));
+  }
+
   /** Stops every channel and writes their info files. */
   async close(): Promise<void> {
     if (this.closed) return;
+    // A provisioning would hold its channel's queue until the copy ends; called again, it continues.
+    for (const c of this.channels.values()) c.provisionAbort?.abort();
     const closing = [...this.channels.values()].map((c) => this.serial(c.name, () => c.close()));
     this.closed = true;
     try {

@@ -3,6 +3,8 @@ export {
 } from './engine.js';
 export type { ReplicationFilters, ExplainQuery } from './filter/index.js';
 export type { ReplicationSourceOptions, ReplicaThread } from './channel.js';
-export type { ReplicaStatus } from './status.js';
+export type { ReplicaStatus, ProvisionState } from './status.js';
 export type { MysqlDdlMode } from './apply/mysql-ddl.js';
+export type { ProvisionOptions } from './provision/provision.js';
+export type { ProvisionProgress } from './provision/progress.js';
 export { ReplicationError, ErrorCodes, type ErrorCode } from './errors.js';

@@ -136,4 +136,20 @@ export interface ReplicaStatus {
   /** Replicate_Do_Domain_Ids / Replicate_Ignore_Domain_Ids. */
   replicateDoDomainIds: number[];
   replicateIgnoreDomainIds: number[];
+  /**
+   * provisionChannel (ours, no server has these): what the last call in this process is doing. '' before any;
+   * 'snapshot' while it takes the snapshot and creates tables; 'catching up' while it brings tables copied before a
+   * crash to the new snapshot; 'copying'; 'done'; 'failed' (the error is thrown by provisionChannel; calling it
+   * again continues).
+   */
+  provisionState: ProvisionState;
+  provisionTablesDone: number;
+  provisionTablesTotal: number;
+  /** Rows and bytes (of SQL text) on the target, tables copied before a crash included. */
+  provisionRowsCopied: number;
+  provisionBytesCopied: number;
+  /** An estimate from the copy rate and the source's row estimates; null before one can be made and when not copying. */
+  provisionSecondsLeft: number | null;
 }
+
+export type ProvisionState = '' | 'snapshot' | 'catching up' | 'copying' | 'done' | 'failed';

@@ -28,7 +28,17 @@ export interface EventFilterOptions extends FilterOptions {
   protectedDatabase?: string;
   /** Told of each event the protected-database rule drops; `repeat` for more rows events of a table already told. */
   onProtected?: (decision: Decision, repeat: boolean) => void;
+  /**
+   * Provisioning's catch-up (src/provision): only changes to the tables this accepts (target names, after
+   * replicate-rewrite-db) are applied, after the rules; a statement changing some of them and others is refused.
+   */
+  tables?: (db: string, table: string) => boolean;
 }
+
+const NOT_PROVISIONED: Decision = {
+  apply: false, rule: 'provisioning',
+  reason: 'provisioning brings only the tables it copied before to its new snapshot; this one is copied at that snapshot',
+};
 
 export class StatementFilterError extends Error {
   constructor(message: string, readonly statement: string) {
@@ -42,7 +52,8 @@ export class EventFilter {
   private readonly maps = new Map<bigint, { source: TableMapEvent; target: TableMapEvent; decision?: Decision }>();
 
   constructor(private readonly filters: ReplicationFilters, private readonly options: EventFilterOptions = {}) {
-    this.active = hasAnyRules(filters) || filters.replicateRewriteDb.length > 0 || options.protectedDatabase !== undefined;
+    this.active = hasAnyRules(filters) || filters.replicateRewriteDb.length > 0 || options.protectedDatabase !== undefined ||
+      options.tables !== undefined;
   }
 
   /** The default database a Query event runs with on the target: its own, after replicate-rewrite-db. */
@@ -61,8 +72,9 @@ export class EventFilter {
     if (!judged || !repeat) {
       const source = event.tableMap;
       const db = rewriteDb(this.filters, source.database, this.options);
-      const decision = protectedRows(db, this.options) ??
+      let decision = protectedRows(db, this.options) ??
         (hasAnyRules(this.filters) ? filterRowEvent(this.filters, db, source.table, this.options) : undefined);
+      if (decision?.apply !== false && this.options.tables?.(db, source.table) === false) decision = NOT_PROVISIONED;
       judged = { source, target: db === source.database ? source : { ...source, database: db }, ...(decision ? { decision } : {}) };
       this.maps.set(event.tableId, judged);
     }
@@ -78,6 +90,30 @@ export class EventFilter {
    * when it mentions the protected database and cannot be parsed.
    */
   statement(event: StatementEvent): Decision {
+    const decision = this.judgeStatement(event);
+    const only = this.options.tables;
+    if (!only || !decision.apply) return decision;
+    const { text: sql, options: parse } = statementParse(event, this.options.charsetOf);
+    let parsed: UpdatedTables;
+    try {
+      parsed = updatedTables(sql, this.database(event), parse);
+    } catch (err) {
+      if (!(err instanceof StatementParseError)) throw err;
+      throw new StatementFilterError(`provisioning cannot tell which tables this statement changes (${err.message}); ` +
+        'call provisionChannel again with dropExisting: true, which copies every table again', sql);
+    }
+    if (parsed.transactionControl) return decision;
+    const kept = parsed.tables.filter((t) => only(rewriteDb(this.filters, t.db, this.options), t.table));
+    if (kept.length === 0) return NOT_PROVISIONED;
+    if (kept.length < parsed.tables.length || parsed.databaseLevel) {
+      throw new StatementFilterError('provisioning cannot bring this statement to its snapshot: it changes tables ' +
+        'copied at different snapshots; call provisionChannel again with dropExisting: true, which copies every ' +
+        'table again', sql);
+    }
+    return decision;
+  }
+
+  private judgeStatement(event: StatementEvent): Decision {
     if (this.options.protectedDatabase === undefined && !hasAnyRules(this.filters)) return NO_RULES;
     const { text: sql, options: parse } = statementParse(event, this.options.charsetOf);
     const statement: StatementText = { sql, defaultDb: this.database(event), parse };

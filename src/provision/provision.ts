@@ -1,0 +1,456 @@
+// provisionChannel: copies what a channel's rules keep from its source to the target, at one snapshot, and points
+// the channel at that snapshot's binlog coordinates (ARCHITECTURE.md, "Provisioning").
+//
+// The snapshot: FLUSH TABLES WITH READ LOCK is held only while every copy connection opens START TRANSACTION WITH
+// CONSISTENT SNAPSHOT and SHOW MASTER STATUS is read, so all connections see the source at the same binlog
+// coordinates. Tables are copied whole, in key order, in chunks: each chunk commits on the target with the
+// table's progress row, and the last one marks the table done.
+//
+// After a crash the snapshot is gone. A new one is taken; the tables done before are brought to it by the
+// channel's own SQL stage (applying the source from the channel's position, which is the old snapshot's, up to the
+// new one, to those tables only); the tables not done are copied again from the start at the new snapshot.
+import mysql from 'mysql2';
+import type { Connection } from 'mysql2/promise';
+import type { Channel, EngineSettings } from '../channel.js';
+import { qualifiedName, quoteIdentifier, quoteString } from '../apply/sql-text.js';
+import type { SourcePosition } from '../binlog/position.js';
+import { mysqlFailure, ReplicationError } from '../errors.js';
+import { PositionTable } from '../info/position-table.js';
+import { upgradeWithSsl } from '../protocol/tls.js';
+import { targetDefinition } from './definition.js';
+import { ProgressTable, type TableProgress } from './progress-table.js';
+import { secondsLeft, type ProvisionProgress } from './progress.js';
+import { describeKey, insertHead, rowLiteral, selectRows, type CopyColumn } from './values.js';
+
+export interface ProvisionOptions {
+  /** Tables copied at once, each on its own source and target connection. Default 4. */
+  parallel?: number;
+  /** Rows per target transaction (with the table's progress row). Default 1000. */
+  chunkRows?: number;
+  /** Called after every chunk and every table, with the channel's provisioning status. */
+  onProgress?: (progress: ProvisionProgress) => void;
+  /**
+   * Replace target tables that already hold rows (DROP and CREATE from the source's definition), and copy every
+   * table again even when an interrupted provisioning had finished some. Default false: such a table is refused.
+   */
+  dropExisting?: boolean;
+  /** Start both stages of the channel once the copy is done. Default false. */
+  start?: boolean;
+}
+
+/** Never copied: the servers' own schemas (seed 004's list of what an RDS replica must ignore). */
+const SYSTEM_SCHEMAS = ['mysql', 'sys', 'performance_schema', 'information_schema'];
+/** One INSERT's SQL text at most, below any max_allowed_packet a target keeps (16 MiB by default). */
+const STATEMENT_BYTES = 4 << 20;
+const ER_NO_SUCH_TABLE = 1146;
+const ER_SPECIFIC_ACCESS_DENIED = 1227;
+const ER_LOCK_WAIT_TIMEOUT = 1205;
+/** The longest the source's writes wait for provisioning's read lock. */
+const LOCK_WAIT_SECONDS = 10;
+
+// As the applier writes rows (no strict-mode rejection of what the source stored, explicit zeros kept in
+// AUTO_INCREMENT columns, TIMESTAMP in UTC), and without foreign key checks: tables arrive in any order.
+const TARGET_SESSION = "SET @@session.sql_mode='NO_AUTO_VALUE_ON_ZERO', @@session.time_zone='+00:00', " +
+  '@@session.character_set_client=utf8mb4, @@session.character_set_results=utf8mb4, ' +
+  '@@session.collation_connection=utf8mb4_general_ci, @@session.foreign_key_checks=0, @@session.autocommit=1';
+// Values as the bytes the tables hold (character_set_results=binary), TIMESTAMP in UTC; the connection is
+// paused while the target is slow, so the source must wait for it.
+const SOURCE_SESSION = "SET @@session.time_zone='+00:00', @@session.character_set_client=utf8mb4, " +
+  '@@session.character_set_connection=utf8mb4, @@session.character_set_results=binary, ' +
+  '@@session.net_write_timeout=3600';
+
+interface CopyTable {
+  sourceDb: string;
+  table: string;
+  targetDb: string;
+  /** Without generated columns, which the target computes. */
+  columns: CopyColumn[];
+  /** The primary key, or a unique key of NOT NULL columns; [] when there is none (copied whole in one pass). */
+  key: CopyColumn[];
+  definition: string;
+  estimatedRows: number;
+  /** ` CHARACTER SET x COLLATE y` of the source database, for tables replication creates there later. */
+  databaseDefaults: string;
+  /** ENUM/SET columns whose definition shows a '?' in a member (see createTable). */
+  questionableMembers: string[];
+}
+
+type Row = (Buffer | null)[];
+
+export async function provision(channel: Channel, settings: EngineSettings, options: ProvisionOptions): Promise<ProvisionProgress> {
+  const parallel = options.parallel ?? 4;
+  const chunkRows = options.chunkRows ?? 1000;
+  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) {
+    throw new ReplicationError('ER_WRONG_ARGUMENTS', `parallel must be an integer from 1 to 64, got ${parallel}`);
+  }
+  if (!Number.isInteger(chunkRows) || chunkRows < 1) {
+    throw new ReplicationError('ER_WRONG_ARGUMENTS', `chunkRows must be an integer >= 1, got ${chunkRows}`);
+  }
+  if (channel.ioRunning || channel.sqlRunning) {
+    throw new ReplicationError('ER_SLAVE_MUST_STOP', `This operation cannot be performed with a running slave; ` +
+      `run stopReplica('${channel.name}') first`);
+  }
+  if (!channel.sourceSettings().host) {
+    throw new ReplicationError('ER_BAD_SLAVE', `Misconfigured slave: MASTER_HOST was not set for channel ` +
+      `'${channel.name}'; set it with changeReplicationSource`);
+  }
+  const run = new Provisioning(channel, settings, options, parallel, chunkRows);
+  channel.provisionAbort = new AbortController();
+  try {
+    return await run.run(channel.provisionAbort.signal);
+  } catch (err) {
+    if (channel.provisioning && run.changed) channel.provisioning = { ...channel.provisioning, state: 'failed' };
+    if (err instanceof ReplicationError) throw err;
+    const failure = mysqlFailure(err, 'ER_SLAVE_FATAL_ERROR');
+    throw new ReplicationError(failure, `provisioning of channel '${channel.name}' failed: ${failure.message}; ` +
+      'call provisionChannel again to continue', { cause: err });
+  } finally {
+    channel.provisionAbort = undefined;
+    run.destroy();
+  }
+}
+
+class Provisioning {
+  /** Whether anything changed on the target: a refused call changes nothing, status included. */
+  changed = false;
+  private readonly progressTable: ProgressTable;
+  private readonly connections: Connection[] = [];
+  private progress: ProvisionProgress = {
+    state: 'snapshot', tablesDone: 0, tablesTotal: 0, rowsCopied: 0, bytesCopied: 0, secondsLeft: null, table: '',
+    tablesWithoutKey: [],
+  };
+  private copiedThisRun = 0;
+  private signal: AbortSignal | undefined;
+  private estimatedLeft = 0;
+  private copyStarted = 0;
+  private readonly logger;
+
+  constructor(private readonly channel: Channel, private readonly settings: EngineSettings,
+    private readonly options: ProvisionOptions, private readonly parallel: number, private readonly chunkRows: number) {
+    const database = new PositionTable(settings.positionTable, channel.name, settings.serverId).database;
+    this.progressTable = new ProgressTable(database, settings.serverId, channel.name);
+    this.logger = settings.logger.child({ channel: channel.name, provisioning: true });
+  }
+
+  /** After a success: each connection quits. */
+  async close(): Promise<void> {
+    await Promise.all(this.connections.splice(0).map((c) => c.end().catch(() => undefined)));
+  }
+
+  /** After a failure: a connection may be in the middle of a stream or a transaction (rolled back). */
+  destroy(): void {
+    for (const c of this.connections.splice(0)) c.destroy();
+  }
+
+  async run(signal: AbortSignal): Promise<ProvisionProgress> {
+    this.signal = signal;
+    const target = await this.target();
+    await this.progressTable.ensure(target);
+    const previous = new Map((await this.progressTable.read(target)).map((p) => [tableKey(p.sourceDb, p.sourceTable), p]));
+    const meta = await this.source();
+    const tables = await this.keptTables(meta);
+    // A provisioning that finished is history: a new call starts afresh. One that did not is continued (unless
+    // dropExisting asks for everything again): the tables it finished are kept, the others (its own, whatever rows
+    // they hold) copied again.
+    const unfinished = !this.options.dropExisting && [...previous.values()].some((p) => p.state === 'copying');
+    const done = unfinished ? tables.filter((t) => previous.get(tableKey(t.sourceDb, t.table))?.state === 'done') : [];
+    const owned = (t: CopyTable) => unfinished && previous.has(tableKey(t.sourceDb, t.table));
+    const toCopy = tables.filter((t) => !done.includes(t));
+    await this.refuseTablesWithRows(target, toCopy.filter((t) => !owned(t)));
+
+    this.changed = true;
+    this.report({ tablesTotal: tables.length,
+      tablesWithoutKey: tables.filter((t) => !t.key.length).map((t) => `${t.sourceDb}.${t.table}`) });
+    const copiers = await this.snapshot(meta, Math.max(1, Math.min(this.parallel, toCopy.length)));
+    const snapshot = copiers.snapshot;
+    this.logger.info({ snapshot, tables: tables.length, copy: toCopy.length, kept: done.length }, 'provisioning: snapshot taken');
+    if (done.length) {
+      for (const t of done) {
+        const p = previous.get(tableKey(t.sourceDb, t.table))!;
+        this.report({ tablesDone: this.progress.tablesDone + 1, rowsCopied: this.progress.rowsCopied + p.rows,
+          bytesCopied: this.progress.bytesCopied + p.bytes });
+      }
+      for (const t of toCopy) {
+        const p = previous.get(tableKey(t.sourceDb, t.table));
+        if (p) this.logger.info({ table: `${t.sourceDb}.${t.table}`, lastKey: p.lastKey, rows: p.rows },
+          'provisioning: a table the crash interrupted is copied again from its start at the new snapshot');
+      }
+      this.report({ state: 'catching up' });
+      const kept = new Set(done.map((t) => tableKey(t.targetDb, t.table)));
+      await this.channel.catchUpTables(snapshot, (db, table) => kept.has(tableKey(db, table)));
+    } else {
+      await target.query(this.progressTable.deleteSql());
+      await this.channel.change({ sourceLogFile: snapshot.file, sourceLogPos: snapshot.pos });
+    }
+    this.checkAborted();
+    for (const t of toCopy) await this.createTable(target, t, owned(t), snapshot);
+
+    this.report({ state: 'copying' });
+    this.estimatedLeft = toCopy.reduce((n, t) => n + t.estimatedRows, 0);
+    this.copyStarted = Date.now();
+    const queue = [...toCopy].sort((a, b) => b.estimatedRows - a.estimatedRows);
+    await Promise.all(copiers.connections.map(async (source) => {
+      const conn = await this.target();
+      for (let t = queue.shift(); t; t = queue.shift()) await this.copyTable(source, conn, t, snapshot);
+    }));
+    this.report({ state: 'done', secondsLeft: 0, table: '' });
+    this.logger.info({ snapshot, rows: this.progress.rowsCopied }, 'provisioning done');
+    await this.close();
+    if (this.options.start) await this.channel.start(['IO_THREAD', 'SQL_THREAD']);
+    return this.progress;
+  }
+
+  private checkAborted(): void {
+    if (this.signal?.aborted) {
+      throw new ReplicationError('ER_SLAVE_FATAL_ERROR', `provisioning of channel '${this.channel.name}' stopped: ` +
+        'the engine is closing; call provisionChannel again to continue');
+    }
+  }
+
+  private report(change: Partial<ProvisionProgress>): void {
+    this.progress = { ...this.progress, ...change };
+    this.channel.provisioning = this.progress;
+    this.options.onProgress?.(this.progress);
+  }
+
+  private async target(): Promise<Connection> {
+    const conn = await mysqlConnection({ ...this.settings.target, charset: 'BINARY', flags: ['-SESSION_TRACK'] });
+    this.connections.push(conn);
+    await conn.query(TARGET_SESSION);
+    return conn;
+  }
+
+  private async source(): Promise<Connection> {
+    const s = this.channel.sourceSettings();
+    const conn = await mysqlConnection({ host: s.host, port: s.port, user: s.user, password: s.password,
+      charset: 'BINARY', flags: ['-SESSION_TRACK'] }, s.ssl ? (core) => upgradeWithSsl(core, s.ssl!, s.host) : undefined);
+    this.connections.push(conn);
+    await conn.query(SOURCE_SESSION);
+    return conn;
+  }
+
+  /** Every base table outside the system schemas that the channel's rules keep, with what copying it needs. */
+  private async keptTables(meta: Connection): Promise<CopyTable[]> {
+    const system = SYSTEM_SCHEMAS.map((s) => quoteString(s)).join(', ');
+    const text = (v: unknown) => Buffer.isBuffer(v) ? v.toString('utf8') : v === null ? null : String(v);
+    const query = async (sql: string) => (await meta.query(sql))[0] as Record<string, unknown>[];
+    const kept = new Map<string, CopyTable>();
+    for (const r of await query(`SELECT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, TABLE_ROWS AS estimate
+        FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN (${system})`)) {
+      const sourceDb = text(r.db)!;
+      const table = text(r.tbl)!;
+      const targetDb = this.channel.keptTable(sourceDb, table);
+      if (targetDb === undefined) continue;
+      kept.set(tableKey(sourceDb, table), { sourceDb, table, targetDb, columns: [], key: [], definition: '',
+        estimatedRows: Number(text(r.estimate) ?? 0), databaseDefaults: '', questionableMembers: [] });
+    }
+    const defaults = new Map<string, string>();
+    for (const r of await query(`SELECT SCHEMA_NAME AS db, DEFAULT_CHARACTER_SET_NAME AS charset,
+        DEFAULT_COLLATION_NAME AS collation FROM information_schema.SCHEMATA`)) {
+      const [charset, collation] = [text(r.charset)!, text(r.collation)!];
+      // Names from the source: only plain ones become SQL (unquoted, as the grammar wants them).
+      if (/^\w{1,64}$/.test(charset) && /^\w{1,64}$/.test(collation)) {
+        defaults.set(text(r.db)!, ` CHARACTER SET ${charset} COLLATE ${collation}`);
+      }
+    }
+    for (const t of kept.values()) t.databaseDefaults = defaults.get(t.sourceDb) ?? '';
+    const notNull = new Set<string>();
+    for (const r of await query(`SELECT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, COLUMN_NAME AS name, DATA_TYPE AS type,
+        CHARACTER_SET_NAME AS charset, IS_GENERATED AS generated, IS_NULLABLE AS nullable, COLUMN_TYPE AS full
+        FROM information_schema.COLUMNS WHERE TABLE_SCHEMA NOT IN (${system}) ORDER BY ORDINAL_POSITION`)) {
+      const t = kept.get(tableKey(text(r.db)!, text(r.tbl)!));
+      if (!t) continue;
+      const name = text(r.name)!;
+      if (text(r.nullable) === 'NO') notNull.add(`${tableKey(t.sourceDb, t.table)}\0${name}`);
+      if (text(r.generated) === 'ALWAYS') continue;
+      if (/^(enum|set)\(.*\?/.test(text(r.full)!)) t.questionableMembers.push(name);
+      t.columns.push({ name, dataType: text(r.type)!.toLowerCase(), charset: text(r.charset) });
+    }
+    const candidates = new Map<string, { table: CopyTable; index: string; columns: string[] }>();
+    for (const r of await query(`SELECT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, INDEX_NAME AS idx, COLUMN_NAME AS col
+        FROM information_schema.STATISTICS WHERE NON_UNIQUE = 0 AND TABLE_SCHEMA NOT IN (${system})
+        ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX`)) {
+      const t = kept.get(tableKey(text(r.db)!, text(r.tbl)!));
+      if (!t) continue;
+      const id = `${tableKey(t.sourceDb, t.table)}\0${text(r.idx)}`;
+      const entry = candidates.get(id) ?? { table: t, index: text(r.idx)!, columns: [] };
+      entry.columns.push(text(r.col)!);
+      candidates.set(id, entry);
+    }
+    for (const { table: t, columns } of candidates.values()) {
+      if (t.key.length) continue;
+      const key = columns.map((c) => t.columns.find((col) => col.name === c));
+      if (key.every((c, i) => c && notNull.has(`${tableKey(t.sourceDb, t.table)}\0${columns[i]}`))) t.key = key as CopyColumn[];
+    }
+    // Under binary results SHOW CREATE TABLE writes a 4-byte character of an ENUM member or default as '?'.
+    await meta.query('SET @@session.character_set_results=utf8mb4');
+    for (const t of kept.values()) {
+      const [rows] = await meta.query(`SHOW CREATE TABLE ${qualifiedName(t.sourceDb, t.table)}`) as [Record<string, unknown>[], unknown];
+      t.definition = text(rows[0]!['Create Table'])!;
+    }
+    return [...kept.values()];
+  }
+
+  /** A refused call changes nothing: every table is checked before anything is written. */
+  private async refuseTablesWithRows(target: Connection, tables: CopyTable[]): Promise<void> {
+    if (this.options.dropExisting) return;
+    for (const t of tables) {
+      if (await holdsRows(target, t)) {
+        throw new ReplicationError('ER_TABLE_EXISTS_ERROR', `Table '${t.targetDb}.${t.table}' already exists on the ` +
+          `target and holds rows, so provisioning channel '${this.channel.name}' would mix them with the source's; ` +
+          'empty or drop it, or pass dropExisting: true to replace it. Nothing was changed');
+      }
+    }
+  }
+
+  /**
+   * Opens `count` connections on one snapshot: the read lock is held only while they start their transactions
+   * and the binlog coordinates are read. A source user without RELOAD (no FLUSH TABLES WITH READ LOCK) gets one
+   * connection, whose snapshot MariaDB reports the coordinates of without a lock.
+   */
+  private async snapshot(meta: Connection, count: number): Promise<{ connections: Connection[]; snapshot: SourcePosition }> {
+    const connections = await Promise.all(Array.from({ length: count }, () => this.source()));
+    let locked = true;
+    // While FLUSH TABLES WITH READ LOCK waits for a long statement to end, it already holds every write back:
+    // the wait is bounded, so that the source is never stopped for more than a moment.
+    await meta.query(`SET @@session.lock_wait_timeout = ${LOCK_WAIT_SECONDS}`);
+    try {
+      await meta.query('FLUSH TABLES WITH READ LOCK');
+    } catch (err) {
+      const errno = (err as { errno?: number }).errno;
+      if (errno === ER_LOCK_WAIT_TIMEOUT) {
+        throw new ReplicationError('ER_LOCK_WAIT_TIMEOUT', `provisioning could not take the source's read lock within ` +
+          `${LOCK_WAIT_SECONDS} s (a long statement or transaction holds a table); nothing was changed: call ` +
+          'provisionChannel again when it has ended');
+      }
+      if (errno !== ER_SPECIFIC_ACCESS_DENIED) throw err;
+      this.logger.warn('provisioning: the source user may not FLUSH TABLES WITH READ LOCK (RELOAD); copying one table at a time');
+      locked = false;
+      connections.splice(1);
+    }
+    try {
+      for (const conn of connections) {
+        await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+        await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
+      }
+    } finally {
+      if (locked) await meta.query('UNLOCK TABLES');
+    }
+    const [rows] = await connections[0]!.query("SHOW STATUS LIKE 'binlog_snapshot_%'") as [Record<string, Buffer>[], unknown];
+    const value = (name: string) => rows.find((r) => r.Variable_name?.toString().toLowerCase() === name)?.Value?.toString() ?? '';
+    const snapshot = { file: value('binlog_snapshot_file'), pos: Number(value('binlog_snapshot_position')) };
+    if (!snapshot.file || !Number.isSafeInteger(snapshot.pos) || snapshot.pos < 4) {
+      throw new ReplicationError('ER_SLAVE_FATAL_ERROR', `the source reports no binlog coordinates for its snapshot ` +
+        `(binlog_snapshot_file '${snapshot.file}'): provisioning needs a MariaDB source with its binary log on`);
+    }
+    return { connections, snapshot };
+  }
+
+  private async createTable(target: Connection, t: CopyTable, owned: boolean, snapshot: SourcePosition): Promise<void> {
+    const create = targetDefinition(t.definition, t.table, t.targetDb);
+    await target.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(t.targetDb)}${t.databaseDefaults}`);
+    const exists = await holdsRows(target, t) !== undefined;
+    // A table this provisioning began is emptied, keeping its definition (the source's, or one made beforehand).
+    if (exists && owned && !this.options.dropExisting) await target.query(`TRUNCATE TABLE ${qualifiedName(t.targetDb, t.table)}`);
+    if (exists && this.options.dropExisting) await target.query(`DROP TABLE ${qualifiedName(t.targetDb, t.table)}`);
+    if (!exists || this.options.dropExisting) {
+      // Its foreign keys name their tables unqualified: in the target database.
+      await target.query(`USE ${quoteIdentifier(t.targetDb)}`);
+      await target.query(create);
+      if (t.questionableMembers.length) {
+        // MariaDB writes a 4-byte character of an ENUM or SET member as '?' in SHOW CREATE TABLE and
+        // information_schema, so the member may be misspelt here. Values are copied by index, so they stay right
+        // once the definition is; a table created on the target beforehand (empty) is kept as it is.
+        this.logger.warn({ table: `${t.targetDb}.${t.table}`, columns: t.questionableMembers }, 'provisioning: an ' +
+          "ENUM or SET member reads '?' in the source's definition, which MariaDB writes for 4-byte characters: " +
+          'check the members on the target, or create the table there (empty) before provisioning');
+      }
+    }
+    await target.query(this.progressTable.writeSql(tableProgress(t, snapshot, 'copying', 0, 0, '')));
+  }
+
+  /** Streams the table in key order from its snapshot into chunks, each committed with the table's progress. */
+  private async copyTable(source: Connection, target: Connection, t: CopyTable, snapshot: SourcePosition): Promise<void> {
+    const name = `${t.sourceDb}.${t.table}`;
+    if (!t.key.length) {
+      this.logger.info({ table: name }, 'provisioning: the table has no primary or unique NOT NULL key: copied whole in one pass');
+    }
+    this.report({ table: name });
+    const keyAt = t.key.map((k) => t.columns.indexOf(k));
+    const head = insertHead(t.targetDb, t.table, t.columns);
+    let rows = 0;
+    let bytesCopied = 0;
+    let lastKey = '';
+    // Rows of the transaction being built, as statements of at most STATEMENT_BYTES, and their byte count.
+    const statements: string[][] = [[]];
+    let pending = { rows: 0, bytes: 0 };
+    let statementBytes = 0;
+    const commit = async (state: 'copying' | 'done') => {
+      await target.query('START TRANSACTION');
+      for (const values of statements) if (values.length) await target.query(head + values.join(','));
+      await target.query(this.progressTable.writeSql(tableProgress(t, snapshot, state, rows, bytesCopied, lastKey)));
+      await target.query('COMMIT');
+      statements.splice(0, statements.length, []);
+      statementBytes = 0;
+      this.copiedThisRun += pending.rows;
+      this.estimatedLeft -= pending.rows;
+      this.report({ rowsCopied: this.progress.rowsCopied + pending.rows, bytesCopied: this.progress.bytesCopied + pending.bytes,
+        secondsLeft: secondsLeft(this.copiedThisRun, this.estimatedLeft, Date.now() - this.copyStarted),
+        ...(state === 'done' ? { tablesDone: this.progress.tablesDone + 1 } : {}) });
+      pending = { rows: 0, bytes: 0 };
+    };
+    const stream = (source as unknown as { connection: mysql.Connection }).connection.query({
+      sql: selectRows(t.sourceDb, t.table, t.columns, t.key), rowsAsArray: true,
+      typeCast: (field: { buffer(): Buffer | null }) => field.buffer(),
+    } as mysql.QueryOptions).stream({ highWaterMark: this.chunkRows });
+    for await (const row of stream as AsyncIterable<Row>) {
+      const literal = rowLiteral(row, t.columns);
+      if (statementBytes + literal.length > STATEMENT_BYTES) {
+        statements.push([]);
+        statementBytes = 0;
+      }
+      statements.at(-1)!.push(literal);
+      statementBytes += literal.length + 1;
+      rows++;
+      bytesCopied += literal.length + 1;
+      pending = { rows: pending.rows + 1, bytes: pending.bytes + literal.length + 1 };
+      if (pending.rows >= this.chunkRows) {
+        this.checkAborted();
+        if (keyAt.length) lastKey = describeKey(keyAt.map((i) => row[i]!), t.key);
+        await commit('copying');
+      }
+    }
+    await commit('done');
+    this.logger.info({ table: name, rows }, 'provisioning: table copied');
+  }
+}
+
+function tableKey(db: string, table: string): string {
+  return `${db}\0${table}`;
+}
+
+function tableProgress(t: CopyTable, snapshot: SourcePosition, state: 'copying' | 'done', rows: number, bytesCopied: number,
+  lastKey: string): TableProgress {
+  return { sourceDb: t.sourceDb, sourceTable: t.table, state, rows, bytes: bytesCopied, lastKey, snapshot };
+}
+
+/** Whether the target table holds rows; undefined when it does not exist. */
+async function holdsRows(target: Connection, t: CopyTable): Promise<boolean | undefined> {
+  try {
+    const [rows] = await target.query(`SELECT 1 FROM ${qualifiedName(t.targetDb, t.table)} LIMIT 1`) as [unknown[], unknown];
+    return rows.length > 0;
+  } catch (err) {
+    if ((err as { errno?: number }).errno === ER_NO_SUCH_TABLE) return undefined;
+    throw err;
+  }
+}
+
+/** A connected mysql2 connection (promise API); `prepare` may replace its TLS upgrade before it connects. */
+async function mysqlConnection(options: mysql.ConnectionOptions, prepare?: (core: mysql.Connection) => void): Promise<Connection> {
+  const core = mysql.createConnection({ ...options, ...(prepare ? { ssl: {} } : {}), supportBigNumbers: true,
+    bigNumberStrings: true, dateStrings: true });
+  core.on('error', () => undefined);
+  prepare?.(core);
+  await new Promise<void>((resolve, reject) => core.connect((err) => (err ? reject(err) : resolve())));
+  return core.promise();
+}

@@ -1,0 +1,256 @@
+// provisionChannel against real servers: a source whose binlogs no longer reach back to its tables' creation,
+// written to the whole time, is copied through the channel's filters and rewrite at one snapshot, and replication
+// from the snapshot's coordinates leaves the target identical to the source; a copy killed with -9 continues and
+// ends exact; a target table that already holds rows is refused, changing nothing.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { Connection } from 'mysql2/promise';
+import { ReplicationEngine, ReplicationError, type ProvisionProgress } from '../src/index.js';
+import { assertSameData, compareDatabases } from './helpers/compare.js';
+import { catchUp, openEngine, tempDir, testLogger, until } from './helpers/replica.js';
+import { replicaProcess } from './helpers/replica-process.js';
+import { startMariaDb, type TestServer } from './helpers/servers.js';
+import { createTypeRichSchema, extremeRows, runTransactions } from './helpers/workload.js';
+
+const CHANNEL = 'p1';
+
+async function purgeBinlogs(source: TestServer): Promise<void> {
+  await source.sql('FLUSH BINARY LOGS');
+  const [last] = (await source.sql('SHOW BINARY LOGS') as { Log_name: string }[]).slice(-1);
+  await source.sql(`PURGE BINARY LOGS TO '${last!.Log_name}'`);
+}
+
+/**
+ * MariaDB's SHOW CREATE TABLE writes the workload's 4-byte ENUM and SET members as '?': as provisioning's warning
+ * says, the table is created on the target beforehand (empty, so provisioning keeps it).
+ */
+async function precreateEnumsTable(target: TestServer, db: string): Promise<void> {
+  const conn = await target.connect();
+  try {
+    await createTypeRichSchema(conn, `${db}_scratch`);
+    await conn.query(`CREATE DATABASE IF NOT EXISTS ${db}`);
+    await conn.query(`CREATE TABLE ${db}.enums_bits LIKE ${db}_scratch.enums_bits`);
+    await conn.query(`DROP DATABASE ${db}_scratch`);
+  } finally {
+    await conn.end();
+  }
+}
+
+async function tableNames(server: TestServer, db: string): Promise<string[]> {
+  const rows = await server.sql(`SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${db}' ORDER BY 1`) as { t: string }[];
+  return rows.map((r) => r.t);
+}
+
+function sourceOptions(source: TestServer) {
+  return { sourceHost: source.host, sourcePort: source.port, sourceUser: 'root', sourcePassword: '', sourceConnectRetry: 1 };
+}
+
+async function sameData(source: TestServer, target: TestServer, databases: string[]): Promise<void> {
+  const [a, b] = await Promise.all([source.connect(), target.connect()]);
+  try {
+    await assertSameData(a, b, databases);
+  } finally {
+    await Promise.all([a.end(), b.end()]);
+  }
+}
+
+describe('provisionChannel', { timeout: 240_000 }, () => {
+  let source: TestServer;
+  let target: TestServer;
+  let conn: Connection;
+
+  before(async () => {
+    [source, target] = await Promise.all([startMariaDb({ serverId: 131 }), startMariaDb({ serverId: 231, noBinlog: true })]);
+    conn = await source.connect();
+    await createTypeRichSchema(conn, 'prov');
+    await extremeRows(conn, 'prov');
+    await runTransactions(conn, 'prov', { count: 1500, seed: 31 });
+    // A database the channel rewrites, a table its wild rule ignores, one it never sees, and a table in a system
+    // schema, which is never copied.
+    await source.sql('CREATE DATABASE src_rw CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci', 'CREATE TABLE src_rw.kept (id INT PRIMARY KEY, v VARCHAR(20))',
+      "INSERT INTO src_rw.kept VALUES (1, 'one'), (2, 'two')", 'CREATE TABLE src_rw.ignored_t (id INT PRIMARY KEY)',
+      'INSERT INTO src_rw.ignored_t VALUES (1)', 'CREATE DATABASE skipped', 'CREATE TABLE skipped.t (id INT)',
+      'INSERT INTO skipped.t VALUES (1)', 'CREATE TABLE mysql.provision_marker (id INT PRIMARY KEY)');
+    await purgeBinlogs(source);
+  });
+
+  after(async () => {
+    await conn?.end();
+    await Promise.all([source?.destroy(), target?.destroy()]);
+  });
+
+  test('copies what the filters keep while the source is written, then replicates from the snapshot: identical', async () => {
+    await precreateEnumsTable(target, 'prov');
+    const engine = await openEngine(target);
+    try {
+      await engine.changeReplicationSource(CHANNEL, sourceOptions(source));
+      await engine.changeReplicationFilter(CHANNEL, {
+        replicateIgnoreDb: ['skipped'], replicateWildIgnoreTable: ['rw.ignored%'], replicateRewriteDb: [['src_rw', 'rw']],
+      });
+      const traffic = runTransactions(await source.connect(), 'prov', { count: 1500, seed: 32 });
+      const reports: ProvisionProgress[] = [];
+      const done = await engine.provisionChannel(CHANNEL, { parallel: 3, chunkRows: 200, onProgress: (p) => reports.push(p) });
+      assert.equal(done.state, 'done');
+      assert.deepEqual(done.tablesWithoutKey, ['prov.nokey']);
+      assert.ok(reports.some((p) => p.state === 'copying' && p.secondsLeft !== null), 'a time estimate while copying');
+      const status = await engine.replicaStatus(CHANNEL);
+      assert.equal(status.provisionState, 'done');
+      assert.equal(status.provisionTablesDone, status.provisionTablesTotal);
+      assert.equal(status.provisionTablesTotal, (await tableNames(source, 'prov')).length + 1);
+      assert.ok(status.provisionRowsCopied > 1000 && status.provisionBytesCopied > status.provisionRowsCopied);
+      assert.equal(status.provisionSecondsLeft, null);
+      // The binlogs before the snapshot are gone: only the snapshot's coordinates let the channel replicate.
+      await engine.startReplica(CHANNEL);
+      await traffic;
+      await catchUp(engine, CHANNEL, source);
+      await sameData(source, target, ['prov']);
+      assert.deepEqual(await target.sql('SELECT id, v FROM rw.kept ORDER BY id'), [{ id: 1, v: 'one' }, { id: 2, v: 'two' }]);
+      assert.deepEqual(await tableNames(target, 'rw'), ['kept']);
+      assert.deepEqual(await target.sql("SELECT DEFAULT_COLLATION_NAME AS c FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = 'rw'"),
+        [{ c: 'utf8mb4_unicode_ci' }], "the source database's defaults, for tables replication creates there later");
+      assert.deepEqual(await tableNames(target, 'src_rw'), []);
+      assert.deepEqual(await tableNames(target, 'skipped'), []);
+      assert.ok(!(await tableNames(target, 'mysql')).includes('provision_marker'));
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test('a target table holding rows, or a source lock held past 10 s, refuses the call and changes nothing; dropExisting replaces the table', async () => {
+    await target.sql('CREATE DATABASE IF NOT EXISTS refuse_db', 'CREATE TABLE refuse_db.kept (id INT PRIMARY KEY, v VARCHAR(20))',
+      "INSERT INTO refuse_db.kept VALUES (9, 'the target''s own')");
+    await source.sql('CREATE DATABASE refuse_src', 'CREATE TABLE refuse_src.a (id INT PRIMARY KEY)', 'INSERT INTO refuse_src.a VALUES (1)',
+      'CREATE TABLE refuse_src.kept (id INT PRIMARY KEY, v VARCHAR(20))', "INSERT INTO refuse_src.kept VALUES (1, 'source')");
+    const engine = await openEngine(target);
+    try {
+      await engine.changeReplicationSource('refuse', sourceOptions(source));
+      await engine.changeReplicationFilter('refuse', { replicateDoDb: ['refuse_db'], replicateRewriteDb: [['refuse_src', 'refuse_db']] });
+      await assert.rejects(engine.provisionChannel('refuse'), (err: unknown) => {
+        assert.ok(err instanceof ReplicationError);
+        assert.equal(err.errno, 1050);
+        assert.match(err.message, /refuse_db\.kept/);
+        return true;
+      });
+      assert.deepEqual(await tableNames(target, 'refuse_db'), ['kept'], 'no table created');
+      assert.deepEqual(await target.sql("SELECT * FROM tributary.provision_progress WHERE channel = 'refuse'"), []);
+      assert.deepEqual(await target.sql("SELECT source_log_file AS f FROM tributary.replication_position WHERE channel = 'refuse'"), [{ f: '' }]);
+      const status = await engine.replicaStatus('refuse');
+      assert.equal(status.provisionState, '');
+      assert.equal(status.sourceLogFile, '');
+
+      // A table held by a long lock on the source: the brief read lock is waited for 10 s at most, changing nothing.
+      const holder = await source.connect();
+      await holder.query('LOCK TABLES refuse_src.a WRITE');
+      await assert.rejects(engine.provisionChannel('refuse', { dropExisting: true }),
+        (err: unknown) => err instanceof ReplicationError && err.errno === 1205 && /read lock/.test(err.message));
+      await holder.end();
+      assert.deepEqual(await target.sql('SELECT id, v FROM refuse_db.kept'), [{ id: 9, v: "the target's own" }]);
+      assert.equal((await engine.replicaStatus('refuse')).sourceLogFile, '');
+
+      await engine.provisionChannel('refuse', { dropExisting: true });
+      assert.deepEqual(await target.sql('SELECT id, v FROM refuse_db.kept'), [{ id: 1, v: 'source' }]);
+      assert.deepEqual(await tableNames(target, 'refuse_db'), ['a', 'kept']);
+      assert.notEqual((await engine.replicaStatus('refuse')).sourceLogFile, '');
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test('two sources provisioned at once into one target, one filtered and rewritten: identical', async () => {
+    const [alpha, beta] = await Promise.all([startMariaDb({ serverId: 132 }), startMariaDb({ serverId: 133 })]);
+    const engine = await openEngine(target);
+    try {
+      const [ca, cb] = await Promise.all([alpha.connect(), beta.connect()]);
+      await Promise.all([createTypeRichSchema(ca, 'alpha'), createTypeRichSchema(cb, 'beta')]);
+      await Promise.all([runTransactions(ca, 'alpha', { count: 800, seed: 51 }), runTransactions(cb, 'beta', { count: 800, seed: 52 })]);
+      await beta.sql('CREATE DATABASE b_small', 'CREATE TABLE b_small.t (id INT PRIMARY KEY, v VARCHAR(10))',
+        "INSERT INTO b_small.t VALUES (1, 'x'), (2, 'y')");
+      await Promise.all([purgeBinlogs(alpha), purgeBinlogs(beta), precreateEnumsTable(target, 'alpha'),
+        precreateEnumsTable(target, 'beta')]);
+      await engine.changeReplicationSource('alpha', sourceOptions(alpha));
+      await engine.changeReplicationSource('beta', sourceOptions(beta));
+      await engine.changeReplicationFilter('beta', {
+        replicateWildIgnoreTable: ['beta.wide'], replicateRewriteDb: [['b_small', 'b_rw']],
+      });
+      const traffic = Promise.all([runTransactions(ca, 'alpha', { count: 800, seed: 53 }),
+        runTransactions(cb, 'beta', { count: 800, seed: 54 })]);
+      await Promise.all([engine.provisionChannel('alpha', { parallel: 2, chunkRows: 100, start: true }),
+        engine.provisionChannel('beta', { parallel: 2, chunkRows: 100, start: true })]);
+      await traffic;
+      await Promise.all([ca.end(), cb.end()]);
+      await catchUp(engine, 'alpha', alpha);
+      await catchUp(engine, 'beta', beta);
+      await sameData(alpha, target, ['alpha']);
+      const [b, t] = await Promise.all([beta.connect(), target.connect()]);
+      try {
+        const diffs = await compareDatabases(b, t, ['beta']);
+        assert.deepEqual(diffs.map((d) => `${d.kind} ${d.table}`), ['missing-table wide']);
+      } finally {
+        await Promise.all([b.end(), t.end()]);
+      }
+      assert.deepEqual(await target.sql('SELECT id, v FROM b_rw.t ORDER BY id'), [{ id: 1, v: 'x' }, { id: 2, v: 'y' }]);
+      assert.deepEqual(await tableNames(target, 'b_small'), []);
+    } finally {
+      await engine.close();
+      await Promise.all([alpha.destroy(), beta.destroy()]);
+    }
+  });
+
+  test('kill -9 twice and close() during the copy, then open + provisionChannel again: continues and ends exact', async () => {
+    await source.sql('CREATE DATABASE crashp');
+    await createTypeRichSchema(conn, 'crashp');
+    await runTransactions(conn, 'crashp', { count: 1500, seed: 41 });
+    await purgeBinlogs(source);
+    await precreateEnumsTable(target, 'crashp');
+    const dataDir = await tempDir('provision-crash');
+    const targetOptions = { host: target.host, port: target.port, user: target.user, password: target.password };
+    const traffic = runTransactions(await source.connect(), 'crashp', { count: 1500, seed: 42 });
+    const config = {
+      dataDir, serverId: 3001, target: targetOptions, channel: 'crash',
+      source: sourceOptions(source), filters: { replicateDoDb: ['crashp'] }, provision: { parallel: 1, chunkRows: 20 },
+    };
+    const progress = async () => await target.sql("SELECT state, rows_copied AS n, snapshot_pos AS pos " +
+      "FROM tributary.provision_progress WHERE channel = 'crash'").catch(() => []) as { state: string; n: string; pos: string }[];
+    // Killed once some tables are done and one is half copied, so that both ways of continuing are taken.
+    const first = await replicaProcess(config);
+    await until('a table done and another half copied', async () => {
+      const rows = await progress();
+      return rows.some((r) => r.state === 'done') && rows.some((r) => r.state === 'copying' && Number(r.n) > 0);
+    }, 60_000);
+    const [copying] = await first.status();
+    assert.equal(copying!.provisionState, 'copying');
+    assert.ok(copying!.provisionTablesDone < copying!.provisionTablesTotal && copying!.provisionRowsCopied > 0);
+    await first.kill();
+    const firstSnapshot = (await progress())[0]!.pos;
+    assert.ok((await progress()).some((r) => r.state === 'copying'), 'killed during the copy');
+    // The second process brings the finished tables to its own snapshot, then is killed while it copies.
+    const second = await replicaProcess(config);
+    await until('a table done at the second snapshot', async () =>
+      (await progress()).some((r) => r.pos !== firstSnapshot && r.state === 'done'), 60_000);
+    await second.kill();
+    assert.ok((await progress()).some((r) => r.state === 'copying'), 'killed again during the copy');
+
+    // close() during the copy stops it there, and the next call continues too.
+    const open = () => ReplicationEngine.open({ dataDir, serverId: 3001, target: targetOptions, logger: testLogger() });
+    const closing = await open();
+    let onCopy = (): void => undefined;
+    const copied = new Promise<void>((resolve) => { onCopy = resolve; });
+    const stopped = closing.provisionChannel('crash', { parallel: 1, chunkRows: 20,
+      onProgress: (p) => p.state === 'copying' && p.rowsCopied > 0 && onCopy() });
+    await copied;
+    await closing.close();
+    await assert.rejects(stopped, (err: unknown) => err instanceof ReplicationError && err.errno === 1593 && /closing/.test(err.message));
+
+    const engine = await open();
+    try {
+      const done = await engine.provisionChannel('crash', { parallel: 2, chunkRows: 200, start: true });
+      assert.equal(done.state, 'done');
+      await traffic;
+      await catchUp(engine, 'crash', source);
+      await sameData(source, target, ['crashp']);
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
