@@ -330,7 +330,7 @@ function resultTables(results: Result[]): string {
   }
   lines.push('');
   lines.push('Every run (seconds; CPU seconds of the applying mariadbd, and of the Node process for tributary; '
-    + "tributary's RSS before the timed window, the highest sampled every 20 ms during it, and the process's "
+    + "tributary's RSS before the timed window, the highest sampled every 100 ms during it, and the process's "
     + 'peak from getrusage, which includes its start-up):');
   lines.push('');
   lines.push('| workload | contender | run | seconds | mariadbd CPU s | Node CPU s | RSS at start | RSS in window | peak RSS |');

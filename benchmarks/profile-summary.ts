@@ -22,16 +22,20 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
  *  ((garbage collector), (idle): waiting on I/O, (program): native code outside JavaScript). */
 function moduleOf(url: string, functionName: string): string {
   if (!url) return functionName.startsWith('(') ? functionName : '(native)';
-  if (url.startsWith('node:')) return 'node:internal';
+  if (url.startsWith('node:')) return url;
   const path = url.startsWith('file://') ? fileURLToPath(url) : url;
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(path);
   if (pkg) return pkg[1]!;
   return path.startsWith(ROOT) ? path.slice(ROOT.length) : path;
 }
 
+const IDLE = '(idle)';
+
+/** Self time of modules and functions as shares of the busy samples: idle ones are time spent waiting (for the
+ *  target, the source, the disk), said once in the first line. */
 export function summarize(profile: CpuProfile, top = 25): string {
-  const total = profile.samples.length || 1;
   const ms = (profile.endTime - profile.startTime) / 1000;
+  const perSample = ms / (profile.samples.length || 1);
   const byModule = new Map<string, number>();
   const byFunction = new Map<string, number>();
   for (const node of profile.nodes) {
@@ -40,17 +44,24 @@ export function summarize(profile: CpuProfile, top = 25): string {
     const { functionName, url, lineNumber } = node.callFrame;
     const module = moduleOf(url, functionName);
     byModule.set(module, (byModule.get(module) ?? 0) + hits);
-    const name = `${functionName || '(anonymous)'} ${url ? `${module}:${lineNumber + 1}` : ''}`.trim();
+    // Files loaded through tsx have no useful line numbers in a profile; the function name says enough.
+    const where = url.startsWith('node:') ? `${module}:${lineNumber + 1}` : url ? module : '';
+    const name = `${functionName || '(anonymous)'} ${where}`.trim();
     byFunction.set(name, (byFunction.get(name) ?? 0) + hits);
   }
+  const idle = byModule.get(IDLE) ?? 0;
+  byModule.delete(IDLE);
+  byFunction.delete(IDLE);
+  const busy = profile.samples.length - idle || 1;
   const rows = (m: Map<string, number>, n: number) => [...m].sort((a, b) => b[1] - a[1]).slice(0, n)
-    .map(([name, hits]) => `| ${name} | ${(100 * hits / total).toFixed(1)}% | ${(ms * hits / total).toFixed(0)} |`);
+    .map(([name, hits]) => `| ${name} | ${(100 * hits / busy).toFixed(1)}% | ${(perSample * hits).toFixed(0)} |`);
   return [
-    `${total} samples over ${(ms / 1000).toFixed(2)} s.`,
+    `${profile.samples.length} samples over ${(ms / 1000).toFixed(2)} s: busy ${(perSample * busy / 1000).toFixed(2)} s, `
+      + `idle (waiting for the target, the source or the disk) ${(perSample * idle / 1000).toFixed(2)} s.`,
     '',
-    '| module | self | ms |', '| --- | ---: | ---: |', ...rows(byModule, 20),
+    '| module | share of busy | ms |', '| --- | ---: | ---: |', ...rows(byModule, 20),
     '',
-    '| function | self | ms |', '| --- | ---: | ---: |', ...rows(byFunction, top),
+    '| function | share of busy | ms |', '| --- | ---: | ---: |', ...rows(byFunction, top),
   ].join('\n');
 }
 

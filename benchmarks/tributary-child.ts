@@ -45,7 +45,7 @@ export interface Outcome {
   relayBytes: number;
 }
 
-const SAMPLE_MS = 20;
+const SAMPLE_MS = 100;
 
 async function relayBytes(dir: string): Promise<number> {
   let total = 0;
