@@ -237,7 +237,7 @@ async function inChild(job: Job): Promise<Outcome> {
   try {
     const reply = await new Promise<{ outcome?: Outcome; error?: string }>((resolve, reject) => {
       child.value.once('message', (m) => resolve(m as { outcome?: Outcome; error?: string }));
-      child.value.once('exit', (code, signal) => reject(new Error(`tributary's process exited (${signal ?? code}) without an answer`)));
+      child.value.once('close', (code, signal) => reject(new Error(`tributary's process exited (${signal ?? code}) without an answer`)));
       child.value.send(job);
     });
     if (reply.error !== undefined) throw new Error(`in tributary's process: ${reply.error}`);
