@@ -19,6 +19,7 @@ import { PositionTable, type ChannelPosition, type PositionRow } from './info/po
 import { IoStage } from './io-stage.js';
 import { RelayLog, scanRelayFile } from './relaylog/relay-log.js';
 import { SqlStage, type SqlStageCounters, type UntilCondition } from './sql-stage.js';
+import type { ChannelStats, EngineMetrics } from './metrics/metrics.js';
 import type { ReplicaStatus } from './status.js';
 
 /** Options of changeReplicationSource; a key left out keeps its value. */
@@ -96,6 +97,7 @@ export interface EngineSettings {
   filters: ReplicationFilters;
   /** slave_skip_errors. */
   replicaSkipErrors: ReadonlySet<number> | 'all';
+  metrics: EngineMetrics;
 }
 
 export type ReplicaThread = 'IO_THREAD' | 'SQL_THREAD';
@@ -123,6 +125,8 @@ export class Channel {
   private readonly lock: ChannelLock;
   /** Events not applied because they would write in the position table's database. */
   private skippedProtectedEvents = 0;
+  /** What the metrics count for this channel. */
+  readonly stats: ChannelStats;
 
   private constructor(
     readonly name: string,
@@ -136,6 +140,7 @@ export class Channel {
     private sqlDelay: number,
   ) {
     this.logger = settings.logger.child({ channel: name });
+    this.stats = settings.metrics.channelStats(name);
     this.positions = new PositionTable(settings.positionTable, name, settings.serverId);
     this.lock = new ChannelLock(channelLockName(settings.serverId, settings.positionTable, name),
       `Channel '${name}' of serverId ${settings.serverId}`);
@@ -367,9 +372,12 @@ export class Channel {
       if (compareSourcePositions(start, named) > 0) {
         this.masterInfo = { ...this.masterInfo, sourceLogFile: start.file, readSourceLogPos: start.pos };
       }
+      this.logger.info({ from: start, source: `${this.masterInfo.sourceHost}:${this.masterInfo.sourcePort}` },
+        `I/O stage starting at source position ${start.file || '(first binlog)'}:${start.pos}`);
       this.io = new IoStage({
         relayLog: this.relayLog,
         logger: this.logger,
+        stats: this.stats,
         replicaServerId: this.settings.serverId,
         replicateSameServerId: this.settings.replicateSameServerId,
         netTimeout: this.settings.replicaNetTimeout,
@@ -400,10 +408,14 @@ export class Channel {
     if (wantSql) {
       this.lastSqlError = { errno: 0, message: '', at: '' };
       this.until = until;
+      this.logger.info({ from: this.applied, ...(until ? { until } : {}) }, `SQL stage starting at relay log ` +
+        `${this.applied.relayLogFile}:${this.applied.relayLogPos}, source position ` +
+        `${this.applied.sourceLogFile || '(first binlog)'}:${this.applied.sourceLogPos}`);
       this.sql = new SqlStage({
         relayLog: this.relayLog,
         applier: this.applier!,
         logger: this.logger,
+        stats: this.stats,
         replicaServerId: this.settings.serverId,
         transactionRetries: this.settings.replicaTransactionRetries,
         targetRetryTimeout: this.settings.targetRetryTimeout,
@@ -437,7 +449,9 @@ export class Channel {
     }
   }
 
-  async stop(threads: ReplicaThread[]): Promise<void> {
+  /** Stops the stages named; `reason` is what the log says made them stop. */
+  async stop(threads: ReplicaThread[], reason = 'stopReplica'): Promise<void> {
+    const stopping = threads.filter((t) => t === 'IO_THREAD' ? this.ioRunning : this.sqlRunning);
     if (threads.includes('IO_THREAD')) await this.stopIo();
     // A target that does not answer does not hold the stop up.
     const interrupt = threads.includes('SQL_THREAD') ? this.applier?.interruptAfterGrace() : undefined;
@@ -452,6 +466,12 @@ export class Channel {
       interrupt?.();
     }
     await this.flushInfo();
+    if (stopping.length > 0) {
+      const read = { file: this.masterInfo.sourceLogFile, pos: this.masterInfo.readSourceLogPos };
+      this.logger.info({ threads: stopping, reason, read, applied: this.applied },
+        `stopped ${stopping.join(' and ')} (${reason}) having read the source up to ${read.file}:${read.pos} and ` +
+        `applied up to ${this.applied.sourceLogFile}:${this.applied.sourceLogPos}`);
+    }
   }
 
   private async stopIo(): Promise<void> {
@@ -496,8 +516,12 @@ export class Channel {
     const sqlRunning = sql?.running ? 'Yes' : 'No';
     let secondsBehind: number | null = null;
     if (sqlRunning === 'Yes' && ioRunning === 'Yes') {
+      // Unknown unless both stages run and the source is connected. 0 once everything received is applied,
+      // whatever the last transaction's age; until then, the age of the transaction being applied.
+      const read = { file: this.masterInfo.sourceLogFile, pos: this.masterInfo.readSourceLogPos };
+      const caughtUp = compareSourcePositions(sourceOf(applied), read) >= 0;
       const ts = sql!.applyingTimestamp;
-      secondsBehind = ts === undefined ? 0 : Math.max(0, Math.floor(Date.now() / 1000) - ts);
+      secondsBehind = caughtUp ? 0 : ts === undefined ? null : Math.max(0, Math.floor(Date.now() / 1000) - ts);
     }
     return {
       channel: this.name,
@@ -551,7 +575,7 @@ export class Channel {
   }
 
   async close(): Promise<void> {
-    await this.stop(['IO_THREAD', 'SQL_THREAD']);
+    await this.stop(['IO_THREAD', 'SQL_THREAD'], 'engine closing');
     await this.closeApplier();
     await this.relayLog.close();
   }

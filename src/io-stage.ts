@@ -13,6 +13,8 @@ import { RelayLogCutError, type RelayLog } from './relaylog/relay-log.js';
 import { ErrorCodes, mysqlFailure } from './errors.js';
 import { sleep } from './sleep.js';
 import { IoState } from './status.js';
+import { failureError } from './log.js';
+import type { ChannelStats } from './metrics/metrics.js';
 
 export interface SourceSettings {
   host: string;
@@ -35,6 +37,8 @@ export interface SourceSettings {
 export interface IoStageOptions {
   relayLog: RelayLog;
   logger: Logger;
+  /** The channel's counters: bytes received, errors. */
+  stats: ChannelStats;
   replicaServerId: number;
   replicateSameServerId: boolean;
   /** replica_net_timeout, seconds. */
@@ -86,11 +90,13 @@ export class IoStage {
     const onCut = () => this.dump?.close();
     this.options.relayLog.on('cut', onCut);
     this.loop = this.run().catch((err: unknown) => {
-      this.options.logger.error({ err }, 'I/O stage stopped with an error');
       // What fails here without an errno of its own is taking events into the relay log.
       const failure = mysqlFailure(err, 'ER_SLAVE_RELAY_LOG_WRITE_FAILURE');
       const local = failure.code === 'ER_SLAVE_RELAY_LOG_WRITE_FAILURE' && !failure.message.startsWith('Relay log');
-      this.options.onError(failure.errno, local ? `Relay log write failure: ${failure.message}` : failure.message);
+      const reported = { errno: failure.errno, message: local ? `Relay log write failure: ${failure.message}` : failure.message };
+      this.options.logger.error({ err: failureError(reported, err), at: this.position }, 'I/O stage stopped with an error');
+      this.options.stats.failed('io', failure.errno);
+      this.options.onError(reported.errno, reported.message);
     }).finally(() => {
       this.options.relayLog.off('cut', onCut);
       this.running = 'No';
@@ -140,7 +146,9 @@ export class IoStage {
           `${source.port}' - retry-time: ${source.connectRetry}  maximum-retries: ${source.retryCount}  message: ` +
           (err as Error).message;
         if (source.retryCount > 0 && failures > source.retryCount) throw Object.assign(new Error(message), { errno });
-        this.options.logger.warn({ errno, err: message, attempt: failures }, 'cannot reach the source; retrying');
+        this.options.logger.warn({ err: failureError({ errno: errno ?? ErrorCodes.CR_CONN_HOST_ERROR, message }, err), attempt: failures },
+          `cannot reach the source; retrying in ${source.connectRetry} s`);
+        this.options.stats.failed('io', errno ?? ErrorCodes.CR_CONN_HOST_ERROR);
         this.options.onRetrying({ errno: errno ?? ErrorCodes.CR_CONN_HOST_ERROR, message });
         this.state = failedRead ? IoState.waitingToReconnectAfterRead : IoState.waitingToReconnectAfterDump;
         await sleep(source.connectRetry * 1000, signal);
@@ -156,6 +164,10 @@ export class IoStage {
             `(${dump.source.serverId}), or set replicateSameServerId`), { errno: 1593 });
         }
         this.running = 'Yes';
+        this.options.logger.info({ source: `${source.host}:${source.port}`, serverVersion: dump.source.serverVersion,
+          serverId: dump.source.serverId, from: this.position }, `connected to the source ${source.host}:${source.port} ` +
+          `(${dump.source.serverVersion}, server id ${dump.source.serverId}), reading from ` +
+          `${this.position.file || '(first binlog)'}:${this.position.pos}`);
         failures = 0;
         connected = true;
         this.options.onRetrying(undefined);
@@ -165,7 +177,8 @@ export class IoStage {
         if (!retryable(err)) throw err;
         failedRead = true;
         failures++;
-        this.options.logger.warn({ err: String((err as Error).message) }, 'lost the source; reconnecting');
+        this.options.stats.failed('io', mysqlFailure(err, 'CR_SERVER_LOST').errno);
+        this.options.logger.warn({ err, at: this.position }, `lost the source; reconnecting in ${source.connectRetry} s`);
         this.running = 'Connecting';
         this.state = IoState.waitingToReconnectAfterRead;
         await sleep(source.connectRetry * 1000, signal);
@@ -200,8 +213,13 @@ export class IoStage {
     await this.write(() => relayLog.rotate([ownHeader(), positionMark()], epoch));
     let sourceFormat: Buffer | undefined;
     /** A new file whose events start at source position `at`. */
-    const rotate = (at?: SourcePosition) => this.write(() =>
-      relayLog.rotate([ownHeader(), positionMark(at), ...(sourceFormat ? [sourceFormat] : [])], epoch));
+    const rotate = async (at?: SourcePosition) => {
+      let file = '';
+      await this.write(async () => {
+        file = await relayLog.rotate([ownHeader(), positionMark(at), ...(sourceFormat ? [sourceFormat] : [])], epoch);
+      });
+      this.options.logger.info({ relayLogFile: file }, `relay log rotated to ${file}`);
+    };
     let pending: Buffer[] = [];
     /** The source position after each pending event. */
     let ends: SourcePosition[] = [];
@@ -266,6 +284,7 @@ export class IoStage {
         await flush();
         return;
       }
+      this.options.stats.received(raw.length);
       const header = decodeHeader(raw);
       if (header.typeCode === EventType.HEARTBEAT || header.typeCode === EventType.HEARTBEAT_V2) {
         this.receivedHeartbeats++;
@@ -274,6 +293,9 @@ export class IoStage {
       const positional = header.typeCode === EventType.ROTATE || header.typeCode === EventType.FORMAT_DESCRIPTION;
       const decoded = positional ? decodeReceived(decoder, raw, tracker.position()) : undefined;
       if (header.typeCode === EventType.FORMAT_DESCRIPTION) sourceFormat = raw;
+      if (decoded?.type === 'rotate' && decoded.nextFile !== tracker.file) {
+        this.options.logger.info({ sourceLogFile: decoded.nextFile }, `the source rotated to binlog ${decoded.nextFile}`);
+      }
       if (!positional && ignored.has(header.serverId)) {
         tracker.advance(header);
         skipped = true;

@@ -14,6 +14,8 @@ import {
 import { ErrorCodes, isConnectionError, mysqlFailure, ReplicationError } from './errors.js';
 import { sleep } from './sleep.js';
 import { SqlState } from './status.js';
+import type { ChannelStats } from './metrics/metrics.js';
+import { failureError } from './log.js';
 
 /** START SLAVE ... UNTIL: the SQL stage stops after the event group that reaches this position. */
 export type UntilCondition =
@@ -31,6 +33,8 @@ export interface SqlStageOptions {
   relayLog: RelayLog;
   applier: Applier;
   logger: Logger;
+  /** The channel's counters: what was applied, errors, batch latency. */
+  stats: ChannelStats;
   /** This replica's server_id: Format_description events with it are the relay log's own headers. */
   replicaServerId: number;
   /** Groups per target transaction, at most. */
@@ -122,11 +126,12 @@ export class SqlStage {
     this.state = SqlState.reading;
     this.loop = this.run(stored).catch((err: unknown) => {
       if (err instanceof StageStopped) return;
-      this.options.logger.error({ err }, 'SQL stage stopped with an error');
       // The advice names the position the stage stopped at, known once the batch in flight has ended.
       const failure = err instanceof RelayLogReadError
         ? { errno: ErrorCodes.ER_SLAVE_RELAY_LOG_READ_FAILURE, message: err.advise(this.options.channel, this.position) }
         : mysqlFailure(err, 'ER_SLAVE_FATAL_ERROR');
+      this.options.logger.error({ err: failureError(failure, err), at: this.position }, 'SQL stage stopped with an error');
+      this.options.stats.failed('sql', failure.errno);
       this.options.onError(failure.errno, failure.message);
     }).finally(() => {
       this.running = false;
@@ -194,6 +199,10 @@ export class SqlStage {
     let batchBytes = 0;
     // The position after the last event read, when no transaction is open: saved when idle.
     let between: ChannelPosition | undefined;
+    // Whether the stage has reached the end of the relay log since it started, and whether a full batch (a
+    // backlog) was handed over since it last did: the log says "caught up" then, not at every idle moment.
+    let caughtUp = false;
+    let backlog = false;
     // The events of the TRANSACTION_PAYLOAD read last, still to apply. Each stands at the payload's relay log
     // entry and the source position after it, so that no position saved falls inside the payload.
     const unpacked: { event: RelayEvent; decoded: DecodedEvent }[] = [];
@@ -208,6 +217,8 @@ export class SqlStage {
       if (group) {
         this.options.logger.warn({ at: group.start }, 'transaction without its end in the relay log; discarded');
       }
+      // Seconds_Behind_Master from the moment a transaction is read, before its batch goes to the target.
+      this.applyingTimestamp ??= decoded.header.timestamp;
       return { events: [], start: here(event, 'start'), timestamp: decoded.header.timestamp, begun: false, bytes: 0,
         skipped: false };
     };
@@ -307,6 +318,13 @@ export class SqlStage {
         if (!event) {
           await flush();
           await saveBetween();
+          if (!caughtUp || backlog) {
+            const at = this.position;
+            this.options.logger.info({ applied: at }, `caught up: applied everything received, up to source position ` +
+              `${at.sourceLogFile}:${at.sourceLogPos}`);
+            caughtUp = true;
+            backlog = false;
+          }
           this.state = SqlState.waitingForRelayLog;
           this.applyingTimestamp = undefined;
           // At the end of what is written; outside a transaction a new file would let this stage purge.
@@ -437,6 +455,7 @@ export class SqlStage {
         } else if (!group) {
           between = here(event, 'end');
         }
+        if (batch.length >= maxGroups || batchBytes >= maxBytes) backlog = true;
         if (batch.length >= maxGroups || batchBytes >= maxBytes || batch.at(-1)?.kind === 'ddl') await handOver();
       }
     } finally {
@@ -498,8 +517,14 @@ export class SqlStage {
     prepared?: PreparedBatch): Promise<void> {
     const { applier } = this.options;
     this.applyingTimestamp = batch[0]!.events[0]?.header.timestamp;
+    const started = performance.now();
     await this.retrying(() => applier.apply(batch.filter((g) => compareChannel(g.start, applier.committed) >= 0),
       ddlMaybeDone, prepared));
+    const seconds = (performance.now() - started) / 1000;
+    const events = batch.reduce((n, g) => n + g.events.length, 0);
+    this.options.stats.batchApplied(seconds, batch.length, events);
+    this.options.logger.debug({ transactions: batch.length, events, from: batch[0]!.start, to: batch.at(-1)!.end,
+      ms: Math.round(seconds * 1000) }, 'batch applied');
     this.committed(applier.committed!);
     await this.purge();
   }
@@ -551,16 +576,16 @@ export class SqlStage {
           lost.attempts++;
           this.targetLost = true;
           this.options.onRetrying({ errno: failure.errno, message: failure.message });
-          logger.warn({ errno: failure.errno, err: failure.message, attempt: lost.attempts, pauseMs: pause },
-            'lost the target; reconnecting');
+          logger.warn({ err: failureError(failure, err), attempt: lost.attempts, pauseMs: pause }, 'lost the target; reconnecting');
         } else if (err instanceof ApplyError && err.transient && lockRetries < this.options.transactionRetries) {
           lockRetries++;
           pause = Math.min(1000, 50 * 2 ** (lockRetries - 1));
-          logger.warn({ errno: failure.errno, attempt: lockRetries }, 'transient target error; retrying');
+          logger.warn({ err: failureError(failure, err), attempt: lockRetries }, 'transient target error; retrying');
         } else {
           throw err;
         }
         this.options.counters.retriedTransactions++;
+        this.options.stats.failed('sql', failure.errno);
         await sleep(pause, signal);
         if (signal.aborted) throw new StageStopped();
       }
