@@ -209,8 +209,6 @@ export class IoStage {
       serverId: replicaServerId, nextFile: at.file, position: BigInt(at.pos), checksumAlg,
     });
 
-    // Every I/O stage start begins a relay log file, whose head says where its events come from.
-    await this.write(() => relayLog.rotate([ownHeader(), positionMark()], epoch));
     let sourceFormat: Buffer | undefined;
     /** A new file whose events start at source position `at`. */
     const rotate = async (at?: SourcePosition) => {
@@ -220,6 +218,8 @@ export class IoStage {
       });
       this.options.logger.info({ relayLogFile: file }, `relay log rotated to ${file}`);
     };
+    // Every I/O stage start begins a relay log file, whose head says where its events come from.
+    await rotate();
     let pending: Buffer[] = [];
     /** The source position after each pending event. */
     let ends: SourcePosition[] = [];

@@ -199,10 +199,11 @@ export class SqlStage {
     let batchBytes = 0;
     // The position after the last event read, when no transaction is open: saved when idle.
     let between: ChannelPosition | undefined;
-    // Whether the stage has reached the end of the relay log since it started, and whether a full batch (a
-    // backlog) was handed over since it last did: the log says "caught up" then, not at every idle moment.
+    // The log says "caught up" when the stage reaches the end of the relay log having applied transactions: the
+    // first time after its start, and after each backlog (a full batch handed over), not at every idle moment.
     let caughtUp = false;
     let backlog = false;
+    let appliedSince = false;
     // The events of the TRANSACTION_PAYLOAD read last, still to apply. Each stands at the payload's relay log
     // entry and the source position after it, so that no position saved falls inside the payload.
     const unpacked: { event: RelayEvent; decoded: DecodedEvent }[] = [];
@@ -318,12 +319,13 @@ export class SqlStage {
         if (!event) {
           await flush();
           await saveBetween();
-          if (!caughtUp || backlog) {
+          if (appliedSince && (!caughtUp || backlog)) {
             const at = this.position;
             this.options.logger.info({ applied: at }, `caught up: applied everything received, up to source position ` +
               `${at.sourceLogFile}:${at.sourceLogPos}`);
             caughtUp = true;
             backlog = false;
+            appliedSince = false;
           }
           this.state = SqlState.waitingForRelayLog;
           this.applyingTimestamp = undefined;
@@ -452,6 +454,7 @@ export class SqlStage {
             if (!await this.waitForDelay(due, signal)) break;
           }
           batch.push(closed);
+          appliedSince = true;
         } else if (!group) {
           between = here(event, 'end');
         }
