@@ -153,7 +153,14 @@ export class ReplicationEngine {
     settings.logger.info({ options: logged, channels: engine.channelNames() }, `opened ${options.dataDir} with ` +
       `${names.length} channel(s)`);
     if (options.metrics) {
-      engine.metricsServer = await MetricsServer.open(options.metrics, settings.metrics, () => engine.statuses(), settings.logger);
+      try {
+        engine.metricsServer = await MetricsServer.open(options.metrics, settings.metrics, () => engine.statuses(), settings.logger);
+      } catch (err) {
+        await Promise.all([...engine.channels.values()].map((c) => c.close()));
+        const { host = '127.0.0.1', port } = options.metrics;
+        throw new ReplicationError('ER_IPSOCK_ERROR', `cannot open the metrics port ${host}:${port} ` +
+          `(${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): choose another host or port`, { cause: err });
+      }
     }
     return engine;
   }

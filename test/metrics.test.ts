@@ -100,6 +100,13 @@ describe('metrics and the status page', () => {
     assert.equal(sample(text, 'tributary_replica_seconds_behind_source', { channel: escaped }), undefined);
   });
 
+  test('a metrics port that cannot be opened is refused with 1081, naming it', async () => {
+    const port = engine.metricsAddress()!.port;
+    await assert.rejects(openEngine(target, { dataDir: await tempDir('metrics-busy'), metrics: { port } }),
+      (err: Error & { errno: number }) => err.errno === 1081 &&
+        err.message === `cannot open the metrics port 127.0.0.1:${port} (EADDRINUSE): choose another host or port`);
+  });
+
   test('status.json and the page are served with a policy that runs no other script', async () => {
     const page = await fetch(`${base}/`);
     assert.equal(page.status, 200);
