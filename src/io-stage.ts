@@ -177,8 +177,10 @@ export class IoStage {
         if (!retryable(err)) throw err;
         failedRead = true;
         failures++;
-        this.options.stats.failed('io', mysqlFailure(err, 'CR_SERVER_LOST').errno);
-        this.options.logger.warn({ err, at: this.position }, `lost the source; reconnecting in ${source.connectRetry} s`);
+        const failure = mysqlFailure(err, 'CR_SERVER_LOST');
+        this.options.stats.failed('io', failure.errno);
+        this.options.logger.warn({ err: failureError(failure, err), at: this.position },
+          `lost the source; reconnecting in ${source.connectRetry} s`);
         this.running = 'Connecting';
         this.state = IoState.waitingToReconnectAfterRead;
         await sleep(source.connectRetry * 1000, signal);
