@@ -27,6 +27,14 @@ if (!['/usr/sbin/mariadbd', '/usr/bin/mariadbd', '/usr/local/bin/mariadbd'].some
 }
 // The TLS test makes its certificates with the openssl command, which a minimal Debian lacks.
 if (!has('/usr/bin/openssl') && process.getuid?.() === 0 && has('/usr/bin/apt-get')) aptInstall('openssl');
+// The status page test looks at the page in headless Chromium; without it that test is skipped, saying why.
+if (!['/usr/bin/chromium', '/usr/bin/chromium-browser'].some(has) && process.getuid?.() === 0 && has('/usr/bin/apt-get')) {
+  try {
+    aptInstall('chromium');
+  } catch {
+    console.error('could not install chromium: the status page screenshot test will be skipped');
+  }
+}
 if (!has(new URL('../node_modules/.package-lock.json', import.meta.url))) {
   run('npm', ['ci', '--no-audit', '--no-fund']);
 }

@@ -22,6 +22,7 @@ import { MariadbGtidPosition } from './gtid/mariadb-gtid.js';
 import { relayLogGtidPosition } from './gtid/relay-gtid.js';
 import { RelayLog, scanRelayFile } from './relaylog/relay-log.js';
 import { SqlStage, type SqlStageCounters, type UntilCondition } from './sql-stage.js';
+import type { ChannelStats, EngineMetrics } from './metrics/metrics.js';
 import type { ReplicaStatus } from './status.js';
 import { provisionFields, type ProvisionProgress } from './provision/progress.js';
 import type { SourceSsl } from './protocol/index.js';
@@ -113,6 +114,7 @@ export interface EngineSettings {
   replicaSkipErrors: ReadonlySet<number> | 'all';
   /** Statements of a MySQL source on a MariaDB target: mapped, refused, or as written. */
   mysqlDdl: MysqlDdlMode;
+  metrics: EngineMetrics;
 }
 
 export type ReplicaThread = 'IO_THREAD' | 'SQL_THREAD';
@@ -146,6 +148,8 @@ export class Channel {
   provisioning: ProvisionProgress | undefined;
   /** Set while provisionChannel runs: the engine's close() stops it there. */
   provisionAbort: AbortController | undefined;
+  /** What the metrics count for this channel. */
+  readonly stats: ChannelStats;
 
   private constructor(
     readonly name: string,
@@ -159,6 +163,7 @@ export class Channel {
     private sqlDelay: number,
   ) {
     this.logger = settings.logger.child({ channel: name });
+    this.stats = settings.metrics.channelStats(name);
     this.positions = new PositionTable(settings.positionTable, name, settings.serverId);
     this.lock = new ChannelLock(channelLockName(settings.serverId, settings.positionTable, name),
       `Channel '${name}' of serverId ${settings.serverId}`);
@@ -432,9 +437,12 @@ export class Channel {
       if (compareSourcePositions(start, named) > 0) {
         this.masterInfo = { ...this.masterInfo, sourceLogFile: start.file, readSourceLogPos: start.pos };
       }
+      this.logger.info({ from: start, source: `${this.masterInfo.sourceHost}:${this.masterInfo.sourcePort}` },
+        `I/O stage starting at source position ${start.file || '(first binlog)'}:${start.pos}`);
       this.io = new IoStage({
         relayLog: this.relayLog,
         logger: this.logger,
+        stats: this.stats,
         replicaServerId: this.settings.serverId,
         replicateSameServerId: this.settings.replicateSameServerId,
         netTimeout: this.settings.replicaNetTimeout,
@@ -468,10 +476,14 @@ export class Channel {
     if (wantSql) {
       this.lastSqlError = { errno: 0, message: '', at: '' };
       this.until = until;
+      this.logger.info({ from: this.applied, ...(until ? { until } : {}) }, `SQL stage starting at relay log ` +
+        `${this.applied.relayLogFile}:${this.applied.relayLogPos}, source position ` +
+        `${this.applied.sourceLogFile || '(first binlog)'}:${this.applied.sourceLogPos}`);
       this.sql = new SqlStage({
         relayLog: this.relayLog,
         applier: this.applier!,
         logger: this.logger,
+        stats: this.stats,
         replicaServerId: this.settings.serverId,
         transactionRetries: this.settings.replicaTransactionRetries,
         targetRetryTimeout: this.settings.targetRetryTimeout,
@@ -507,7 +519,9 @@ export class Channel {
     }
   }
 
-  async stop(threads: ReplicaThread[]): Promise<void> {
+  /** Stops the stages named; `reason` is what the log says made them stop. */
+  async stop(threads: ReplicaThread[], reason = 'stopReplica'): Promise<void> {
+    const stopping = threads.filter((t) => t === 'IO_THREAD' ? this.ioRunning : this.sqlRunning);
     if (threads.includes('IO_THREAD')) await this.stopIo();
     // A target that does not answer does not hold the stop up.
     const interrupt = threads.includes('SQL_THREAD') ? this.applier?.interruptAfterGrace() : undefined;
@@ -522,6 +536,12 @@ export class Channel {
       interrupt?.();
     }
     await this.flushInfo();
+    if (stopping.length > 0) {
+      const read = { file: this.masterInfo.sourceLogFile, pos: this.masterInfo.readSourceLogPos };
+      this.logger.info({ threads: stopping, reason, read, applied: this.applied },
+        `stopped ${stopping.join(' and ')} (${reason}) having read the source up to ${read.file}:${read.pos} and ` +
+        `applied up to ${this.applied.sourceLogFile}:${this.applied.sourceLogPos}`);
+    }
   }
 
   private async stopIo(): Promise<void> {
@@ -616,8 +636,12 @@ export class Channel {
     const sqlRunning = sql?.running ? 'Yes' : 'No';
     let secondsBehind: number | null = null;
     if (sqlRunning === 'Yes' && ioRunning === 'Yes') {
+      // Unknown unless both stages run and the source is connected. 0 once everything received is applied,
+      // whatever the last transaction's age; until then, the age of the transaction being applied.
+      const read = { file: this.masterInfo.sourceLogFile, pos: this.masterInfo.readSourceLogPos };
+      const caughtUp = compareSourcePositions(sourceOf(applied), read) >= 0;
       const ts = sql!.applyingTimestamp;
-      secondsBehind = ts === undefined ? 0 : Math.max(0, Math.floor(Date.now() / 1000) - ts);
+      secondsBehind = caughtUp ? 0 : ts === undefined ? null : Math.max(0, Math.floor(Date.now() / 1000) - ts);
     }
     return {
       channel: this.name,
@@ -717,7 +741,7 @@ export class Channel {
   }
 
   async close(): Promise<void> {
-    await this.stop(['IO_THREAD', 'SQL_THREAD']);
+    await this.stop(['IO_THREAD', 'SQL_THREAD'], 'engine closing');
     await this.closeApplier();
     await this.relayLog.close();
   }

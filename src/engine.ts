@@ -19,8 +19,11 @@ import type { ReplicaStatus } from './status.js';
 import { MariadbGtidPosition } from './gtid/mariadb-gtid.js';
 import { provision, type ProvisionOptions } from './provision/provision.js';
 import type { ProvisionProgress } from './provision/progress.js';
+import { engineLogger } from './log.js';
+import { EngineMetrics } from './metrics/metrics.js';
+import { MetricsServer, type MetricsOptions } from './metrics/server.js';
 
-export type { UntilCondition };
+export type { UntilCondition, MetricsOptions };
 
 export interface EngineOptions {
   /**
@@ -81,6 +84,11 @@ export interface EngineOptions {
    * 'refuse' stops at any statement that would need mapping; 'asis' sends every statement as written.
    */
   mysqlDdl?: MysqlDdlMode;
+  /**
+   * Opens the metrics port: Prometheus metrics at /metrics, a status page at /. Listens on 127.0.0.1 unless
+   * `host` says otherwise; `port` 0 picks a free one (metricsAddress()). Closed by close().
+   */
+  metrics?: MetricsOptions;
 }
 
 export interface StartOptions {
@@ -104,6 +112,7 @@ export class ReplicationEngine {
   private readonly channels = new Map<string, Channel>();
   private readonly queues = new Map<string, PQueue>();
   private closed = false;
+  private metricsServer: MetricsServer | undefined;
 
   private constructor(private readonly settings: EngineSettings, private readonly lock: DataDirLock) {}
 
@@ -130,7 +139,7 @@ export class ReplicationEngine {
       dataDir: options.dataDir,
       serverId: options.serverId,
       target: options.target,
-      logger: options.logger ?? pino({ level: 'silent' }),
+      logger: engineLogger(options.logger ?? pino({ level: 'silent' })),
       maxRelayLogSize: options.maxRelayLogSize ?? 1 << 30,
       relayLogPurge: options.relayLogPurge ?? true,
       relayLogSpaceLimit: checkSpaceLimit(options.relayLogSpaceLimit ?? 0),
@@ -143,6 +152,7 @@ export class ReplicationEngine {
       filters: { ...emptyFilters(), ...structuredClone(checkFilters(options.filters ?? {})) },
       replicaSkipErrors: checkSkipErrors(options.replicaSkipErrors ?? []),
       mysqlDdl: checkMysqlDdl(options.mysqlDdl ?? 'map'),
+      metrics: new EngineMetrics(() => engine.channelViews()),
     };
     const engine = new ReplicationEngine(settings, lock);
     // The default channel is not listed in multi-master.info: it exists when its master.info does.
@@ -153,11 +163,37 @@ export class ReplicationEngine {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     for (const name of names) engine.channels.set(lowerConnectionName(name), await Channel.load(name, settings));
+    const { logger: _logger, ...logged } = options;
+    settings.logger.info({ options: logged, channels: engine.channelNames() }, `opened ${options.dataDir} with ` +
+      `${names.length} channel(s)`);
+    if (options.metrics) {
+      try {
+        engine.metricsServer = await MetricsServer.open(options.metrics, settings.metrics, () => engine.statuses(), settings.logger);
+      } catch (err) {
+        await Promise.all([...engine.channels.values()].map((c) => c.close()));
+        const { host = '127.0.0.1', port } = options.metrics;
+        throw new ReplicationError('ER_IPSOCK_ERROR', `cannot open the metrics port ${host}:${port} ` +
+          `(${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): choose another host or port`, { cause: err });
+      }
+    }
     return engine;
   }
 
   private get multiMasterInfoPath(): string {
     return join(this.settings.dataDir, 'multi-master.info');
+  }
+
+  /** Where the metrics port listens, when the `metrics` option opened it. */
+  metricsAddress(): { address: string; port: number } | undefined {
+    return this.metricsServer?.address();
+  }
+
+  private statuses(): ReplicaStatus[] {
+    return [...this.channels.values()].map((c) => c.status());
+  }
+
+  private channelViews(): { status: ReplicaStatus; stats: Channel['stats'] }[] {
+    return [...this.channels.values()].map((c) => ({ status: c.status(), stats: c.stats }));
   }
 
   /** The names of all channels, in creation order, spelled as they were created. */
@@ -173,6 +209,7 @@ export class ReplicationEngine {
     const name = checkName(channel);
     validateSourceOptions(options);
     return this.serial(name, async () => {
+      this.settings.logger.info({ channel: name, options }, `changeReplicationSource '${name}'`);
       const existing = this.channels.get(lowerConnectionName(name));
       this.refuseSecondChannelToSource(name, existing, options);
       if (existing) return existing.change(options);
@@ -257,6 +294,7 @@ export class ReplicationEngine {
     return this.serial(channel, async () => {
       await this.channel(channel).reset(options.all ?? false);
       if (options.all) {
+        this.settings.metrics.forget(this.channel(channel).name);
         this.channels.delete(lowerConnectionName(channel));
         await this.writeChannelList();
       }
@@ -270,7 +308,7 @@ export class ReplicationEngine {
 
   /** SHOW ALL SLAVES STATUS: one record per channel. */
   async allReplicaStatus(): Promise<ReplicaStatus[]> {
-    return [...this.channels.values()].map((c) => c.status());
+    return this.statuses();
   }
 
   /**
@@ -318,9 +356,11 @@ export class ReplicationEngine {
     this.closed = true;
     try {
       await Promise.all(closing);
+      await this.metricsServer?.close();
     } finally {
       await this.lock.release();
     }
+    this.settings.logger.info(`closed ${this.settings.dataDir}`);
   }
 
   /** One source server feeds one channel, as MariaDB's ER_CONNECTION_ALREADY_EXISTS says. */

@@ -3,7 +3,9 @@
 // status field or a ReplicationError shows is MySQL's, and mysqlFailure turns any error into one.
 
 export const ErrorCodes = {
+  ER_UNKNOWN_ERROR: 1105,
   ER_CANT_LOCK: 1015,
+  ER_IPSOCK_ERROR: 1081,
   ER_BAD_SLAVE: 1200,
   ER_MASTER_INFO: 1201,
   ER_SLAVE_THREAD: 1202,

@@ -17,6 +17,8 @@ import { RelayLogCutError, type RelayLog } from './relaylog/relay-log.js';
 import { ErrorCodes, mysqlFailure } from './errors.js';
 import { sleep } from './sleep.js';
 import { IoState } from './status.js';
+import { failureError } from './log.js';
+import type { ChannelStats } from './metrics/metrics.js';
 
 export interface SourceSettings {
   host: string;
@@ -42,6 +44,8 @@ export interface SourceSettings {
 export interface IoStageOptions {
   relayLog: RelayLog;
   logger: Logger;
+  /** The channel's counters: bytes received, errors. */
+  stats: ChannelStats;
   replicaServerId: number;
   replicateSameServerId: boolean;
   /** replica_net_timeout, seconds. */
@@ -103,11 +107,13 @@ export class IoStage {
     const onCut = () => this.dump?.close();
     this.options.relayLog.on('cut', onCut);
     this.loop = this.run().catch((err: unknown) => {
-      this.options.logger.error({ err }, 'I/O stage stopped with an error');
       // What fails here without an errno of its own is taking events into the relay log.
       const failure = mysqlFailure(err, 'ER_SLAVE_RELAY_LOG_WRITE_FAILURE');
       const local = failure.code === 'ER_SLAVE_RELAY_LOG_WRITE_FAILURE' && !failure.message.startsWith('Relay log');
-      this.options.onError(failure.errno, local ? `Relay log write failure: ${failure.message}` : failure.message);
+      const reported = { errno: failure.errno, message: local ? `Relay log write failure: ${failure.message}` : failure.message };
+      this.options.logger.error({ err: failureError(reported, err), at: this.position }, 'I/O stage stopped with an error');
+      this.options.stats.failed('io', failure.errno);
+      this.options.onError(reported.errno, reported.message);
     }).finally(() => {
       this.options.relayLog.off('cut', onCut);
       this.running = 'No';
@@ -164,7 +170,9 @@ export class IoStage {
           `${source.port}' - retry-time: ${source.connectRetry}  maximum-retries: ${source.retryCount}  message: ` +
           (err as Error).message;
         if (source.retryCount > 0 && failures > source.retryCount) throw Object.assign(new Error(message), { errno });
-        this.options.logger.warn({ errno, err: message, attempt: failures }, 'cannot reach the source; retrying');
+        this.options.logger.warn({ err: failureError({ errno: errno ?? ErrorCodes.CR_CONN_HOST_ERROR, message }, err), attempt: failures },
+          `cannot reach the source; retrying in ${source.connectRetry} s`);
+        this.options.stats.failed('io', errno ?? ErrorCodes.CR_CONN_HOST_ERROR);
         this.options.onRetrying({ errno: errno ?? ErrorCodes.CR_CONN_HOST_ERROR, message });
         this.state = failedRead ? IoState.waitingToReconnectAfterRead : IoState.waitingToReconnectAfterDump;
         await sleep(source.connectRetry * 1000, signal);
@@ -180,6 +188,10 @@ export class IoStage {
             `(${dump.source.serverId}), or set replicateSameServerId`), { errno: 1593 });
         }
         this.running = 'Yes';
+        this.options.logger.info({ source: `${source.host}:${source.port}`, serverVersion: dump.source.serverVersion,
+          serverId: dump.source.serverId, from: this.position }, `connected to the source ${source.host}:${source.port} ` +
+          `(${dump.source.serverVersion}, server id ${dump.source.serverId}), reading from ` +
+          `${this.position.file || '(first binlog)'}:${this.position.pos}`);
         failures = 0;
         connected = true;
         this.options.onRetrying(undefined);
@@ -192,7 +204,10 @@ export class IoStage {
         if (!retryable(err)) throw err;
         failedRead = true;
         failures++;
-        this.options.logger.warn({ err: String((err as Error).message) }, 'lost the source; reconnecting');
+        const failure = mysqlFailure(err, 'CR_SERVER_LOST');
+        this.options.stats.failed('io', failure.errno);
+        this.options.logger.warn({ err: failureError(failure, err), at: this.position },
+          `lost the source; reconnecting in ${source.connectRetry} s`);
         this.running = 'Connecting';
         this.state = IoState.waitingToReconnectAfterRead;
         await sleep(source.connectRetry * 1000, signal);
@@ -230,12 +245,18 @@ export class IoStage {
     const domainFiltered = (domainId: number) => source.doDomainIds.length > 0
       ? !source.doDomainIds.includes(domainId) : source.ignoreDomainIds.includes(domainId);
 
-    // Every I/O stage start begins a relay log file, whose head says where its events come from.
-    await this.write(() => relayLog.rotate([ownHeader(), positionMark(), ...gtidMark(0)], epoch));
     let sourceFormat: Buffer | undefined;
     /** A new file whose events start at source position `at`. */
-    const rotate = (at?: SourcePosition) => this.write(() =>
-      relayLog.rotate([ownHeader(), positionMark(at), ...gtidMark(0), ...(sourceFormat ? [sourceFormat] : [])], epoch));
+    const rotate = async (at?: SourcePosition) => {
+      let file = '';
+      await this.write(async () => {
+        file = await relayLog.rotate([ownHeader(), positionMark(at), ...gtidMark(0), ...(sourceFormat ? [sourceFormat] : [])],
+          epoch);
+      });
+      this.options.logger.info({ relayLogFile: file }, `relay log rotated to ${file}`);
+    };
+    // Every I/O stage start begins a relay log file, whose head says where its events come from.
+    await rotate();
     let pending: Buffer[] = [];
     /** The source position after each pending event, and the GTID position of the whole groups up to it. */
     let ends: SourcePosition[] = [];
@@ -304,6 +325,7 @@ export class IoStage {
         await flush();
         return;
       }
+      this.options.stats.received(raw.length);
       const header = decodeHeader(raw);
       if (header.typeCode === EventType.HEARTBEAT || header.typeCode === EventType.HEARTBEAT_V2) {
         this.receivedHeartbeats++;
@@ -313,6 +335,9 @@ export class IoStage {
       const decoded = positional || (gtid && GROUP_EVENTS.has(header.typeCode))
         ? decodeReceived(decoder, raw, tracker.position()) : undefined;
       if (header.typeCode === EventType.FORMAT_DESCRIPTION) sourceFormat = raw;
+      if (decoded?.type === 'rotate' && decoded.nextFile !== tracker.file) {
+        this.options.logger.info({ sourceLogFile: decoded.nextFile }, `the source rotated to binlog ${decoded.nextFile}`);
+      }
       if (gtid && !positional && header.logPos !== 0) {
         // A source dumping from a GTID position does not send the groups before it: an event that says it
         // starts past here follows such a gap, as does the Gtid_list a MariaDB source makes up after them; the

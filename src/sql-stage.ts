@@ -15,6 +15,8 @@ import { ErrorCodes, isConnectionError, mysqlFailure, ReplicationError } from '.
 import { GTID_LIST_IGN_GTIDS, GTID_LIST_UNTIL_REACHED, MariadbGtidPosition, type MariadbGtid } from './gtid/mariadb-gtid.js';
 import { sleep } from './sleep.js';
 import { SqlState } from './status.js';
+import type { ChannelStats } from './metrics/metrics.js';
+import { failureError } from './log.js';
 
 /**
  * START SLAVE ... UNTIL: the SQL stage stops after the event group that reaches this position. With
@@ -36,6 +38,8 @@ export interface SqlStageOptions {
   relayLog: RelayLog;
   applier: Applier;
   logger: Logger;
+  /** The channel's counters: what was applied, errors, batch latency. */
+  stats: ChannelStats;
   /** This replica's server_id: Format_description events with it are the relay log's own headers. */
   replicaServerId: number;
   /** Groups per target transaction, at most. */
@@ -129,11 +133,12 @@ export class SqlStage {
     this.state = SqlState.reading;
     this.loop = this.run(stored).catch((err: unknown) => {
       if (err instanceof StageStopped) return;
-      this.options.logger.error({ err }, 'SQL stage stopped with an error');
       // The advice names the position the stage stopped at, known once the batch in flight has ended.
       const failure = err instanceof RelayLogReadError
         ? { errno: ErrorCodes.ER_SLAVE_RELAY_LOG_READ_FAILURE, message: err.advise(this.options.channel, this.position) }
         : mysqlFailure(err, 'ER_SLAVE_FATAL_ERROR');
+      this.options.logger.error({ err: failureError(failure, err), at: this.position }, 'SQL stage stopped with an error');
+      this.options.stats.failed('sql', failure.errno);
       this.options.onError(failure.errno, failure.message);
     }).finally(() => {
       this.running = false;
@@ -211,6 +216,11 @@ export class SqlStage {
       gtid = move(gtid ?? MariadbGtidPosition.parse(gtidText ?? ''));
       gtidText = gtid.toString();
     };
+    // The log says "caught up" when the stage reaches the end of the relay log having applied transactions: the
+    // first time after its start, and after each backlog (a full batch handed over), not at every idle moment.
+    let caughtUp = false;
+    let backlog = false;
+    let appliedSince = false;
     // The events of the TRANSACTION_PAYLOAD read last, still to apply. Each stands at the payload's relay log
     // entry and the source position after it, so that no position saved falls inside the payload.
     const unpacked: { event: RelayEvent; decoded: DecodedEvent }[] = [];
@@ -226,6 +236,8 @@ export class SqlStage {
       if (group) {
         this.options.logger.warn({ at: group.start }, 'transaction without its end in the relay log; discarded');
       }
+      // Seconds_Behind_Master from the moment a transaction is read, before its batch goes to the target.
+      this.applyingTimestamp ??= decoded.header.timestamp;
       return { events: [], start: here(event, 'start'), timestamp: decoded.header.timestamp, begun: false, bytes: 0,
         skipped: false };
     };
@@ -326,6 +338,14 @@ export class SqlStage {
         if (!event) {
           await flush();
           await saveBetween();
+          if (appliedSince && (!caughtUp || backlog)) {
+            const at = this.position;
+            this.options.logger.info({ applied: at }, `caught up: applied everything received, up to source position ` +
+              `${at.sourceLogFile}:${at.sourceLogPos}`);
+            caughtUp = true;
+            backlog = false;
+            appliedSince = false;
+          }
           this.state = SqlState.waitingForRelayLog;
           this.applyingTimestamp = undefined;
           // At the end of what is written; outside a transaction a new file would let this stage purge.
@@ -464,6 +484,7 @@ export class SqlStage {
             if (!await this.waitForDelay(due, signal)) break;
           }
           batch.push(closed);
+          appliedSince = true;
         } else if (!group) {
           between = here(event, 'end');
         }
@@ -473,6 +494,7 @@ export class SqlStage {
           this.options.logger.info({ until: this.options.until }, 'SQL stage stopped because it reached its UNTIL master_gtid_pos');
           return;
         }
+        if (batch.length >= maxGroups || batchBytes >= maxBytes) backlog = true;
         if (batch.length >= maxGroups || batchBytes >= maxBytes || batch.at(-1)?.kind === 'ddl') await handOver();
       }
     } finally {
@@ -536,8 +558,14 @@ export class SqlStage {
     prepared?: PreparedBatch): Promise<void> {
     const { applier } = this.options;
     this.applyingTimestamp = batch[0]!.events[0]?.header.timestamp;
+    const started = performance.now();
     await this.retrying(() => applier.apply(batch.filter((g) => compareChannel(g.start, applier.committed) >= 0),
       ddlMaybeDone, prepared));
+    const seconds = (performance.now() - started) / 1000;
+    const events = batch.reduce((n, g) => n + g.events.length, 0);
+    this.options.stats.batchApplied(seconds, batch.length, events);
+    this.options.logger.debug({ transactions: batch.length, events, from: batch[0]!.start, to: batch.at(-1)!.end,
+      ms: Math.round(seconds * 1000) }, 'batch applied');
     this.committed(applier.committed!);
     await this.purge();
   }
@@ -589,16 +617,16 @@ export class SqlStage {
           lost.attempts++;
           this.targetLost = true;
           this.options.onRetrying({ errno: failure.errno, message: failure.message });
-          logger.warn({ errno: failure.errno, err: failure.message, attempt: lost.attempts, pauseMs: pause },
-            'lost the target; reconnecting');
+          logger.warn({ err: failureError(failure, err), attempt: lost.attempts, pauseMs: pause }, 'lost the target; reconnecting');
         } else if (err instanceof ApplyError && err.transient && lockRetries < this.options.transactionRetries) {
           lockRetries++;
           pause = Math.min(1000, 50 * 2 ** (lockRetries - 1));
-          logger.warn({ errno: failure.errno, attempt: lockRetries }, 'transient target error; retrying');
+          logger.warn({ err: failureError(failure, err), attempt: lockRetries }, 'transient target error; retrying');
         } else {
           throw err;
         }
         this.options.counters.retriedTransactions++;
+        this.options.stats.failed('sql', failure.errno);
         await sleep(pause, signal);
         if (signal.aborted) throw new StageStopped();
       }

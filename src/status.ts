@@ -73,7 +73,10 @@ export interface ReplicaStatus {
   untilCondition: 'None' | 'Master' | 'Relay' | 'Gtid';
   untilLogFile: string;
   untilLogPos: number;
-  /** Seconds_Behind_Master: null when a stage is not running. */
+  /**
+   * Seconds_Behind_Master: null (unknown) when a stage is not running or the I/O stage is not connected; 0 once the
+   * SQL stage has applied everything the I/O stage received; else the age of the transaction being applied.
+   */
   secondsBehindSource: number | null;
   lastIoErrno: number;
   lastIoError: string;
