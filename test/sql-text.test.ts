@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { Connection } from 'mysql2/promise';
 import { ColumnType as T } from '../src/binlog/column-types.js';
 import type { ColumnValue } from '../src/binlog/events.js';
-import { bytes, qualifiedName, quoteIdentifier, quoteString, renderValue } from '../src/apply/sql-text.js';
+import { bytes, qualifiedName, quoteIdentifier, quoteString, renderValue, sendAsWritten } from '../src/apply/sql-text.js';
 import type { TargetColumn } from '../src/apply/table-definitions.js';
 import { startMariaDb, type TestServer } from './helpers/servers.js';
 
@@ -125,6 +125,14 @@ describe('identifiers and byte strings', () => {
     assert.equal(quoteIdentifier('it\'s "x"'), '`it\'s "x"`');
     assert.equal(quoteIdentifier('café'), '`caf\xc3\xa9`');
     assert.equal(qualifiedName('d`b', 't.x'), '`d``b`.`t.x`');
+  });
+
+  test('sendAsWritten: target SQL goes as written, placeholders and all; values are refused, never dropped', () => {
+    const sql = "INSERT INTO t VALUES ('?', 0x3f) /* ? */";
+    assert.equal(sendAsWritten(sql, []), sql);
+    assert.equal(sendAsWritten(sql, undefined), sql);
+    assert.throws(() => sendAsWritten('SELECT ?', [1]), /take no placeholder values/);
+    assert.throws(() => sendAsWritten('SELECT :a', { a: 1 }), /take no placeholder values/);
   });
 });
 

@@ -16,6 +16,7 @@ import { mapMysqlStatement, MysqlStatementError, mysqlCollationName, targetColla
   type TargetSyntax } from './mysql-ddl.js';
 import { setMultiStatements, type CoreConnection } from '../protocol/raw-command.js';
 import { TableDefinitions, type TargetTable } from './table-definitions.js';
+import { sendAsWritten } from './sql-text.js';
 import { WatchedConnection } from './target-watchdog.js';
 
 export interface TransactionGroup {
@@ -282,6 +283,7 @@ export class Applier {
       // set it per event, and every byte we send must stay as it is.
       flags: ['-SESSION_TRACK'],
       multipleStatements: true,
+      queryFormat: sendAsWritten,
       supportBigNumbers: true,
       bigNumberStrings: true,
       dateStrings: true,

@@ -12,7 +12,7 @@
 import mysql from 'mysql2';
 import type { Connection } from 'mysql2/promise';
 import type { Channel, EngineSettings } from '../channel.js';
-import { qualifiedName, quoteIdentifier, quoteString } from '../apply/sql-text.js';
+import { qualifiedName, quoteIdentifier, quoteString, sendAsWritten } from '../apply/sql-text.js';
 import type { SourcePosition } from '../binlog/position.js';
 import { mysqlFailure, ReplicationError } from '../errors.js';
 import { PositionTable } from '../info/position-table.js';
@@ -447,8 +447,8 @@ async function holdsRows(target: Connection, t: CopyTable): Promise<boolean | un
 
 /** A connected mysql2 connection (promise API); `prepare` may replace its TLS upgrade before it connects. */
 async function mysqlConnection(options: mysql.ConnectionOptions, prepare?: (core: mysql.Connection) => void): Promise<Connection> {
-  const core = mysql.createConnection({ ...options, ...(prepare ? { ssl: {} } : {}), supportBigNumbers: true,
-    bigNumberStrings: true, dateStrings: true });
+  const core = mysql.createConnection({ ...options, ...(prepare ? { ssl: {} } : {}), queryFormat: sendAsWritten,
+    supportBigNumbers: true, bigNumberStrings: true, dateStrings: true });
   core.on('error', () => undefined);
   prepare?.(core);
   await new Promise<void>((resolve, reject) => core.connect((err) => (err ? reject(err) : resolve())));
