@@ -290,3 +290,25 @@ export function zstdStoredFrame(data: Buffer): Buffer {
   }
   return Buffer.concat([head, ...blocks]);
 }
+
+/** The server_uuid of the server that wrote mysqlGtidChain's files. */
+export const MYSQL_CHAIN_UUID = '8a18b986-434f-11f1-a27f-ce6a53da2f24';
+
+/** A fixture's events (mysqlFixtures, by name), as a fake source serves them under the binlog file name `name`. */
+export function servedBinlog(fixtures: ReadonlyMap<string, Buffer>, fixture: string, name: string): { name: string; events: Buffer[] } {
+  const data = fixtures.get(fixture);
+  if (!data) throw new Error(`no MySQL fixture ${fixture}`);
+  return { name, events: binlogFileEvents(data).map((e) => e.raw) };
+}
+
+/**
+ * Three consecutive binlog files of one MySQL 8.0.46 server (GTID mode): GTIDs 7-13, 14-16 and 17-19 of
+ * MYSQL_CHAIN_UUID; 1-6 were in files before them.
+ */
+export function mysqlGtidChain(fixtures: ReadonlyMap<string, Buffer>): { name: string; events: Buffer[] }[] {
+  return [
+    servedBinlog(fixtures, 'mysqlbinlog2parquet__01-basic-crud.binlog', 'mysql-bin.000005'),
+    servedBinlog(fixtures, 'mysqlbinlog2parquet__02-multi-statement-txn.binlog', 'mysql-bin.000006'),
+    servedBinlog(fixtures, 'mysqlbinlog2parquet__03-mixed-types.binlog', 'mysql-bin.000007'),
+  ];
+}
