@@ -69,24 +69,20 @@ export const MYSQL_GROUP_ENDS = new Map<number, 'xid' | 'xa_prepare' | 'transact
 
 /**
  * Retrieved_Gtid_Set found again after a restart: the MySQL GTIDs of the whole transactions the relay log
- * files hold (each file on its own: a transaction cut at the end of one is sent again in the next). Files
- * already applied and purged are not there; their GTIDs are in the executed set the dump also sends.
+ * files hold. Files already applied and purged are not there; their GTIDs are in the executed set the dump
+ * also sends.
  */
 export async function relayLogMysqlGtids(relayLog: RelayLog): Promise<MysqlGtidSet> {
   const set = new MysqlGtidSet();
   const first = relayLog.list()[0];
   if (first === undefined) return set;
   const reader = relayLog.reader({ file: first, pos: 4 });
-  let decoder = new BinlogDecoder();
-  let groups = new MysqlGroupTracker();
-  let at = '';
+  // One tracker across files: a transaction goes on in the next file after a rotation for size, and one cut
+  // by a new connection is never ended (the source sends it again from its GTID event, which starts afresh).
+  const decoder = new BinlogDecoder();
+  const groups = new MysqlGroupTracker();
   try {
     for (let event = await reader.tryNext(); event; event = await reader.tryNext()) {
-      if (event.file !== at) {
-        at = event.file;
-        decoder = new BinlogDecoder();
-        groups = new MysqlGroupTracker();
-      }
       const typeCode = decodeHeader(event.raw).typeCode;
       const end = MYSQL_GROUP_ENDS.get(typeCode);
       if (!end && !DECODE_MYSQL.has(typeCode)) continue;
