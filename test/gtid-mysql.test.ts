@@ -7,7 +7,10 @@
 // the same GTIDs goes on with nothing lost or doubled. Refusals carry the servers' errnos and change nothing.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { ReplicationEngine } from '../src/index.js';
+import { masterInfoFileName } from '../src/info/index.js';
 import { BinlogDecoder } from '../src/binlog/decoder.js';
 import { MYSQL_CHAIN_UUID as CHAIN_UUID, mysqlFixtures, mysqlGtidChain, servedBinlog } from './helpers/binlog-events.js';
 import { startFakeSource, type FakeSource, type GtidBinlog } from './helpers/fake-source.js';
@@ -151,6 +154,7 @@ test('a new channel against a source that purged GTIDs 1-6 stops with 1236; with
 
   // A restart of the engine: the dump asks with what is executed, and nothing comes twice.
   await engine.close();
+  assert.match(await readFile(join(dataDir, masterInfoFileName('chain')), 'utf8'), /\nauto_position=1\n/);
   engine = await openEngine(target, { dataDir });
   await engine.startReplica('chain');
   await until('a dump after the restart', async () => s.dumps.length >= 3);
@@ -255,6 +259,26 @@ test('MySQL 9.6 tagged GTIDs: the dump asks in the tagged format, the tagged tra
   const rows = await target.sql('SELECT COUNT(*) AS n FROM tag_db.orders') as { n: number }[];
   assert.equal(Number(rows[0]!.n), 1);
   await engine.stopReplica('tagged');
+});
+
+test('compressed transactions (TRANSACTION_PAYLOAD) by GTID set; a transaction the rules filter out is executed all the same', async () => {
+  const uuid = '76f3e7be-6720-11ed-9cad-0242ac110002';
+  const s = await source([binlog('apecloud__mysql-bin.000057', 'mysql-bin.000057')], uuid);
+  await target.sql('CREATE DATABASE IF NOT EXISTS ape_db');
+  await engine.changeReplicationSource('payload', {
+    sourceHost: s.host, sourcePort: s.port, sourceUser: 'repl', sourcePassword: 'secret', sourceConnectRetry: 1,
+    sourceAutoPosition: true,
+  });
+  // GTID 11 creates a.b, 12 (a payload) inserts into it, 13 (a payload) writes a.test_table_3, left out here.
+  await engine.changeReplicationFilter('payload', { replicateRewriteDb: [['a', 'ape_db']], replicateWildIgnoreTable: ['%.test_table_3'] });
+  await engine.addGtidPurged('payload', `${uuid}:1-10`);
+  await engine.startReplica('payload');
+  await executedIs('payload', `${uuid}:1-13`);
+  const status = await engine.replicaStatus('payload');
+  assert.equal(status.retrievedGtidSet, `${uuid}:11-13`);
+  assert.deepEqual(await target.sql('SELECT id FROM ape_db.b'), [{ id: 1 }]);
+  assert.equal((await target.sql("SHOW TABLES FROM ape_db LIKE 'test_table_3'") as unknown[]).length, 0);
+  await engine.stopReplica('payload');
 });
 
 test('refusals carry the servers\' errnos and change nothing: 1776, 1772, 1277', async () => {
