@@ -629,6 +629,7 @@ export class Channel {
    * the dump is asked for (the SQL stage moves it meanwhile), so that the dump asks for everything else.
    */
   private async mysqlGtidIoStart(): Promise<{ executed: () => MysqlGtidSet; retrieved: MysqlGtidSet }> {
+    // A state that is no MySQL GTID set (a MariaDB GTID position) is refused here, before anything starts.
     executedGtidSet(await this.appliedGtidState(), this.name);
     return {
       executed: () => executedGtidSet((this.sql?.position ?? this.applied).gtidState, this.name),

@@ -4,7 +4,7 @@
 // MariaDB's key=value lines up to END_MARKER, then ours: tls_version= (MySQL's MASTER_TLS_VERSION, which MySQL
 // keeps at line 25 and MariaDB does not have; MariaDB passes over keys it does not know, and the line is
 // written only when set, so files stay as MariaDB writes them); likewise public_key_path= and get_public_key=
-// (MySQL's SOURCE_PUBLIC_KEY_PATH and GET_SOURCE_PUBLIC_KEY, its lines 26 and 27) and auto_position= (its line 24). MariaDB rewrites the file in place, so anything after
+// (MySQL's SOURCE_PUBLIC_KEY_PATH and GET_SOURCE_PUBLIC_KEY, its lines 26 and 27) and auto_position= (its line 23). MariaDB rewrites the file in place, so anything after
 // END_MARKER is leftover from a longer earlier version and is ignored.
 
 export type UsingGtid = 'no' | 'current_pos' | 'slave_pos';
@@ -46,7 +46,7 @@ export interface MasterInfo {
   publicKeyPath: string;
   /** MySQL's GET_SOURCE_PUBLIC_KEY. */
   getPublicKey: boolean;
-  /** MySQL's SOURCE_AUTO_POSITION (its line 24, reserved in MariaDB's file): the dump asks by GTID set. */
+  /** MySQL's SOURCE_AUTO_POSITION (its line 23, reserved in MariaDB's file): the dump asks by GTID set. */
   autoPosition: boolean;
   /** Lines between the numbered lines and END_MARKER that this version does not know, kept in order. */
   extraLines: string[];
