@@ -19,9 +19,10 @@ import { ChannelLock, channelLockName } from './info/channel-lock.js';
 import { PositionTable, type ChannelPosition, type PositionRow } from './info/position-table.js';
 import { IoStage } from './io-stage.js';
 import { MariadbGtidPosition } from './gtid/mariadb-gtid.js';
-import { relayLogGtidPosition } from './gtid/relay-gtid.js';
+import { relayLogGtidPosition, relayLogMysqlGtids } from './gtid/relay-gtid.js';
+import type { MysqlGtidSet } from './gtid/mysql-gtid-set.js';
 import { RelayLog, scanRelayFile } from './relaylog/relay-log.js';
-import { SqlStage, type SqlStageCounters, type UntilCondition } from './sql-stage.js';
+import { executedGtidSet, isMysqlGtidState, SqlStage, type SqlStageCounters, type UntilCondition } from './sql-stage.js';
 import type { ChannelStats, EngineMetrics } from './metrics/metrics.js';
 import type { ReplicaStatus } from './status.js';
 import { provisionFields, type ProvisionProgress } from './provision/progress.js';
@@ -89,6 +90,12 @@ export interface ReplicationSourceOptions {
   /** DO_DOMAIN_IDS / IGNORE_DOMAIN_IDS (GTID mode): only / all but these replication domains; [] clears. */
   doDomainIds?: number[];
   ignoreDomainIds?: number[];
+  /**
+   * MASTER_AUTO_POSITION (MySQL sources): the dump asks by GTID set (COM_BINLOG_DUMP_GTID) for every transaction
+   * missing from the channel's executed and retrieved sets, instead of by file and position. Refused together
+   * with sourceLogFile/sourceLogPos (1776) and with sourceUseGtid.
+   */
+  sourceAutoPosition?: boolean;
 }
 
 export interface EngineSettings {
@@ -264,8 +271,9 @@ export class Channel {
       throw new ReplicationError('ER_SLAVE_MUST_STOP', `sourceDelay (MASTER_DELAY) cannot change while the SQL stage ` +
         `runs; run stopReplica('${this.name}', { threads: ['SQL_THREAD'] }) first`);
     }
-    if ((options.sourceUseGtid ?? this.masterInfo.usingGtid) !== this.masterInfo.usingGtid && this.sqlRunning) {
-      throw new ReplicationError('ER_SLAVE_MUST_STOP', `sourceUseGtid cannot change while the SQL stage runs (the ` +
+    if (((options.sourceUseGtid ?? this.masterInfo.usingGtid) !== this.masterInfo.usingGtid ||
+      (options.sourceAutoPosition ?? this.masterInfo.autoPosition) !== this.masterInfo.autoPosition) && this.sqlRunning) {
+      throw new ReplicationError('ER_SLAVE_MUST_STOP', `sourceUseGtid and sourceAutoPosition cannot change while the SQL stage runs (the ` +
         `relay log and the applied position must agree on how positions are kept); run stopReplica('${this.name}') first`);
     }
     if (options.ignoreServerIds?.includes(this.settings.serverId) && this.settings.replicateSameServerId) {
@@ -301,10 +309,11 @@ export class Channel {
     if (options.sourceUseGtid !== undefined) next.usingGtid = options.sourceUseGtid;
     if (options.doDomainIds !== undefined) next.doDomainIds = [...new Set(options.doDomainIds)].sort((a, b) => a - b);
     if (options.ignoreDomainIds !== undefined) next.ignoreDomainIds = [...new Set(options.ignoreDomainIds)].sort((a, b) => a - b);
+    if (options.sourceAutoPosition !== undefined) next.autoPosition = options.sourceAutoPosition;
     checkGtidOptions(next, positioned);
-    const gtidModeChanged = next.usingGtid !== this.masterInfo.usingGtid;
+    const gtidModeChanged = next.usingGtid !== this.masterInfo.usingGtid || next.autoPosition !== this.masterInfo.autoPosition;
     // By GTID a move to another server of the topology keeps everything: the GTID position says where to go on.
-    const byGtid = next.usingGtid !== 'no' && !gtidModeChanged;
+    const byGtid = (next.usingGtid !== 'no' || next.autoPosition) && !gtidModeChanged;
     if (positioned) {
       next.sourceLogFile = options.sourceLogFile ?? next.sourceLogFile;
       next.readSourceLogPos = options.sourceLogPos ?? 4;
@@ -406,7 +415,8 @@ export class Channel {
       if (stored) this.applied = stored;
       const end = await this.relayEndFromFiles();
       // By GTID the relay log may hold several sources' files, whose positions do not compare with each other.
-      const behind = this.masterInfo.usingGtid === 'no' && end && compareSourcePositions(end, sourceOf(this.applied)) < 0;
+      const behind = this.masterInfo.usingGtid === 'no' && !this.masterInfo.autoPosition && end &&
+        compareSourcePositions(end, sourceOf(this.applied)) < 0;
       // START SLAVE UNTIL master_gtid_pos fetches afresh from the applied GTID position, as MariaDB does.
       if (!this.relayLog.list().includes(this.applied.relayLogFile) || behind || untilGtid !== undefined) {
         // The relay log does not hold the applied position (deleted, or behind the target): fetch again from it.
@@ -432,6 +442,7 @@ export class Channel {
       const start = this.readPositionChanged ? named : (await this.relayEndFromFiles()) ?? named;
       this.readPositionChanged = false;
       const gtid = this.masterInfo.usingGtid === 'no' ? undefined : await this.gtidIoStart();
+      const mysqlGtid = this.masterInfo.autoPosition ? await this.mysqlGtidIoStart() : undefined;
       // master.info, written every second and not at all on a full disk, can be behind the relay log after a
       // crash; Read_Master_Log_Pos would say so for as long as the I/O stage cannot write.
       if (compareSourcePositions(start, named) > 0) {
@@ -460,6 +471,7 @@ export class Channel {
         }),
         gtid,
         untilGtid,
+        mysqlGtid,
         onPosition: (position) => {
           this.masterInfo = { ...this.masterInfo, sourceLogFile: position.file, readSourceLogPos: position.pos };
           this.scheduleInfoWrite();
@@ -620,12 +632,50 @@ export class Channel {
   private async gtidIoStart(): Promise<MariadbGtidPosition> {
     const received = await relayLogGtidPosition(this.relayLog, this.settings.serverId);
     if (received) return received;
+    return MariadbGtidPosition.parse(await this.appliedGtidState() ?? '');
+  }
+
+  /** The applied GTID state; read from the target when it has not been since the engine opened. */
+  private async appliedGtidState(): Promise<string | undefined> {
     if (this.applied.gtidState === undefined && !this.sqlRunning) {
-      // Not read from the target since the engine opened: the row there knows it.
       const { stored } = await this.openApplier();
       if (stored) this.applied = stored;
     }
-    return MariadbGtidPosition.parse(this.applied.gtidState ?? '');
+    return (this.sql?.position ?? this.applied).gtidState;
+  }
+
+  /**
+   * MASTER_AUTO_POSITION: Retrieved_Gtid_Set as the relay log holds it, and the executed set as applied when
+   * the dump is asked for (the SQL stage moves it meanwhile), so that the dump asks for everything else.
+   */
+  private async mysqlGtidIoStart(): Promise<{ executed: () => MysqlGtidSet; retrieved: MysqlGtidSet }> {
+    // A state that is no MySQL GTID set (a MariaDB GTID position) is refused here, before anything starts.
+    executedGtidSet(await this.appliedGtidState(), this.name);
+    return {
+      executed: () => executedGtidSet((this.sql?.position ?? this.applied).gtidState, this.name),
+      retrieved: await relayLogMysqlGtids(this.relayLog),
+    };
+  }
+
+  /**
+   * SET GLOBAL gtid_purged = '+set' for the channel: the set is added to the channel's executed set, as
+   * transactions it holds already (a target provisioned from a backup of the source, or a source whose binlogs
+   * before the channel's start are purged). The SQL stage must be stopped.
+   */
+  async addGtidPurged(set: MysqlGtidSet): Promise<void> {
+    if (this.sqlRunning) {
+      throw new ReplicationError('ER_SLAVE_MUST_STOP', `the executed GTID set cannot change while the SQL stage runs; ` +
+        `run stopReplica('${this.name}', { threads: ['SQL_THREAD'] }) first`);
+    }
+    await this.whileLocked(async (applier, stored) => {
+      const { relayLogFile, relayLogPos, sourceLogFile, sourceLogPos, gtidState } = stored ?? this.applied;
+      const position = { relayLogFile, relayLogPos, sourceLogFile, sourceLogPos,
+        gtidState: executedGtidSet(gtidState, this.name).union(set).toString() };
+      await applier.savePosition(position);
+      this.applied = position;
+      // What status() shows of a stopped SQL stage.
+      if (this.sql) this.sql.position = position;
+    });
   }
 
   status(): ReplicaStatus {
@@ -693,7 +743,10 @@ export class Channel {
       skippedProtectedEvents: this.skippedProtectedEvents,
       usingGtid: USING_GTID_STATUS[this.masterInfo.usingGtid],
       gtidIoPos: io?.gtidPosition?.toString() ?? '',
-      gtidSlavePos: applied.gtidState ?? '',
+      gtidSlavePos: isMysqlGtidState(applied.gtidState) ? '' : applied.gtidState ?? '',
+      autoPosition: this.masterInfo.autoPosition ? 1 : 0,
+      retrievedGtidSet: io?.retrievedGtidSet?.toString() ?? '',
+      executedGtidSet: isMysqlGtidState(applied.gtidState) ? applied.gtidState! : '',
       replicateDoDomainIds: [...this.masterInfo.doDomainIds],
       replicateIgnoreDomainIds: [...this.masterInfo.ignoreDomainIds],
       ...provisionFields(this.provisioning),
@@ -849,6 +902,14 @@ function checkGtidOptions(info: MasterInfo, positioned: boolean): void {
     throw new ReplicationError('ER_MASTER_INFO', 'doDomainIds and ignoreDomainIds need sourceUseGtid (the domain of a ' +
       "group is its GTID's): set it, or clear the lists with []");
   }
+  if (info.autoPosition && info.usingGtid !== 'no') {
+    throw new ReplicationError('ER_WRONG_ARGUMENTS', 'sourceAutoPosition (a MySQL source, by GTID set) and sourceUseGtid ' +
+      "(a MariaDB source, by GTID position) cannot both be set: set sourceUseGtid to 'no' or sourceAutoPosition to false");
+  }
+  if (positioned && info.autoPosition) {
+    throw new ReplicationError('ER_BAD_SLAVE_AUTO_POSITION', 'Parameters sourceLogFile and sourceLogPos cannot be set ' +
+      'when sourceAutoPosition is active: the channel is positioned by its GTID sets; give one or the other');
+  }
   if (positioned && info.usingGtid !== 'no') {
     throw new ReplicationError('ER_WRONG_ARGUMENTS', "sourceLogFile/sourceLogPos position by file; with sourceUseGtid " +
       "other than 'no' the channel is positioned by its GTID state: give one or the other");
@@ -858,6 +919,8 @@ function checkGtidOptions(info: MasterInfo, positioned: boolean): void {
 function untilFields(until: UntilCondition | undefined): Pick<ReplicaStatus, 'untilCondition' | 'untilLogFile' | 'untilLogPos'> {
   if (!until) return { untilCondition: 'None', untilLogFile: '', untilLogPos: 0 };
   if ('sourceGtidPos' in until) return { untilCondition: 'Gtid', untilLogFile: '', untilLogPos: 0 };
+  if ('sqlBeforeGtids' in until) return { untilCondition: 'SQL_BEFORE_GTIDS', untilLogFile: '', untilLogPos: 0 };
+  if ('sqlAfterGtids' in until) return { untilCondition: 'SQL_AFTER_GTIDS', untilLogFile: '', untilLogPos: 0 };
   return 'sourceLogFile' in until
     ? { untilCondition: 'Master', untilLogFile: until.sourceLogFile, untilLogPos: until.sourceLogPos }
     : { untilCondition: 'Relay', untilLogFile: until.relayLogFile, untilLogPos: until.relayLogPos };

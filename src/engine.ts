@@ -17,6 +17,7 @@ import { DEFAULT_MAX_ALLOWED_PACKET } from './protocol/dump.js';
 import type { UntilCondition } from './sql-stage.js';
 import type { ReplicaStatus } from './status.js';
 import { MariadbGtidPosition } from './gtid/mariadb-gtid.js';
+import { MysqlGtidSet } from './gtid/mysql-gtid-set.js';
 import { provision, type ProvisionOptions } from './provision/provision.js';
 import type { ProvisionProgress } from './provision/progress.js';
 import { engineLogger } from './log.js';
@@ -339,6 +340,17 @@ export class ReplicationEngine {
   }
 
   /**
+   * SET GLOBAL gtid_purged = '+gtidSet', for one channel: the MySQL GTID set is added to the channel's executed
+   * set (executedGtidSet), as transactions the target holds already, so that sourceAutoPosition does not ask
+   * for them (a source that purged them refuses the dump with 1236 otherwise). The SQL stage must be stopped.
+   * A malformed set fails with 1772.
+   */
+  async addGtidPurged(channel: string, gtidSet: string): Promise<void> {
+    const set = MysqlGtidSet.parse(gtidSet);
+    return this.serial(channel, () => this.channel(channel).addGtidPurged(set));
+  }
+
+  /**
    * Copies from the channel's source every table its rules keep (replicate-rewrite-db applied), at one snapshot,
    * creating databases and tables on the target from the source's definitions, and sets the channel's position to
    * the snapshot's binlog coordinates. The channel must be stopped. Called again after a crash, it continues.
@@ -448,8 +460,8 @@ function checkMaxAllowedPacket(bytes: number): number {
 }
 
 /**
- * START SLAVE UNTIL takes a source or a relay log position, or a MariaDB GTID position (which, as on MariaDB,
- * needs both stages: the source stops sending there).
+ * START SLAVE UNTIL takes a source or a relay log position, a MariaDB GTID position (which, as on MariaDB,
+ * needs both stages: the source stops sending there), or one MySQL GTID set (SQL_BEFORE_GTIDS / SQL_AFTER_GTIDS).
  */
 function checkUntil(until: UntilCondition, threads: ReplicaThread[]): void {
   const refuse = (why: string): never => {
@@ -465,8 +477,15 @@ function checkUntil(until: UntilCondition, threads: ReplicaThread[]): void {
     }
     return;
   }
+  if (keys === 'sqlBeforeGtids' || keys === 'sqlAfterGtids') {
+    if (typeof given[keys] !== 'string') refuse(`${keys} must be a MySQL GTID set (text)`);
+    MysqlGtidSet.parse(given[keys] as string);
+    if (!threads.includes('SQL_THREAD')) refuse(`until ${keys} needs the SQL stage (SQL_THREAD) among the threads`);
+    return;
+  }
   if (/gtid/i.test(keys)) {
-    refuse(`give { sourceGtidPos }, { sourceLogFile, sourceLogPos } or { relayLogFile, relayLogPos }, got { ${keys} }`);
+    refuse(`give { sourceGtidPos }, { sqlBeforeGtids }, { sqlAfterGtids }, { sourceLogFile, sourceLogPos } or ` +
+      `{ relayLogFile, relayLogPos }, got { ${keys} }`);
   }
   const [fileKey, posKey] = keys === 'sourceLogFile,sourceLogPos' ? ['sourceLogFile', 'sourceLogPos']
     : keys === 'relayLogFile,relayLogPos' ? ['relayLogFile', 'relayLogPos']
@@ -512,7 +531,7 @@ const SOURCE_OPTIONS: Record<keyof ReplicationSourceOptions, 'string' | 'path' |
   ignoreServerIds: 'ids', sourceDelay: 'number', sourceSsl: 'boolean', sourceSslCa: 'path', sourceSslCapath: 'path',
   sourceSslCert: 'path', sourceSslKey: 'path', sourceSslCipher: 'string', sourceSslCrl: 'path', sourceSslCrlpath: 'path',
   sourceSslVerifyServerCert: 'boolean', sourceTlsVersion: 'string', sourcePublicKeyPath: 'path', getSourcePublicKey: 'boolean',
-  sourceUseGtid: 'gtidMode', doDomainIds: 'ids', ignoreDomainIds: 'ids',
+  sourceUseGtid: 'gtidMode', doDomainIds: 'ids', ignoreDomainIds: 'ids', sourceAutoPosition: 'boolean',
 };
 
 /** Refuses bad CHANGE MASTER values before anything changes. */

@@ -7,8 +7,9 @@ import {
 } from './binlog/decoder.js';
 import { encodeGtidList } from './binlog/encode.js';
 import { EventType, LOG_EVENT_ARTIFICIAL_F, type BinlogEvent } from './binlog/events.js';
-import { MariadbGroupTracker } from './gtid/event-groups.js';
-import { relayLogGtidPosition } from './gtid/relay-gtid.js';
+import { MariadbGroupTracker, MysqlGroupTracker } from './gtid/event-groups.js';
+import { MYSQL_GROUP_ENDS, relayLogGtidPosition, relayLogMysqlGtids } from './gtid/relay-gtid.js';
+import type { MysqlGtid, MysqlGtidSet } from './gtid/mysql-gtid-set.js';
 import { GTID_LIST_IGN_GTIDS, GTID_LIST_UNTIL_REACHED, type MariadbGtidPosition } from './gtid/mariadb-gtid.js';
 import { SourcePositionTracker, type SourcePosition } from './binlog/position.js';
 import { isDiskFull } from './info/files.js';
@@ -70,6 +71,11 @@ export interface IoStageOptions {
   gtid?: MariadbGtidPosition | undefined;
   /** START SLAVE UNTIL master_gtid_pos: the source stops there, and so does the stage (no error). */
   untilGtid?: string | undefined;
+  /**
+   * MASTER_AUTO_POSITION (MySQL sources): the dump asks for what is in neither the executed set (read afresh
+   * at each connect) nor `retrieved` (Retrieved_Gtid_Set, which grows with each whole transaction written).
+   */
+  mysqlGtid?: { executed: () => MysqlGtidSet; retrieved: MysqlGtidSet } | undefined;
 }
 
 const FLUSH_BYTES = 1 << 20;
@@ -85,6 +91,8 @@ export class IoStage {
   position: SourcePosition;
   /** Gtid_IO_Pos: the GTID position of the whole groups in the relay log (GTID mode only). */
   gtidPosition: MariadbGtidPosition | undefined;
+  /** Retrieved_Gtid_Set (MASTER_AUTO_POSITION only). */
+  retrievedGtidSet: MysqlGtidSet | undefined;
 
   private abort = new AbortController();
   private loop: Promise<void> | undefined;
@@ -97,6 +105,7 @@ export class IoStage {
   constructor(private readonly options: IoStageOptions, start: SourcePosition) {
     this.position = start;
     this.gtidPosition = options.gtid;
+    this.retrievedGtidSet = options.mysqlGtid?.retrieved;
     this.epoch = options.relayLog.epoch;
   }
 
@@ -143,6 +152,8 @@ export class IoStage {
         if (this.gtidPosition) {
           this.gtidPosition = await relayLogGtidPosition(relayLog, this.options.replicaServerId) ?? this.options.gtid;
         }
+        // What was cut must be asked for again: the whole transactions the relay log still holds, and the executed set.
+        if (this.retrievedGtidSet) this.retrievedGtidSet = await relayLogMysqlGtids(relayLog);
       }
       const source = this.options.source();
       this.running = 'Connecting';
@@ -156,6 +167,7 @@ export class IoStage {
           // By GTID the source finds the place itself; file and position are not looked at.
           file: this.gtidPosition ? '' : this.position.file, position: this.gtidPosition ? 4 : this.position.pos,
           mariadbGtid: this.gtidPosition && { connectState: this.gtidPosition.toString(), until: this.options.untilGtid },
+          mysqlGtidSet: this.retrievedGtidSet && this.options.mysqlGtid!.executed().union(this.retrievedGtidSet),
           heartbeatPeriodSeconds: source.heartbeatPeriod, netTimeoutSeconds: this.options.netTimeout,
           connectTimeoutMs: Math.max(1000, Math.min(this.options.netTimeout * 1000, 30_000)), ssl: source.ssl,
           publicKey: source.publicKey, maxAllowedPacket: this.options.maxAllowedPacket,
@@ -257,16 +269,23 @@ export class IoStage {
     };
     // Every I/O stage start begins a relay log file, whose head says where its events come from.
     await rotate();
+    // MASTER_AUTO_POSITION: the MySQL transactions read, each added to Retrieved_Gtid_Set once written whole.
+    const mysqlGroups = this.retrievedGtidSet ? new MysqlGroupTracker() : undefined;
     let pending: Buffer[] = [];
-    /** The source position after each pending event, and the GTID position of the whole groups up to it. */
+    /**
+     * The source position after each pending event, the GTID position of the whole groups up to it, and the
+     * MySQL transaction it ends.
+     */
     let ends: SourcePosition[] = [];
     let gtidEnds: (MariadbGtidPosition | undefined)[] = [];
+    let mysqlEnds: (MysqlGtid | undefined)[] = [];
     let pendingBytes = 0;
     let skipped = false;
-    const queue = (raw: Buffer) => {
+    const queue = (raw: Buffer, mysqlEnded?: MysqlGtid) => {
       pending.push(raw);
       ends.push(tracker.position());
       gtidEnds.push(gtid);
+      mysqlEnds.push(mysqlEnded);
       pendingBytes += raw.length;
     };
     /** The last wait of the SQL stage at the end of the relay log that let an event past the space limit. */
@@ -279,6 +298,7 @@ export class IoStage {
         this.state = IoState.queueing;
         const events = batch === pending.length ? pending : pending.slice(done, done + batch);
         if (!await this.write(() => relayLog.append(events, epoch), batch === 1)) continue;
+        for (const ended of mysqlEnds.slice(done, done + batch)) if (ended) this.retrievedGtidSet!.add(ended);
         done += batch;
         this.position = ends[done - 1]!;
         this.gtidPosition = gtidEnds[done - 1];
@@ -289,6 +309,7 @@ export class IoStage {
       pending = [];
       ends = [];
       gtidEnds = [];
+      mysqlEnds = [];
       pendingBytes = 0;
       if (relayLog.needsRotation()) await rotate();
       if (this.diskFull) this.options.logger.info('the relay log has caught up with what was received after the disk was full');
@@ -338,7 +359,7 @@ export class IoStage {
       if (decoded?.type === 'rotate' && decoded.nextFile !== tracker.file) {
         this.options.logger.info({ sourceLogFile: decoded.nextFile }, `the source rotated to binlog ${decoded.nextFile}`);
       }
-      if (gtid && !positional && header.logPos !== 0) {
+      if ((gtid || mysqlGroups) && !positional && header.logPos !== 0) {
         // A source dumping from a GTID position does not send the groups before it: an event that says it
         // starts past here follows such a gap, as does the Gtid_list a MariaDB source makes up after them; the
         // relay log says so with a position mark. (Only by GTID: elsewhere header end positions are not trusted.)
@@ -382,9 +403,17 @@ export class IoStage {
       }
       tracker.advance(header, decoded);
       if (ended) gtid = gtid!.with(ended);
-      queue(raw);
+      queue(raw, mysqlGroups && this.mysqlGroupEvent(mysqlGroups, decoder, header.typeCode, raw));
       if (pendingBytes >= FLUSH_BYTES) await flush();
     }
+  }
+
+  /** Feeds a MySQL transaction tracker; the GTID of the transaction the event ends, if it ends one. */
+  private mysqlGroupEvent(groups: MysqlGroupTracker, decoder: BinlogDecoder, typeCode: number, raw: Buffer): MysqlGtid | undefined {
+    const end = MYSQL_GROUP_ENDS.get(typeCode);
+    if (end) return groups.event({ type: end });
+    if (!MYSQL_GROUP_DECODED.has(typeCode)) return undefined;
+    return groups.event(decodeReceived(decoder, raw, this.position));
   }
 
   /**
@@ -425,6 +454,9 @@ export class IoStage {
 /** The events that begin, end or state a MariaDB event group, decoded in GTID mode. */
 const GROUP_EVENTS = new Set<number>([EventType.MARIA_GTID, EventType.MARIA_GTID_LIST, EventType.XID, EventType.XA_PREPARE,
   EventType.QUERY]);
+
+/** The events a MySQL transaction tracker reads decoded (MASTER_AUTO_POSITION). */
+const MYSQL_GROUP_DECODED = new Set<number>([EventType.GTID, EventType.GTID_TAGGED, EventType.QUERY]);
 
 function unlessCut(err: unknown): void {
   if (!(err instanceof RelayLogCutError)) throw err;

@@ -13,6 +13,8 @@ import {
 } from './relaylog/relay-log.js';
 import { ErrorCodes, isConnectionError, mysqlFailure, ReplicationError } from './errors.js';
 import { GTID_LIST_IGN_GTIDS, GTID_LIST_UNTIL_REACHED, MariadbGtidPosition, type MariadbGtid } from './gtid/mariadb-gtid.js';
+import { MysqlGtidSet, type MysqlGtid } from './gtid/mysql-gtid-set.js';
+import { untilGtidsDecision, untilGtidsMet, type GtidUntil } from './gtid/until-gtids.js';
 import { sleep } from './sleep.js';
 import { SqlState } from './status.js';
 import type { ChannelStats } from './metrics/metrics.js';
@@ -20,12 +22,16 @@ import { failureError } from './log.js';
 
 /**
  * START SLAVE ... UNTIL: the SQL stage stops after the event group that reaches this position. With
- * sourceGtidPos (UNTIL master_gtid_pos) the source stops sending there and says so in the stream.
+ * sourceGtidPos (UNTIL master_gtid_pos) the source stops sending there and says so in the stream. With
+ * sqlBeforeGtids / sqlAfterGtids (MySQL's START REPLICA UNTIL SQL_BEFORE_GTIDS / SQL_AFTER_GTIDS, a MySQL GTID
+ * set) it stops before the first transaction of the set / after the set is all executed (src/gtid/until-gtids.ts).
  */
 export type UntilCondition =
   | { sourceLogFile: string; sourceLogPos: number }
   | { relayLogFile: string; relayLogPos: number }
-  | { sourceGtidPos: string };
+  | { sourceGtidPos: string }
+  | { sqlBeforeGtids: string }
+  | { sqlAfterGtids: string };
 
 export interface SqlStageCounters {
   /** sql_slave_skip_counter: events still to skip. */
@@ -84,6 +90,10 @@ interface OpenGroup {
   skipped: boolean;
   /** The MariaDB GTID the group began with: applied, skipped or filtered, it moves the GTID state. */
   gtid?: MariadbGtid;
+  /** The MySQL GTID the group began with: applied, filtered or auto-skipped, it is executed once it ends. */
+  mysqlGtid?: MysqlGtid;
+  /** UNTIL SQL_AFTER_GTIDS: the group completes the set; the stage stops after it. */
+  lastUntil?: boolean;
 }
 
 interface Waiter {
@@ -221,6 +231,10 @@ export class SqlStage {
     let caughtUp = false;
     let backlog = false;
     let appliedSince = false;
+    // A MySQL source's GTIDs: the executed set (MySQL's gtid_executed, the channel's own), in the same text.
+    let executed: MysqlGtidSet | undefined;
+    const mysqlExecuted = () => executed ??= executedGtidSet(gtidText, this.options.channel);
+    const gtidUntil = mysqlGtidUntil(this.options.until);
     // The events of the TRANSACTION_PAYLOAD read last, still to apply. Each stands at the payload's relay log
     // entry and the source position after it, so that no position saved falls inside the payload.
     const unpacked: { event: RelayEvent; decoded: DecodedEvent }[] = [];
@@ -245,6 +259,7 @@ export class SqlStage {
       const g = group!;
       group = undefined;
       if (g.gtid) gtidMoved((from) => from.with(g.gtid!));
+      if (g.mysqlGtid && !mysqlExecuted().contains(g.mysqlGtid)) gtidText = mysqlExecuted().add(g.mysqlGtid).toString();
       // A group the skip counter entered applies nothing but still moves the position.
       const closed: TransactionGroup = { kind: g.skipped ? 'transaction' : kind, events: g.skipped ? [] : g.events,
         start: g.start, end: here(event, 'end'), rollback: rollback && !g.skipped, database };
@@ -332,6 +347,11 @@ export class SqlStage {
 
     try {
       if (this.untilReached({ file: tracker.file, pos: tracker.pos }, this.position)) return;
+      // MySQL stops at once when the condition holds already, with nothing to apply.
+      if (gtidUntil && untilGtidsMet(gtidUntil, mysqlExecuted())) {
+        this.options.logger.info({ until: this.options.until }, 'SQL stage stopped because its UNTIL GTID condition holds already');
+        return;
+      }
       while (!signal.aborted) {
         const inner = unpacked.shift();
         let event = inner?.event ?? await read(false);
@@ -417,6 +437,21 @@ export class SqlStage {
             group.events.push(decoded);
             if (e.flavor === 'mariadb') group.gtid = { domainId: e.domainId, serverId: e.serverId, seqNo: e.seqNo };
             if (e.flavor === 'mariadb' && !e.standalone) group.begun = true;
+            if (e.flavor === 'mysql' && !e.anonymous) {
+              const next: MysqlGtid = { uuid: e.uuid, ...(e.tag ? { tag: e.tag } : {}), gno: e.gno };
+              const decision = untilGtidsDecision(gtidUntil, mysqlExecuted(), next);
+              if (decision === 'stop-before') {
+                group = undefined;
+                await flush();
+                await saveBetween();
+                this.options.logger.info({ until: this.options.until, gtid: next }, 'SQL stage stopped because it reached its UNTIL GTID condition');
+                return;
+              }
+              group.mysqlGtid = next;
+              // MySQL's auto-skip: a transaction already executed (received again) is not applied twice.
+              if (decision === 'skip') group.skipped = true;
+              if (decision === 'apply-then-stop') group.lastUntil = true;
+            }
             break;
           case 'query': {
             const keyword = firstKeyword(e.sql);
@@ -477,6 +512,7 @@ export class SqlStage {
         // The payload's own header moved the source position past all of it.
         if (!inner) tracker.advance(header, e);
         if (ends && group) {
+          if (group.lastUntil) untilGtidReached = true;
           const closed = close(event, ends.kind, ends.rollback);
           const due = this.options.delaySeconds > 0 ? header.timestamp + this.options.delaySeconds : 0;
           if (due * 1000 > Date.now()) {
@@ -491,7 +527,7 @@ export class SqlStage {
         if (untilGtidReached) {
           await flush();
           await saveBetween();
-          this.options.logger.info({ until: this.options.until }, 'SQL stage stopped because it reached its UNTIL master_gtid_pos');
+          this.options.logger.info({ until: this.options.until }, 'SQL stage stopped because it reached its UNTIL GTID condition');
           return;
         }
         if (batch.length >= maxGroups || batchBytes >= maxBytes) backlog = true;
@@ -521,8 +557,8 @@ export class SqlStage {
   private untilReached(source: SourcePosition, relay: { relayLogFile: string; relayLogPos: number }): boolean {
     const until = this.options.until;
     if (!until) return false;
-    // The source itself ends a GTID until (GTID_LIST_UNTIL_REACHED).
-    if ('sourceGtidPos' in until) return false;
+    // The source itself ends a GTID until (GTID_LIST_UNTIL_REACHED); MySQL GTID sets are judged per transaction.
+    if (!('sourceLogFile' in until) && !('relayLogFile' in until)) return false;
     const reached = 'sourceLogFile' in until
       ? compareSourcePositions(source, { file: until.sourceLogFile, pos: until.sourceLogPos }) >= 0
       : compareRelayPositions(relay, until) >= 0;
@@ -632,6 +668,31 @@ export class SqlStage {
       }
     }
   }
+}
+
+/** UNTIL SQL_BEFORE_GTIDS / SQL_AFTER_GTIDS with its set parsed (checked by startReplica already). */
+function mysqlGtidUntil(until: UntilCondition | undefined): GtidUntil | undefined {
+  if (until && 'sqlBeforeGtids' in until) return { sqlBeforeGtids: MysqlGtidSet.parse(until.sqlBeforeGtids) };
+  if (until && 'sqlAfterGtids' in until) return { sqlAfterGtids: MysqlGtidSet.parse(until.sqlAfterGtids) };
+  return undefined;
+}
+
+/**
+ * The channel's executed MySQL GTID set from the position row's GTID state; a MariaDB GTID position there (the
+ * channel applied a MariaDB source by GTID before) is no MySQL set, and mixing the two would lose one of them.
+ */
+export function executedGtidSet(state: string | undefined, channel: string): MysqlGtidSet {
+  if (state && !isMysqlGtidState(state)) {
+    throw new ReplicationError('ER_SLAVE_FATAL_ERROR', `the GTID state of channel '${channel}' is the MariaDB GTID ` +
+      `position '${state}', not a MySQL GTID set: a channel that applied a MariaDB source by GTID cannot go on with ` +
+      `a MySQL source's GTIDs; use a new channel, or resetReplica('${channel}') first`);
+  }
+  return MysqlGtidSet.parse(state ?? '');
+}
+
+/** Whether a GTID state is a MySQL GTID set (uuid:interval...), which a MariaDB position (d-s-n,...) never is. */
+export function isMysqlGtidState(state: string | undefined): boolean {
+  return state !== undefined && state.includes(':');
 }
 
 /** The stage was stopped while it waited to retry: not an error. */

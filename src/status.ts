@@ -70,7 +70,7 @@ export interface ReplicaStatus {
   execSourceLogPos: number;
   relayLogSpace: number;
   /** Until_Condition of the running SQL stage, from startReplica's `until`. */
-  untilCondition: 'None' | 'Master' | 'Relay' | 'Gtid';
+  untilCondition: 'None' | 'Master' | 'Relay' | 'Gtid' | 'SQL_BEFORE_GTIDS' | 'SQL_AFTER_GTIDS';
   untilLogFile: string;
   untilLogPos: number;
   /**
@@ -136,6 +136,18 @@ export interface ReplicaStatus {
    * servers show one for all connections: domain ids of independent sources do not mix.
    */
   gtidSlavePos: string;
+  /** MySQL's Auto_Position: sourceAutoPosition, 0 or 1 as MySQL shows it. */
+  autoPosition: 0 | 1;
+  /**
+   * MySQL's Retrieved_Gtid_Set: the GTIDs of the whole transactions the I/O stage wrote to the relay log
+   * (sourceAutoPosition), as MySQL prints a GTID set.
+   */
+  retrievedGtidSet: string;
+  /**
+   * MySQL's Executed_Gtid_Set, but the channel's own: the MySQL GTIDs applied, kept on the target with the rows.
+   * MySQL shows the server's gtid_executed, every channel's and local transactions together.
+   */
+  executedGtidSet: string;
   /** Replicate_Do_Domain_Ids / Replicate_Ignore_Domain_Ids. */
   replicateDoDomainIds: number[];
   replicateIgnoreDomainIds: number[];

@@ -4,8 +4,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Connection } from 'mysql2/promise';
+import type { ReplicationSourceOptions } from '../src/index.js';
 import { assertSameData } from './helpers/compare.js';
-import { catchUp, openEngine, sourceStatus, tempDir } from './helpers/replica.js';
+import { MYSQL_CHAIN_UUID, mysqlFixtures, mysqlGtidInserts } from './helpers/binlog-events.js';
+import { startFakeSource, type FakeSource } from './helpers/fake-source.js';
+import { catchUp, openEngine, sourceStatus, tempDir, until } from './helpers/replica.js';
 import { replicaProcess } from './helpers/replica-process.js';
 import { startMariaDb, type TestServer } from './helpers/servers.js';
 import { Rng, alterMidway, createTypeRichSchema, extremeRows, runTransactions } from './helpers/workload.js';
@@ -15,6 +18,15 @@ async function appliedPosition(target: TestServer): Promise<number> {
     "SELECT source_log_pos AS pos FROM tributary.replication_position WHERE channel = 'c1'",
   ) as { pos: string }[];
   return rows.length ? Number(rows[0]!.pos) : 0;
+}
+
+/** The replica process (test/fixtures/replica-process.ts) replicating `channel` into `target`, relay log files of 1 MiB. */
+function processConfig(dataDir: string, channel: string, target: TestServer, source: ReplicationSourceOptions,
+  extra: object = {}): object {
+  return {
+    dataDir, serverId: 3001, channel, maxRelayLogSize: 1 << 20,
+    target: { host: target.host, port: target.port, user: target.user, password: target.password }, source, ...extra,
+  };
 }
 
 describe('kill -9', () => {
@@ -173,12 +185,8 @@ describe('kill -9 of a GTID channel', () => {
 
   test('positions and the GTID state survive kill -9 exactly; restarted, the target equals the source', async () => {
     const dataDir = await tempDir('gtid-crash');
-    const config = {
-      dataDir, serverId: 3001, channel: 'g1', maxRelayLogSize: 1 << 20,
-      target: { host: target.host, port: target.port, user: target.user, password: target.password },
-      source: { sourceHost: source.host, sourcePort: source.port, sourceUser: 'root', sourcePassword: '', sourceConnectRetry: 1,
-        sourceUseGtid: 'slave_pos' },
-    };
+    const config = processConfig(dataDir, 'g1', target, { sourceHost: source.host, sourcePort: source.port, sourceUser: 'root',
+      sourcePassword: '', sourceConnectRetry: 1, sourceUseGtid: 'slave_pos' });
     const rng = new Rng(2027);
     const live = await source.connect();
     await live.query('SET gtid_domain_id = 1');
@@ -214,6 +222,74 @@ describe('kill -9 of a GTID channel', () => {
       assert.equal(await assertStateMatchesRows(), pos);
       assert.equal((await engine.replicaStatus('g1')).gtidIoPos, pos);
       await assertSameData(conn, await target.connect(), ['gcrash', 'gcount']);
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
+describe('kill -9 of a MySQL auto-position channel', () => {
+  let target: TestServer;
+  let source: FakeSource;
+  const FILES = 5;
+  const PER_FILE = 4000;
+  const total = FILES * PER_FILE;
+
+  before(async () => {
+    const fixtures = new Map((await mysqlFixtures()).map(({ name, data }) => [name, data] as const));
+    [target, source] = await Promise.all([
+      startMariaDb({ serverId: 214, noBinlog: true }),
+      startFakeSource({ serverId: 1, version: '8.4.3', checksum: 'CRC32', events: [], uuid: MYSQL_CHAIN_UUID,
+        gtidBinlogs: mysqlGtidInserts(fixtures, FILES, PER_FILE) }),
+    ]);
+    // No primary key: a transaction applied twice would leave its three rows twice.
+    await target.sql('CREATE DATABASE mcrash',
+      'CREATE TABLE mcrash.items (id INT, sku VARCHAR(64) NOT NULL, qty INT NOT NULL, created_at TIMESTAMP NULL)');
+  });
+
+  after(async () => {
+    await source?.close();
+    await target?.destroy();
+  });
+
+  /** The executed set kept on the target names exactly the transactions whose rows the target holds. */
+  async function assertSetMatchesRows(): Promise<string> {
+    const [row] = await target.sql("SELECT gtid_state AS g FROM tributary.replication_position WHERE channel = 'm1'") as { g: string | null }[];
+    const state = row?.g ?? '';
+    const applied = /^[0-9a-f-]{36}:1-(\d+)$/.exec(state);
+    assert.ok(state === '' || applied, `the executed set '${state}' is one interval from 1`);
+    const [{ n }] = await target.sql('SELECT COUNT(*) AS n FROM mcrash.items') as [{ n: number }];
+    assert.equal(Number(n), 3 * (applied ? Number(applied[1]) : 0), `executed set ${state} against the rows`);
+    return state;
+  }
+
+  test('the executed set and the rows survive kill -9 exactly; restarted, the target holds each transaction once', async () => {
+    const dataDir = await tempDir('mysql-gtid-crash');
+    const config = processConfig(dataDir, 'm1', target, { sourceHost: source.host, sourcePort: source.port, sourceUser: 'repl',
+      sourcePassword: 'secret', sourceConnectRetry: 1, sourceAutoPosition: true },
+    { filters: { replicateRewriteDb: [['binlogtest', 'mcrash']] } });
+    const rng = new Rng(2028);
+    const states = new Set<string>();
+    for (let round = 0; round < 5; round++) {
+      const replica = await replicaProcess(config);
+      await new Promise((r) => setTimeout(r, rng.int(400, 2000)));
+      await replica.kill();
+      states.add(await assertSetMatchesRows());
+    }
+    const behind = [...states].filter((s) => s !== `${MYSQL_CHAIN_UUID}:1-${total}`);
+    assert.ok(behind.length >= 3, `the kills landed at different executed sets before the end: ${[...states].join(' | ')}`);
+
+    const engine = await openEngine(target, { dataDir });
+    try {
+      await engine.startReplica('m1');
+      await until('the whole set executed', async () => {
+        const status = await engine.replicaStatus('m1');
+        assert.equal(status.lastSqlErrno, 0, status.lastSqlError);
+        return status.executedGtidSet === `${MYSQL_CHAIN_UUID}:1-${total}`;
+      }, 120_000);
+      assert.equal(await assertSetMatchesRows(), `${MYSQL_CHAIN_UUID}:1-${total}`);
+      // Each start after the first asked by what the target had executed and the relay log held.
+      assert.ok(source.dumps.slice(1).every((d) => d.gtidSet !== ''), JSON.stringify(source.dumps));
     } finally {
       await engine.close();
     }

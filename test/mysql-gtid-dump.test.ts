@@ -11,12 +11,11 @@ import { EventType } from '../src/binlog/events.js';
 import { MysqlGtidSet } from '../src/gtid/mysql-gtid-set.js';
 import { BinlogDump, type DumpRequest } from '../src/protocol/dump.js';
 import { SourceError } from '../src/protocol/errors.js';
-import { binlogFileEvents, mysqlFixtures } from './helpers/binlog-events.js';
+import { MYSQL_CHAIN_UUID as CHAIN_UUID, mysqlFixtures, mysqlGtidChain, servedBinlog } from './helpers/binlog-events.js';
 import { startFakeSource, type FakeSource, type GtidBinlog } from './helpers/fake-source.js';
 
 const LOG_EVENT_ARTIFICIAL_F = 0x20;
 const MYSQL_VERSION = '8.4.3';
-const CHAIN_UUID = '8a18b986-434f-11f1-a27f-ce6a53da2f24';
 
 const fixtures = new Map<string, Buffer>();
 const sources: FakeSource[] = [];
@@ -29,20 +28,8 @@ after(async () => {
   await Promise.all(sources.map((s) => s.close()));
 });
 
-function binlog(fixture: string, name: string): GtidBinlog {
-  const data = fixtures.get(fixture);
-  assert.ok(data, `fixture ${fixture}`);
-  return { name, events: binlogFileEvents(data).map((e) => e.raw) };
-}
-
-/** Three consecutive binlog files of one MySQL 8.0.46 server: GTIDs 7-13, 14-16 and 17-19 of CHAIN_UUID. */
-function chain(): GtidBinlog[] {
-  return [
-    binlog('mysqlbinlog2parquet__01-basic-crud.binlog', 'mysql-bin.000005'),
-    binlog('mysqlbinlog2parquet__02-multi-statement-txn.binlog', 'mysql-bin.000006'),
-    binlog('mysqlbinlog2parquet__03-mixed-types.binlog', 'mysql-bin.000007'),
-  ];
-}
+const binlog = (fixture: string, name: string): GtidBinlog => servedBinlog(fixtures, fixture, name);
+const chain = () => mysqlGtidChain(fixtures);
 
 async function source(files: GtidBinlog[], uuid?: string): Promise<FakeSource> {
   const s = await startFakeSource({

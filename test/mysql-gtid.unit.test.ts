@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { BinlogDecoder } from '../src/binlog/decoder.js';
 import { decodePreviousGtids } from '../src/binlog/control.js';
 import { ByteReader } from '../src/binlog/reader.js';
-import { EVENT_HEADER_LENGTH, EventType } from '../src/binlog/events.js';
+import { EVENT_HEADER_LENGTH, EventType, type BinlogEvent } from '../src/binlog/events.js';
+import { MysqlGroupTracker } from '../src/gtid/event-groups.js';
 import { ReplicationError } from '../src/errors.js';
 import { MAX_GNO, MysqlGtidSet, type MysqlGtid } from '../src/gtid/mysql-gtid-set.js';
 import { untilGtidsDecision, untilGtidsMet, type GtidUntil } from '../src/gtid/until-gtids.js';
@@ -320,4 +321,26 @@ test('a transaction whose GTID is already executed is skipped (GTID auto-skip), 
   assert.equal(untilGtidsDecision(undefined, executed, undefined), 'apply');
   assert.equal(untilGtidsDecision(after(`${A}:11-12`), executed, gtid(A, 3)), 'skip');
   assert.equal(untilGtidsDecision(before(`${A}:11-12`), executed, gtid(A, 3)), 'skip');
+});
+
+test('MysqlGroupTracker: where MySQL transactions end, as Retrieved_Gtid_Set counts them', () => {
+  const uuid = '8a18b986-434f-11f1-a27f-ce6a53da2f24';
+  const gtid = (gno: bigint, tag?: string) => ({ type: 'gtid', flavor: 'mysql', anonymous: false, uuid, gno, ...(tag ? { tag } : {}) }) as BinlogEvent;
+  const query = (sql: string) => ({ type: 'query', sql: Buffer.from(sql) }) as BinlogEvent;
+  const run = (events: (BinlogEvent | { type: 'xid' | 'xa_prepare' | 'transaction_payload' })[]) => {
+    const tracker = new MysqlGroupTracker();
+    return events.map((e) => tracker.event(e)).filter((g) => g !== undefined).map((g) => `${g.tag ?? ''}:${g.gno}`);
+  };
+  // BEGIN ... XID; a DDL alone; BEGIN ... COMMIT; XA: XA START ... XA END, XA PREPARE; a compressed payload.
+  assert.deepEqual(run([gtid(1n), query('BEGIN'), { type: 'xid' }]), [':1']);
+  assert.deepEqual(run([gtid(2n), query('CREATE TABLE t (a INT)')]), [':2']);
+  assert.deepEqual(run([gtid(3n), query('BEGIN'), query('INSERT INTO t VALUES (1)'), query('COMMIT')]), [':3']);
+  assert.deepEqual(run([gtid(4n), query("XA START 'x'"), query("XA END 'x'"), { type: 'xa_prepare' }]), [':4']);
+  assert.deepEqual(run([gtid(5n, 'etl'), { type: 'transaction_payload' }]), ['etl:5']);
+  assert.deepEqual(run([gtid(6n), query(' begin '), query('ROLLBACK')]), [':6']);
+  // A transaction cut (the connection lost) and sent again from its GTID: counted once, when whole.
+  assert.deepEqual(run([gtid(7n), query('BEGIN'), gtid(7n), query('BEGIN'), { type: 'xid' }]), [':7']);
+  // Anonymous transactions (gtid_mode OFF) and events outside a transaction are not counted.
+  const anonymous = { type: 'gtid', flavor: 'mysql', anonymous: true, uuid, gno: 0n } as BinlogEvent;
+  assert.deepEqual(run([anonymous, query('BEGIN'), { type: 'xid' }, { type: 'xid' }, query('COMMIT')]), []);
 });

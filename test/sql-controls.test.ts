@@ -12,7 +12,7 @@ import type { Connection } from 'mysql2/promise';
 import { decodeHeader } from '../src/binlog/decoder.js';
 import type { ReplicationEngine, ReplicaThread, StartOptions } from '../src/index.js';
 import { assertSameData } from './helpers/compare.js';
-import { startNativeReplica, type NativeReplica } from './helpers/native-replica.js';
+import { startNativeReplica, type NativeReplica, type NativeUntil } from './helpers/native-replica.js';
 import { openEngine, sourceStatus, tempDir, until } from './helpers/replica.js';
 import { startMariaDb, type TestServer } from './helpers/servers.js';
 
@@ -43,7 +43,8 @@ interface Side {
   /** Where the replicated rows land. */
   readonly server: TestServer;
   change(source: TestServer, delay?: number): Promise<void>;
-  start(options?: StartOptions): Promise<void>;
+  /** The UNTIL forms both sides know. */
+  start(options?: Omit<StartOptions, 'until'> & { until?: NativeUntil }): Promise<void>;
   stop(threads?: ReplicaThread[]): Promise<void>;
   setSkipCounter(count: number): Promise<void>;
   setDelay(seconds: number): Promise<void>;

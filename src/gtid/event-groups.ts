@@ -5,6 +5,7 @@
 import { firstKeyword } from '../apply/statement-kind.js';
 import type { BinlogEvent } from '../binlog/events.js';
 import type { MariadbGtid } from './mariadb-gtid.js';
+import type { MysqlGtid } from './mysql-gtid-set.js';
 
 export class MariadbGroupTracker {
   /** The group being read: its GTID, and whether its one statement ends it. */
@@ -25,6 +26,44 @@ export class MariadbGroupTracker {
       return open.gtid;
     }
     return undefined;
+  }
+}
+
+/**
+ * Where the transactions of a MySQL binlog stream end, as MySQL's Transaction_boundary_parser tells: a
+ * transaction begins with its GTID event; after BEGIN (or XA START) it ends with XID, XA PREPARE, COMMIT or
+ * ROLLBACK, otherwise its one statement (DDL) ends it; a compressed payload holds it whole. Retrieved_Gtid_Set
+ * counts whole transactions only, so that a dump asking by it sends a cut one again. Anonymous ones are not
+ * tracked. Pure.
+ */
+export class MysqlGroupTracker {
+  open: { gtid: MysqlGtid; begun: boolean } | undefined;
+
+  /**
+   * Feeds one event, in stream order; returns the GTID of the transaction it ends, if it ends one. The events
+   * that end a transaction by their type alone need not be decoded (a payload would be decompressed).
+   */
+  event(e: BinlogEvent | { type: 'xid' | 'xa_prepare' | 'transaction_payload' }): MysqlGtid | undefined {
+    if (e.type === 'gtid') {
+      this.open = e.flavor === 'mysql' && !e.anonymous
+        ? { gtid: { uuid: e.uuid, ...(e.tag ? { tag: e.tag } : {}), gno: e.gno }, begun: false }
+        : undefined;
+      return undefined;
+    }
+    const open = this.open;
+    if (!open) return undefined;
+    if (e.type === 'query') {
+      const keyword = firstKeyword(e.sql);
+      if (!open.begun && (keyword === 'BEGIN' || (keyword === 'XA' && /^\s*XA\s+START/i.test(e.sql.toString('latin1', 0, 32))))) {
+        open.begun = true;
+        return undefined;
+      }
+      if (open.begun && !ends(e.sql)) return undefined;
+    } else if (e.type !== 'xid' && e.type !== 'xa_prepare' && e.type !== 'transaction_payload') {
+      return undefined;
+    }
+    this.open = undefined;
+    return open.gtid;
   }
 }
 

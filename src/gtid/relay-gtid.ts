@@ -5,8 +5,9 @@
 import { BinlogDecoder, decodeHeader } from '../binlog/decoder.js';
 import { EventType } from '../binlog/events.js';
 import type { RelayLog } from '../relaylog/relay-log.js';
-import { MariadbGroupTracker } from './event-groups.js';
+import { MariadbGroupTracker, MysqlGroupTracker } from './event-groups.js';
 import { MariadbGtidPosition } from './mariadb-gtid.js';
+import { MysqlGtidSet } from './mysql-gtid-set.js';
 
 /** The events read: the ones a group tracker needs, and those that keep the decoder's format. */
 const READ = new Set<number>([EventType.FORMAT_DESCRIPTION, EventType.MARIA_GTID, EventType.MARIA_GTID_LIST,
@@ -57,4 +58,39 @@ async function gtidPositionFrom(relayLog: RelayLog, file: string, replicaServerI
     await reader.close();
   }
   return position;
+}
+
+/** The events a MySQL transaction tracker reads decoded, and those that keep the decoder's format. */
+const DECODE_MYSQL = new Set<number>([EventType.FORMAT_DESCRIPTION, EventType.GTID, EventType.GTID_TAGGED, EventType.QUERY]);
+
+/** The events that end a MySQL transaction by their type alone. */
+export const MYSQL_GROUP_ENDS = new Map<number, 'xid' | 'xa_prepare' | 'transaction_payload'>([
+  [EventType.XID, 'xid'], [EventType.XA_PREPARE, 'xa_prepare'], [EventType.TRANSACTION_PAYLOAD, 'transaction_payload']]);
+
+/**
+ * Retrieved_Gtid_Set found again after a restart: the MySQL GTIDs of the whole transactions the relay log
+ * files hold. Files already applied and purged are not there; their GTIDs are in the executed set the dump
+ * also sends.
+ */
+export async function relayLogMysqlGtids(relayLog: RelayLog): Promise<MysqlGtidSet> {
+  const set = new MysqlGtidSet();
+  const first = relayLog.list()[0];
+  if (first === undefined) return set;
+  const reader = relayLog.reader({ file: first, pos: 4 });
+  // One tracker across files: a transaction goes on in the next file after a rotation for size, and one cut
+  // by a new connection is never ended (the source sends it again from its GTID event, which starts afresh).
+  const decoder = new BinlogDecoder();
+  const groups = new MysqlGroupTracker();
+  try {
+    for (let event = await reader.tryNext(); event; event = await reader.tryNext()) {
+      const typeCode = decodeHeader(event.raw).typeCode;
+      const end = MYSQL_GROUP_ENDS.get(typeCode);
+      if (!end && !DECODE_MYSQL.has(typeCode)) continue;
+      const ended = groups.event(end ? { type: end } : decoder.decode(event.raw).event);
+      if (ended) set.add(ended);
+    }
+  } finally {
+    await reader.close();
+  }
+  return set;
 }

@@ -4,7 +4,7 @@
 // MariaDB's key=value lines up to END_MARKER, then ours: tls_version= (MySQL's MASTER_TLS_VERSION, which MySQL
 // keeps at line 25 and MariaDB does not have; MariaDB passes over keys it does not know, and the line is
 // written only when set, so files stay as MariaDB writes them); likewise public_key_path= and get_public_key=
-// (MySQL's SOURCE_PUBLIC_KEY_PATH and GET_SOURCE_PUBLIC_KEY, its lines 26 and 27). MariaDB rewrites the file in place, so anything after
+// (MySQL's SOURCE_PUBLIC_KEY_PATH and GET_SOURCE_PUBLIC_KEY, its lines 26 and 27) and auto_position= (its line 23). MariaDB rewrites the file in place, so anything after
 // END_MARKER is leftover from a longer earlier version and is ignored.
 
 export type UsingGtid = 'no' | 'current_pos' | 'slave_pos';
@@ -46,6 +46,8 @@ export interface MasterInfo {
   publicKeyPath: string;
   /** MySQL's GET_SOURCE_PUBLIC_KEY. */
   getPublicKey: boolean;
+  /** MySQL's SOURCE_AUTO_POSITION (its line 23, reserved in MariaDB's file): the dump asks by GTID set. */
+  autoPosition: boolean;
   /** Lines between the numbered lines and END_MARKER that this version does not know, kept in order. */
   extraLines: string[];
 }
@@ -60,7 +62,7 @@ export function defaultMasterInfo(): MasterInfo {
     sourceConnectRetry: 60, sslAllowed: false, sslCa: '', sslCaPath: '', sslCert: '', sslCipher: '', sslKey: '',
     sslVerifyServerCert: false, heartbeatPeriod: 0, bind: '', ignoreServerIds: [], sourceUuid: '', retryCount: 0,
     sslCrl: '', sslCrlPath: '', reservedLines: [], usingGtid: 'no', doDomainIds: [], ignoreDomainIds: [],
-    tlsVersion: '', publicKeyPath: '', getPublicKey: false, extraLines: [],
+    tlsVersion: '', publicKeyPath: '', getPublicKey: false, autoPosition: false, extraLines: [],
   };
 }
 
@@ -108,6 +110,7 @@ export function formatMasterInfo(info: MasterInfo): string {
     ...(info.tlsVersion !== '' ? [`tls_version=${checkLine(info.tlsVersion, 'tls_version')}`] : []),
     ...(info.publicKeyPath !== '' ? [`public_key_path=${checkLine(info.publicKeyPath, 'public_key_path')}`] : []),
     ...(info.getPublicKey ? ['get_public_key=1'] : []),
+    ...(info.autoPosition ? ['auto_position=1'] : []),
     ...info.extraLines.map((line) => checkLine(line, 'extra line')),
     'END_MARKER',
   ];
@@ -221,6 +224,9 @@ export function parseMasterInfo(text: string, fileName = 'master.info'): MasterI
     } else if (key === 'get_public_key') {
       if (value !== '0' && value !== '1') r.fail(line, `get_public_key ${JSON.stringify(value)} is neither 0 nor 1`);
       info.getPublicKey = value === '1';
+    } else if (key === 'auto_position') {
+      if (value !== '0' && value !== '1') r.fail(line, `auto_position ${JSON.stringify(value)} is neither 0 nor 1`);
+      info.autoPosition = value === '1';
     } else {
       info.extraLines.push(raw);
       continue;

@@ -8,6 +8,7 @@ import zlib from 'node:zlib';
 import { crc32, encodeFormatDescription } from '../../src/binlog/decoder.js';
 import { ColumnType } from '../../src/binlog/column-types.js';
 import { BINLOG_MAGIC, EVENT_HEADER_LENGTH, EventType } from '../../src/binlog/events.js';
+import { MysqlGtidSet } from '../../src/gtid/mysql-gtid-set.js';
 
 /** One event: the common header (server id 7, end position 0), the body and (by default) its CRC32. */
 export function binlogEvent(type: number, body: Buffer, crc = true): Buffer {
@@ -290,3 +291,58 @@ export function zstdStoredFrame(data: Buffer): Buffer {
   }
   return Buffer.concat([head, ...blocks]);
 }
+
+/** The server_uuid of the server that wrote mysqlGtidChain's files. */
+export const MYSQL_CHAIN_UUID = '8a18b986-434f-11f1-a27f-ce6a53da2f24';
+
+/** A fixture's events (mysqlFixtures, by name), as a fake source serves them under the binlog file name `name`. */
+export function servedBinlog(fixtures: ReadonlyMap<string, Buffer>, fixture: string, name: string): { name: string; events: Buffer[] } {
+  const data = fixtures.get(fixture);
+  if (!data) throw new Error(`no MySQL fixture ${fixture}`);
+  return { name, events: binlogFileEvents(data).map((e) => e.raw) };
+}
+
+/**
+ * Three consecutive binlog files of one MySQL 8.0.46 server (GTID mode): GTIDs 7-13, 14-16 and 17-19 of
+ * MYSQL_CHAIN_UUID; 1-6 were in files before them.
+ */
+export function mysqlGtidChain(fixtures: ReadonlyMap<string, Buffer>): { name: string; events: Buffer[] }[] {
+  return [
+    servedBinlog(fixtures, 'mysqlbinlog2parquet__01-basic-crud.binlog', 'mysql-bin.000005'),
+    servedBinlog(fixtures, 'mysqlbinlog2parquet__02-multi-statement-txn.binlog', 'mysql-bin.000006'),
+    servedBinlog(fixtures, 'mysqlbinlog2parquet__03-mixed-types.binlog', 'mysql-bin.000007'),
+  ];
+}
+
+/**
+ * MySQL GTID binlog files built from mysqlGtidChain's first file: `files` files of `perFile` transactions each,
+ * every one a copy of its transaction that inserts three rows into binlogtest.items (GTID, BEGIN, Rows_query,
+ * Table_map, Write_rows, XID) with its own GTID, MYSQL_CHAIN_UUID:1 onwards; each file's Previous_GTIDs names
+ * the transactions of the files before it, and a Rotate ends every file but the last. Applied to an items table
+ * without a primary key, the row count says how many transactions were applied, doubled ones included.
+ */
+export function mysqlGtidInserts(fixtures: ReadonlyMap<string, Buffer>, files: number, perFile: number): { name: string; events: Buffer[] }[] {
+  const source = servedBinlog(fixtures, 'mysqlbinlog2parquet__01-basic-crud.binlog', 'x').events;
+  const format = source[0]!;
+  // The transaction of GTID 10: its GTID event and the five that follow.
+  const at = source.findIndex((e) => e[4] === EventType.GTID && e.readBigInt64LE(GTID_GNO) === 10n);
+  const transaction = source.slice(at, at + 6);
+  const name = (i: number) => `mysql-bin.${String(i + 1).padStart(6, '0')}`;
+  const out: { name: string; events: Buffer[] }[] = [];
+  for (let f = 0; f < files; f++) {
+    const first = f * perFile + 1;
+    const previous = MysqlGtidSet.parse(first > 1 ? `${MYSQL_CHAIN_UUID}:1-${first - 1}` : '').encode();
+    const events = [format, binlogEvent(EventType.PREVIOUS_GTIDS, previous)];
+    for (let gno = first; gno < first + perFile; gno++) {
+      const gtid = Buffer.from(transaction[0]!);
+      gtid.writeBigInt64LE(BigInt(gno), GTID_GNO);
+      events.push(gtid, ...transaction.slice(1));
+    }
+    if (f < files - 1) events.push(binlogEvent(EventType.ROTATE, Buffer.concat([u64(4n), Buffer.from(name(f + 1))])));
+    out.push({ name: name(f), events: placeInBinlog(events) });
+  }
+  return out;
+}
+
+/** Where a MySQL GTID event holds its transaction number: after the header, the flags byte and the uuid. */
+const GTID_GNO = EVENT_HEADER_LENGTH + 1 + 16;
