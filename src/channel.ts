@@ -454,6 +454,11 @@ export class Channel {
     await this.flushInfo();
   }
 
+  /** FLUSH RELAY LOGS: a running I/O stage goes on in a new relay log file. */
+  flushRelayLog(): Promise<void> {
+    return this.io?.rotateRelayLog() ?? Promise.resolve();
+  }
+
   private async stopIo(): Promise<void> {
     if (!this.io) return;
     await this.io.stop();

@@ -15,8 +15,9 @@ import { emptyFilters, validateFilters, type Decision, type ExplainQuery, type R
 import { DEFAULT_MAX_ALLOWED_PACKET } from './protocol/dump.js';
 import type { UntilCondition } from './sql-stage.js';
 import type { ReplicaStatus } from './status.js';
+import { listRelayLogEvents, type RelayLogEvent, type RelayLogEventsOptions } from './relaylog/events-listing.js';
 
-export type { UntilCondition };
+export type { UntilCondition, RelayLogEvent, RelayLogEventsOptions };
 
 export interface EngineOptions {
   /**
@@ -268,6 +269,25 @@ export class ReplicationEngine {
     const found = this.channels.get(lowerConnectionName(channel));
     if (!found) return null;
     return found.waitForSourcePosition({ file, pos }, timeoutSeconds);
+  }
+
+  /**
+   * FLUSH RELAY LOGS 'channel': the I/O stage goes on in a new relay log file (when it is receiving; a stopped
+   * one starts a new file at its next start anyway).
+   */
+  flushRelayLogs(channel: string): Promise<void> {
+    return this.serial(channel, () => this.channel(channel).flushRelayLog());
+  }
+
+  /**
+   * SHOW RELAYLOG 'channel' EVENTS [IN file] [FROM pos] [LIMIT [offset,] limit]: the events of one relay log
+   * file (the first when `file` is left out). Unknown channel 1617; a file not in the relay log, or a position
+   * past its end or not at an event's start, 1220, as the servers say.
+   */
+  async relayLogEvents(channel: string, options: RelayLogEventsOptions = {}): Promise<RelayLogEvent[]> {
+    const found = this.channels.get(lowerConnectionName(channel));
+    if (!found) throw new ReplicationError('WARN_NO_MASTER_INFO', `There is no master connection '${channel}'`);
+    return listRelayLogEvents(found.relayLog, options);
   }
 
   /** Stops every channel and writes their info files. */
