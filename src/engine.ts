@@ -435,7 +435,7 @@ const MAX_LENGTH: Partial<Record<keyof ReplicationSourceOptions, number>> = {
  * Every option changeReplicationSource implements and what its value is; any other key is refused, so that
  * an option the engine does not have (or a misspelt one) is never silently ignored.
  */
-const SOURCE_OPTIONS: Record<keyof ReplicationSourceOptions, 'string' | 'path' | 'number' | 'boolean' | 'ids'> = {
+export const SOURCE_OPTIONS: Record<keyof ReplicationSourceOptions, 'string' | 'path' | 'number' | 'boolean' | 'ids'> = {
   sourceHost: 'string', sourcePort: 'number', sourceUser: 'string', sourcePassword: 'string', sourceLogFile: 'string',
   sourceLogPos: 'number', sourceConnectRetry: 'number', sourceRetryCount: 'number', sourceHeartbeatPeriod: 'number',
   ignoreServerIds: 'ids', sourceDelay: 'number', sourceSsl: 'boolean', sourceSslCa: 'path', sourceSslCapath: 'path',
@@ -444,7 +444,7 @@ const SOURCE_OPTIONS: Record<keyof ReplicationSourceOptions, 'string' | 'path' |
 };
 
 /** Refuses bad CHANGE MASTER values before anything changes. */
-function validateSourceOptions(options: ReplicationSourceOptions): void {
+export function validateSourceOptions(options: ReplicationSourceOptions): void {
   for (const [key, value] of Object.entries(options) as [keyof ReplicationSourceOptions, unknown][]) {
     if (!Object.hasOwn(SOURCE_OPTIONS, key)) {
       throw new ReplicationError('ER_WRONG_ARGUMENTS', `unknown source option '${key}': the engine does not implement ` +

@@ -16,11 +16,15 @@ const COLLATIONS: Record<number, string> = {
   224: 'utf8mb4_unicode_ci', 255: 'utf8mb4_0900_ai_ci',
 };
 
-/** `_charset X'hex' COLLATE name`, the servers' form of a string value in an Info column. */
-function stringLiteral(value: Buffer, collationId: number): string {
+/**
+ * `_charset X'hex' COLLATE name`, the servers' form of a string value in an Info column; mariadb-binlog quotes
+ * the collation name (`quoteCollation`).
+ */
+export function stringLiteral(value: Buffer, collationId: number, quoteCollation = false): string {
   const name = COLLATIONS[collationId];
   const charset = name === undefined ? 'binary' : name.split('_')[0]!;
-  return `_${charset} X'${value.toString('hex').toUpperCase()}' COLLATE ${name ?? collationId}`;
+  const collation = name === undefined ? String(collationId) : quoteCollation ? `\`${name}\`` : name;
+  return `_${charset} X'${value.toString('hex').toUpperCase()}' COLLATE ${collation}`;
 }
 
 function quoteName(name: string): string {
@@ -35,9 +39,10 @@ function statementInfo(database: string, sql: Buffer, flags: number): string {
   return database && !(flags & SUPPRESS_USE_F) ? `use ${quoteName(database)}; ${text}` : text;
 }
 
-function userVarValue(event: Extract<BinlogEvent, { type: 'user_var' }>): string {
+/** A user variable's value as SHOW BINLOG EVENTS (or, `quoteCollation`, mariadb-binlog) shows it. */
+export function userVarValue(event: Extract<BinlogEvent, { type: 'user_var' }>, quoteCollation = false): string {
   if (event.isNull || event.decoded === null) return 'NULL';
-  if (Buffer.isBuffer(event.decoded)) return stringLiteral(event.decoded, event.charset);
+  if (Buffer.isBuffer(event.decoded)) return stringLiteral(event.decoded, event.charset, quoteCollation);
   return String(event.decoded);
 }
 
