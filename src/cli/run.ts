@@ -4,6 +4,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { ReplicationEngine } from '../engine.js';
+import { ErrorCodes } from '../errors.js';
 import { emptyFilters } from '../filter/index.js';
 import { writeFileAtomic } from '../info/files.js';
 import type { ReplicaStatus } from '../status.js';
@@ -53,6 +54,12 @@ function refuseUnavailable(config: CliConfig): void {
   }
 }
 
+/** The engine's refusal of an option value (1210, the message names the option) is a configuration error. */
+function asConfigError(err: unknown): unknown {
+  const { errno, message } = err as { errno?: number; message?: string };
+  return errno === ErrorCodes.ER_WRONG_ARGUMENTS && typeof message === 'string' ? new ConfigError('', message) : err;
+}
+
 /** Runs until `stop` resolves (a signal); returns the exit code. */
 export async function run(configPath: string, io: CliIo, stop: Promise<string>): Promise<number> {
   const config = await readConfig(configPath, io.env);
@@ -64,7 +71,9 @@ export async function run(configPath: string, io: CliIo, stop: Promise<string>):
   const statusPath = join(config.engine.dataDir, RUN_STATUS_FILE);
   let timer: NodeJS.Timeout | undefined;
   try {
-    engine = await ReplicationEngine.open({ ...config.engine, logger });
+    engine = await ReplicationEngine.open({ ...config.engine, logger }).catch((err: unknown) => {
+      throw asConfigError(err);
+    });
     await setUpChannels(engine, config, logger);
     const opened = engine;
     const report = async () => {
@@ -75,7 +84,12 @@ export async function run(configPath: string, io: CliIo, stop: Promise<string>):
     };
     await report();
     logger.info({ dataDir: config.engine.dataDir, channels: engine.channelNames() }, 'tributary running; SIGTERM or SIGINT stops it');
-    timer = setInterval(() => void report().catch((err: unknown) => logger.warn({ err }, 'could not write the run status file')), STATUS_INTERVAL_MS);
+    let reporting: Promise<void> | undefined;
+    timer = setInterval(() => {
+      // A slow disk must not let an older report land after a newer one.
+      reporting ??= report().catch((err: unknown) => logger.warn({ err }, 'could not write the run status file'))
+        .finally(() => { reporting = undefined; });
+    }, STATUS_INTERVAL_MS);
     const signal = await stop;
     logger.info({ signal }, `${signal}: stopping the channels`);
   } finally {
