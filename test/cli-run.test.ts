@@ -124,6 +124,8 @@ test('run replicates until SIGTERM, stops cleanly and keeps its positions; statu
   const log = run.log.join('\n');
   assert.match(log, /SIGTERM: stopping the channels/);
   assert.match(log, /channel stopped/);
+  // Not a terminal: no progress bars, only the log's JSON lines.
+  assert.ok(run.log.every((line) => line.startsWith('{')), log);
   // The source password came from the environment and never reached the log.
   assert.doesNotMatch(log, new RegExp(SECRET));
   // The replicate-do-db of the configuration held.

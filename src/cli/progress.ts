@@ -88,15 +88,18 @@ export class CatchUpProgress {
   private readonly bars = new Map<string, ChannelBar>();
   private readonly multi: cliProgress.MultiBar;
 
-  constructor(stream: NodeJS.WriteStream) {
+  constructor(private readonly stream: NodeJS.WriteStream) {
     this.multi = new cliProgress.MultiBar({
       stream, hideCursor: false, clearOnComplete: false, fps: 5,
       format: (_options, _params, payload: { line: string }) => payload.line,
     });
   }
 
+  /** A line above the bars (the bars' library holds lines back until its next frame, and has none without bars). */
   log(line: string): void {
-    this.multi.log(line.endsWith('\n') ? line : `${line}\n`);
+    const text = line.endsWith('\n') ? line : `${line}\n`;
+    if (this.multi.isActive) this.multi.log(text);
+    else this.stream.write(text);
   }
 
   update(statuses: ReplicaStatus[], at = Date.now()): void {
@@ -118,6 +121,8 @@ export class CatchUpProgress {
         this.bars.delete(status.channel);
       }
     }
+    // Drawn now rather than at the next frame, so that a line that says a channel caught up is never lost.
+    if (this.multi.isActive) this.multi.update();
   }
 
   stop(): void {
