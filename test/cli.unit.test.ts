@@ -18,7 +18,7 @@ const base = {
 };
 const env = { TARGET_PASSWORD: 't', P1: '1', P2: '' };
 const parse = (value: object, e: Record<string, string | undefined> = env) => parseConfig(JSON.stringify(value), e, '/etc/tributary');
-const refuses = (value: object, path: string, reason: RegExp, e = env) => assert.throws(() => parse(value, e),
+const refuses = (value: object, path: string, reason: RegExp, e: Record<string, string | undefined> = env) => assert.throws(() => parse(value, e),
   (err: ConfigError) => err instanceof ConfigError && err.path === path && reason.test(err.message) && err.message.startsWith(`${path}: `));
 
 test('the issue\'s example configuration, with its secrets from the environment', () => {
