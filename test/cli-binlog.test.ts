@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import { startMariaDb, type TestServer } from './helpers/servers.js';
 import { mysqlFixtures } from './helpers/binlog-events.js';
+import { hashLines, mariadbBinlogVerbose } from './helpers/mariadb-binlog.js';
 
 const run = promisify(execFile);
 const MAIN = new URL('../src/cli/main.ts', import.meta.url).pathname;
@@ -24,34 +25,6 @@ async function tributary(...args: string[]): Promise<{ stdout: string; stderr: s
   return run(process.execPath, ['--import', 'tsx', MAIN, ...args], { env: ENV, maxBuffer: 64 << 20 });
 }
 
-const hashLines = (text: string) => text.split('\n').filter((line) => line.startsWith('#'));
-
-/**
- * mariadb-binlog's output with the one difference documented: a byte that is not part of a printable UTF-8
- * character (DEL, a lone byte >= 0x80, a C1 control) is \xNN, where mariadb-binlog writes it as it is.
- */
-function asTributaryEscapes(output: Buffer): string {
-  let text = '';
-  for (let i = 0; i < output.length;) {
-    const byte = output[i]!;
-    if (byte < 0x7f) {
-      text += String.fromCharCode(byte);
-      i++;
-      continue;
-    }
-    const length = byte >= 0xf0 ? 4 : byte >= 0xe0 ? 3 : byte >= 0xc0 ? 2 : 0;
-    const char = length ? output.subarray(i, i + length).toString('utf8') : '';
-    const whole = char && [...char].length === 1 && Buffer.from(char).equals(output.subarray(i, i + length));
-    if (whole && !/[\u0080-\u009f]/.test(char)) {
-      text += char;
-      i += length;
-    } else {
-      text += `\\x${byte.toString(16).padStart(2, '0')}`;
-      i++;
-    }
-  }
-  return text;
-}
 
 before(async () => {
   server = await startMariaDb({ serverId: 7 });
@@ -90,8 +63,7 @@ after(async () => {
 
 test("every '#' line of mariadb-binlog --verbose, in order, on a MariaDB server's binlogs", async () => {
   for (const file of files) {
-    const theirs = asTributaryEscapes((await run('mariadb-binlog', ['--verbose', file],
-      { env: ENV, maxBuffer: 64 << 20, encoding: 'buffer' })).stdout);
+    const theirs = await mariadbBinlogVerbose(file);
     const ours = (await tributary('binlog', file)).stdout;
     assert.deepEqual(hashLines(ours), hashLines(theirs), file);
     if (file === files[0]) assert.ok(ours.includes('### UPDATE `d`.`types`'));

@@ -3,12 +3,13 @@
 // run going on from them; configuration mistakes refused naming the key; --help for each command.
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import type { ReplicaStatus } from '../src/index.js';
+import { hashLines, mariadbBinlogVerbose } from './helpers/mariadb-binlog.js';
 import { sourceStatus, tempDir, until } from './helpers/replica.js';
 import { startMariaDb, type TestServer } from './helpers/servers.js';
 
@@ -140,6 +141,17 @@ test('run replicates until SIGTERM, stops cleanly and keeps its positions; statu
   const text = await tributary(['status', '--config', configPath]);
   assert.match(text.stdout, /^engine not running; positions from the data directory/);
   assert.match(text.stdout, new RegExp(`applied     ${end.file}:${end.pos}`));
+});
+
+test('tributary binlog prints the relay log files the run left as mariadb-binlog --verbose does', async () => {
+  const relayFiles = (await readdir(join(dir, 'replica'))).filter((n) => /^relay-bin-dbsv1\.\d+$/.test(n));
+  assert.ok(relayFiles.length > 0);
+  for (const name of relayFiles) {
+    const file = join(dir, 'replica', name);
+    const ours = await tributary(['binlog', file], { env: { ...env, TZ: 'UTC' } });
+    assert.equal(ours.code, 0, ours.stderr);
+    assert.deepEqual(hashLines(ours.stdout), hashLines(await mariadbBinlogVerbose(file)), name);
+  }
 });
 
 test('a second run goes on from the kept position; SIGINT stops it too', async () => {

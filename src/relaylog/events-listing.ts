@@ -87,7 +87,10 @@ export async function listRelayLogEvents(relayLog: RelayLog, options: RelayLogEv
   const limit = options.limit ?? Infinity;
   const rows: RelayLogEvent[] = [];
   const decoder = new BinlogDecoder();
-  const handle = await open(relayLog.path(file), 'r');
+  // The file may be purged or reset between the look at the index and here.
+  const handle = await open(relayLog.path(file), 'r').catch((err: NodeJS.ErrnoException) => {
+    throw err.code === 'ENOENT' ? commandError('Could not find target log') : commandError(`I/O error: ${err.message}`);
+  });
   try {
     const header = Buffer.alloc(EVENT_HEADER_LENGTH);
     let reached = false;
