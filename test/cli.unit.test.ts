@@ -75,6 +75,13 @@ test('catch-up progress: bytes behind, net rate, time left', () => {
   assert.equal(rate.secondsLeft(second.behindBytes), 8);
   assert.equal(progressLine('dbsv1', 10_000_000, second, rate, 10),
     'dbsv1 [##--------] 20% | 7.6 MiB behind | 976.6 KiB/s | 250 events/s | 8s left');
+  // A source that writes GTIDs: transactions behind and applied per second.
+  const counted = new CatchUpRate();
+  counted.add(catchUpSample(status({ relayLogSpace: 1000 }), 0, { behind: 90, applied: 10 }));
+  const later = catchUpSample(status({ relayLogSpace: 1000, relayLogPos: 504 }), 1000, { behind: 45, applied: 55 });
+  counted.add(later);
+  assert.equal(progressLine('dbsv1', 996, later, counted, 10),
+    'dbsv1 [#####-----] 50% | 496 B behind | 500 B/s | 45 transactions behind | 45 transactions/s | 1s left');
 });
 
 test('on a terminal, a bar per channel that is behind, gone once it has caught up', () => {

@@ -27,8 +27,8 @@ Options:
 Opens the data directory of the configuration, creates or updates its channels (source, filters), starts
 those without "start": false, and runs until SIGTERM or SIGINT; then it stops the channels cleanly (what was
 received is kept in the relay log, what was applied is committed with its position) and exits 0.
-On a terminal, each channel catching up shows a progress bar: bytes received and not yet applied, the net
-rate at which that shrinks, events applied per second, and the time left. The log (pino, JSON lines) goes
+On a terminal, each channel catching up shows a progress bar: bytes and transactions received and not yet
+applied, the net rate at which that shrinks, transactions (or events) applied per second, and the time left. The log (pino, JSON lines) goes
 to stderr.
 
 Options:

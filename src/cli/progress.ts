@@ -1,6 +1,7 @@
 // Catch-up progress of `tributary run` on a terminal: one bar per channel while it has relay log left to apply.
-// What is behind is what the channel has received and not applied (Relay_Log_Space minus the applied part of
-// the current relay log file); the source's binlog not yet received is not known without asking the source.
+// What is behind is what the channel has received and not applied: bytes (Relay_Log_Space minus the applied
+// part of the current relay log file) and transactions (RelayTransactionCounter); the source's binlog not yet
+// received is not known without asking the source.
 import cliProgress from 'cli-progress';
 import type { ReplicaStatus } from '../status.js';
 
@@ -9,12 +10,15 @@ export interface CatchUpSample {
   behindBytes: number;
   /** Events applied so far (Executed_log_entries). */
   appliedEvents: number;
+  /** Transactions received and not applied, and those applied so far, when the source writes GTIDs. */
+  transactions?: { behind: number; applied: number };
   /** Milliseconds since the epoch. */
   at: number;
 }
 
-export function catchUpSample(status: ReplicaStatus, at: number): CatchUpSample {
-  return { behindBytes: Math.max(0, status.relayLogSpace - status.relayLogPos), appliedEvents: status.executedLogEntries, at };
+export function catchUpSample(status: ReplicaStatus, at: number, transactions?: CatchUpSample['transactions']): CatchUpSample {
+  return { behindBytes: Math.max(0, status.relayLogSpace - status.relayLogPos), appliedEvents: status.executedLogEntries,
+    ...(transactions ? { transactions } : {}), at };
 }
 
 /** Rates as a channel drains its backlog: smoothed so that one slow batch does not swing the time left. */
@@ -23,6 +27,7 @@ export class CatchUpRate {
   /** Net bytes per second the backlog shrinks by (negative while the source writes faster than we apply). */
   bytesPerSecond: number | undefined;
   eventsPerSecond: number | undefined;
+  transactionsPerSecond: number | undefined;
 
   add(sample: CatchUpSample): void {
     const last = this.last;
@@ -32,6 +37,9 @@ export class CatchUpRate {
     const smooth = (old: number | undefined, now: number) => old === undefined ? now : old * 0.7 + now * 0.3;
     this.bytesPerSecond = smooth(this.bytesPerSecond, (last.behindBytes - sample.behindBytes) / seconds);
     this.eventsPerSecond = smooth(this.eventsPerSecond, (sample.appliedEvents - last.appliedEvents) / seconds);
+    if (sample.transactions && last.transactions) {
+      this.transactionsPerSecond = smooth(this.transactionsPerSecond, (sample.transactions.applied - last.transactions.applied) / seconds);
+    }
   }
 
   /** Seconds until nothing is behind at the current rate; undefined when it is not shrinking. */
@@ -65,9 +73,12 @@ export function progressLine(channel: string, backlog: number, sample: CatchUpSa
   const filled = Math.round(done * width);
   const bar = '#'.repeat(filled) + '-'.repeat(width - filled);
   const bytesRate = rate.bytesPerSecond === undefined ? '--' : `${formatBytes(Math.round(rate.bytesPerSecond))}/s`;
-  const eventsRate = rate.eventsPerSecond === undefined ? '--' : `${Math.round(rate.eventsPerSecond)} events/s`;
+  const perSecond = (value: number | undefined, what: string) => value === undefined ? `-- ${what}/s` : `${Math.round(value)} ${what}/s`;
+  const work = sample.transactions
+    ? `${sample.transactions.behind} transactions behind | ${perSecond(rate.transactionsPerSecond, 'transactions')}`
+    : perSecond(rate.eventsPerSecond, 'events');
   return `${channel} [${bar}] ${Math.floor(done * 100)}% | ${formatBytes(sample.behindBytes)} behind | ${bytesRate} | ` +
-    `${eventsRate} | ${formatDuration(rate.secondsLeft(sample.behindBytes))} left`;
+    `${work} | ${formatDuration(rate.secondsLeft(sample.behindBytes))} left`;
 }
 
 /** A channel shows a bar from this much behind: below it, a steady flow would make bars come and go. */
@@ -102,9 +113,10 @@ export class CatchUpProgress {
     else this.stream.write(text);
   }
 
-  update(statuses: ReplicaStatus[], at = Date.now()): void {
+  /** `transactions`: per channel, what RelayTransactionCounter says. */
+  update(statuses: ReplicaStatus[], at = Date.now(), transactions = new Map<string, CatchUpSample['transactions']>()): void {
     for (const status of statuses) {
-      const sample = catchUpSample(status, at);
+      const sample = catchUpSample(status, at, transactions.get(status.channel));
       let entry = this.bars.get(status.channel);
       if (!entry && sample.behindBytes >= MIN_BACKLOG && status.sqlRunning === 'Yes') {
         entry = { bar: this.multi.create(1, 0, { line: '' }), backlog: 0, rate: new CatchUpRate() };

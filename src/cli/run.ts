@@ -10,6 +10,7 @@ import { writeFileAtomic } from '../info/files.js';
 import type { ReplicaStatus } from '../status.js';
 import { ConfigError, parseConfig, type CliConfig } from './config.js';
 import { CatchUpProgress } from './progress.js';
+import { RelayTransactionCounter } from './relay-transactions.js';
 
 /** What `run` writes into the data directory every second, for `tributary status` while the engine runs. */
 export const RUN_STATUS_FILE = 'tributary-run.json';
@@ -76,9 +77,10 @@ export async function run(configPath: string, io: CliIo, stop: Promise<string>):
     });
     await setUpChannels(engine, config, logger);
     const opened = engine;
+    const counters = new Map<string, RelayTransactionCounter>();
     const report = async () => {
       const channels = await opened.allReplicaStatus();
-      progress?.update(channels);
+      if (progress) progress.update(channels, Date.now(), await transactionsBehind(config.engine.dataDir, channels, counters));
       const file: RunStatusFile = { pid: process.pid, updatedAt: new Date().toISOString(), channels };
       await writeFileAtomic(statusPath, JSON.stringify(file, null, 1));
     };
@@ -109,6 +111,21 @@ export async function run(configPath: string, io: CliIo, stop: Promise<string>):
       applied: `${status.relaySourceLogFile}:${status.execSourceLogPos}` }, 'channel stopped');
   }
   return 0;
+}
+
+/** Per channel, the transactions its relay log holds past the applied position (sources that write GTIDs). */
+async function transactionsBehind(dataDir: string, channels: ReplicaStatus[], counters: Map<string, RelayTransactionCounter>):
+  Promise<Map<string, { behind: number; applied: number }>> {
+  const found = new Map<string, { behind: number; applied: number }>();
+  for (const status of channels) {
+    let counter = counters.get(status.channel);
+    if (!counter) counters.set(status.channel, counter = new RelayTransactionCounter(dataDir, status.channel));
+    const applied = { file: status.relayLogFile, pos: status.relayLogPos };
+    await counter.scan(applied);
+    const behind = counter.behind(applied);
+    if (behind !== undefined) found.set(status.channel, { behind, applied: counter.applied });
+  }
+  return found;
 }
 
 /** The positions the engine left in its data directory, read back as `tributary status` reads them. */
