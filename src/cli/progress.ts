@@ -109,8 +109,13 @@ export class CatchUpProgress {
   /** A line above the bars (the bars' library holds lines back until its next frame, and has none without bars). */
   log(line: string): void {
     const text = line.endsWith('\n') ? line : `${line}\n`;
-    if (this.multi.isActive) this.multi.log(text);
-    else this.stream.write(text);
+    if (!this.multi.isActive) {
+      this.stream.write(text);
+      return;
+    }
+    this.multi.log(text);
+    // Out now: a line held for the next frame would be lost if the bars stopped first.
+    this.multi.update();
   }
 
   /** `transactions`: per channel, what RelayTransactionCounter says. */
@@ -133,11 +138,13 @@ export class CatchUpProgress {
         this.bars.delete(status.channel);
       }
     }
-    // Drawn now rather than at the next frame, so that a line that says a channel caught up is never lost.
-    if (this.multi.isActive) this.multi.update();
+    if (!this.multi.isActive) return;
+    // Drawn now rather than at the next frame; with no bar left the bars stop, and log lines go straight out.
+    this.multi.update();
+    if (this.bars.size === 0) this.multi.stop();
   }
 
   stop(): void {
-    this.multi.stop();
+    if (this.multi.isActive) this.multi.stop();
   }
 }
