@@ -556,6 +556,11 @@ export class Channel {
     }
   }
 
+  /** FLUSH RELAY LOGS: a running I/O stage goes on in a new relay log file. */
+  flushRelayLog(): Promise<void> {
+    return this.io?.rotateRelayLog() ?? Promise.resolve();
+  }
+
   private async stopIo(): Promise<void> {
     if (!this.io) return;
     await this.io.stop();

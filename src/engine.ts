@@ -23,8 +23,9 @@ import type { ProvisionProgress } from './provision/progress.js';
 import { engineLogger } from './log.js';
 import { EngineMetrics } from './metrics/metrics.js';
 import { MetricsServer, type MetricsOptions } from './metrics/server.js';
+import { listRelayLogEvents, type RelayLogEvent, type RelayLogEventsOptions } from './relaylog/events-listing.js';
 
-export type { UntilCondition, MetricsOptions };
+export type { UntilCondition, MetricsOptions, RelayLogEvent, RelayLogEventsOptions };
 
 export interface EngineOptions {
   /**
@@ -359,6 +360,25 @@ export class ReplicationEngine {
     return this.serial(channel, () => provision(this.channel(channel), this.settings, options));
   }
 
+  /**
+   * FLUSH RELAY LOGS 'channel': the I/O stage goes on in a new relay log file (when it is receiving; a stopped
+   * one starts a new file at its next start anyway).
+   */
+  flushRelayLogs(channel: string): Promise<void> {
+    return this.serial(channel, () => this.channel(channel).flushRelayLog());
+  }
+
+  /**
+   * SHOW RELAYLOG 'channel' EVENTS [IN file] [FROM pos] [LIMIT [offset,] limit]: the events of one relay log
+   * file (the first when `file` is left out). Unknown channel 1617; a file not in the relay log, or a position
+   * past its end or not at an event's start, 1220, as the servers say.
+   */
+  async relayLogEvents(channel: string, options: RelayLogEventsOptions = {}): Promise<RelayLogEvent[]> {
+    const found = this.channels.get(lowerConnectionName(channel));
+    if (!found) throw new ReplicationError('WARN_NO_MASTER_INFO', `There is no master connection '${channel}'`);
+    return listRelayLogEvents(found.relayLog, options);
+  }
+
   /** Stops every channel and writes their info files. */
   async close(): Promise<void> {
     if (this.closed) return;
@@ -525,7 +545,7 @@ const MAX_LENGTH: Partial<Record<keyof ReplicationSourceOptions, number>> = {
  * Every option changeReplicationSource implements and what its value is; any other key is refused, so that
  * an option the engine does not have (or a misspelt one) is never silently ignored.
  */
-const SOURCE_OPTIONS: Record<keyof ReplicationSourceOptions, 'string' | 'path' | 'number' | 'boolean' | 'ids' | 'gtidMode'> = {
+export const SOURCE_OPTIONS: Record<keyof ReplicationSourceOptions, 'string' | 'path' | 'number' | 'boolean' | 'ids' | 'gtidMode'> = {
   sourceHost: 'string', sourcePort: 'number', sourceUser: 'string', sourcePassword: 'string', sourceLogFile: 'string',
   sourceLogPos: 'number', sourceConnectRetry: 'number', sourceRetryCount: 'number', sourceHeartbeatPeriod: 'number',
   ignoreServerIds: 'ids', sourceDelay: 'number', sourceSsl: 'boolean', sourceSslCa: 'path', sourceSslCapath: 'path',
@@ -535,7 +555,7 @@ const SOURCE_OPTIONS: Record<keyof ReplicationSourceOptions, 'string' | 'path' |
 };
 
 /** Refuses bad CHANGE MASTER values before anything changes. */
-function validateSourceOptions(options: ReplicationSourceOptions): void {
+export function validateSourceOptions(options: ReplicationSourceOptions): void {
   for (const [key, value] of Object.entries(options) as [keyof ReplicationSourceOptions, unknown][]) {
     if (!Object.hasOwn(SOURCE_OPTIONS, key)) {
       throw new ReplicationError('ER_WRONG_ARGUMENTS', `unknown source option '${key}': the engine does not implement ` +

@@ -38,6 +38,9 @@ export const ErrorCodes = {
   ER_NET_ERROR_ON_WRITE: 1160,
   ER_NET_WRITE_INTERRUPTED: 1161,
   ER_CONNECTION_KILLED: 1927,
+  ER_ERROR_WHEN_EXECUTING_COMMAND: 1220,
+  /** MariaDB's words for a connection name it does not know in SHOW RELAYLOG 'name' EVENTS. */
+  WARN_NO_MASTER_INFO: 1617,
   // The client library's own (CR_*): a failure of the network, not an error the server sent.
   CR_CONNECTION_ERROR: 2002,
   CR_CONN_HOST_ERROR: 2003,

@@ -1,5 +1,6 @@
 export {
   ReplicationEngine, type EngineOptions, type StartOptions, type UntilCondition, type FilterDecision,
+  type RelayLogEvent, type RelayLogEventsOptions,
 } from './engine.js';
 export type { ReplicationFilters, ExplainQuery } from './filter/index.js';
 export type { ReplicationSourceOptions, ReplicaThread } from './channel.js';

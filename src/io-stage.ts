@@ -101,6 +101,9 @@ export class IoStage {
   private epoch: number;
   /** A relay log write found the disk full since the last flush that wrote all (said once in the log). */
   private diskFull = false;
+  /** FLUSH RELAY LOGS asked while events are being received: resolved once the new file is started. */
+  private rotationAsked: { promise: Promise<void>; resolve: () => void } | undefined;
+  private wakeReceiver: (() => void) | undefined;
 
   constructor(private readonly options: IoStageOptions, start: SourcePosition) {
     this.position = start;
@@ -135,6 +138,21 @@ export class IoStage {
     this.abort.abort();
     this.dump?.close();
     await this.loop;
+  }
+
+  /**
+   * FLUSH RELAY LOGS: the relay log goes on in a new file. Resolves at once when no dump is being received,
+   * since the next one starts a new file anyway.
+   */
+  rotateRelayLog(): Promise<void> {
+    if (!this.wakeReceiver) return Promise.resolve();
+    if (!this.rotationAsked) {
+      let resolve!: () => void;
+      const promise = new Promise<void>((r) => { resolve = r; });
+      this.rotationAsked = { promise, resolve };
+    }
+    this.wakeReceiver();
+    return this.rotationAsked.promise;
   }
 
   private async run(): Promise<void> {
@@ -207,7 +225,14 @@ export class IoStage {
         failures = 0;
         connected = true;
         this.options.onRetrying(undefined);
-        if (await this.receive(dump, source).catch(unlessCut) === 'until') {
+        // A FLUSH RELAY LOGS asked from here on is served at the next pause of the source.
+        this.wakeReceiver = () => undefined;
+        const ended = await this.receive(dump, source).catch(unlessCut).finally(() => {
+          this.wakeReceiver = undefined;
+          this.rotationAsked?.resolve();
+          this.rotationAsked = undefined;
+        });
+        if (ended === 'until') {
           this.options.logger.info({ until: this.options.untilGtid }, 'I/O stage stopped because the source reached UNTIL master_gtid_pos');
           return;
         }
@@ -340,7 +365,17 @@ export class IoStage {
       let raw = await Promise.race([next, new Promise<typeof NOT_YET>((r) => setImmediate(() => r(NOT_YET)))]);
       if (raw === NOT_YET) {
         await flush();
-        raw = await next;
+        for (;;) {
+          const asked = this.rotationAsked;
+          if (asked) {
+            await rotate();
+            this.rotationAsked = undefined;
+            asked.resolve();
+          }
+          const woken = new Promise<typeof NOT_YET>((r) => { this.wakeReceiver = () => r(NOT_YET); });
+          raw = await Promise.race([next, woken]);
+          if (raw !== NOT_YET) break;
+        }
       }
       if (raw === null) {
         await flush();

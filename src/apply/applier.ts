@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import mysql, { type Connection, type ConnectionOptions, type ResultSetHeader } from 'mysql2/promise';
 import type { Logger } from 'pino';
 import { EventType, type DecodedEvent, type ExecuteLoadQueryEvent, type QueryEvent, type RowsEvent } from '../binlog/events.js';
+import { eventTypeName } from '../binlog/event-names.js';
 import { ErrorCodes, mysqlFailure, ReplicationError } from '../errors.js';
 import type { ChannelPosition, PositionRow, PositionTable } from '../info/position-table.js';
 import { RowMappingError, rowStatements, type RowStatement } from './row-sql.js';
@@ -759,19 +760,6 @@ const HANDLER_ERRORS: Record<number, string> = {
   1213: 'HA_ERR_LOCK_DEADLOCK', 1451: 'HA_ERR_ROW_IS_REFERENCED', 1452: 'HA_ERR_NO_REFERENCED_ROW',
 };
 
-const ROWS_EVENT_NAMES: Record<number, string> = {
-  [EventType.WRITE_ROWS_V1]: 'Write_rows_v1', [EventType.UPDATE_ROWS_V1]: 'Update_rows_v1',
-  [EventType.DELETE_ROWS_V1]: 'Delete_rows_v1', [EventType.WRITE_ROWS]: 'Write_rows',
-  [EventType.UPDATE_ROWS]: 'Update_rows', [EventType.DELETE_ROWS]: 'Delete_rows',
-  [EventType.PARTIAL_UPDATE_ROWS]: 'Update_rows_partial',
-  [EventType.MARIA_WRITE_ROWS_COMPRESSED_V1]: 'Write_rows_compressed_v1',
-  [EventType.MARIA_UPDATE_ROWS_COMPRESSED_V1]: 'Update_rows_compressed_v1',
-  [EventType.MARIA_DELETE_ROWS_COMPRESSED_V1]: 'Delete_rows_compressed_v1',
-  [EventType.MARIA_WRITE_ROWS_COMPRESSED]: 'Write_rows_compressed',
-  [EventType.MARIA_UPDATE_ROWS_COMPRESSED]: 'Update_rows_compressed',
-  [EventType.MARIA_DELETE_ROWS_COMPRESSED]: 'Delete_rows_compressed',
-};
-
 /** Last_SQL_Error for a statement that failed on the target, worded as a MariaDB replica words it. */
 function errorMessage(piece: Piece, failure: { errno: number; message: string }, group: TransactionGroup): string {
   if (!piece.rows) return `Error '${failure.message}' on ${piece.describe()}`;
@@ -782,7 +770,7 @@ function errorMessage(piece: Piece, failure: { errno: number; message: string },
 }
 
 function describeRows({ header, event }: DecodedEvent & { event: RowsEvent }): string {
-  const name = ROWS_EVENT_NAMES[header.typeCode] ?? `${event.kind}_rows`;
+  const name = eventTypeName(header.typeCode);
   return `${name} event on table ${event.tableMap.database}.${event.tableMap.table}`;
 }
 

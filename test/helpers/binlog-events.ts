@@ -57,7 +57,7 @@ export function binlogFileEvents(data: Buffer): { pos: number; raw: Buffer }[] {
  * Binlog files that real MySQL servers wrote (5.7 to 9.x), in ../shared/fixtures/mysql beside the repository
  * (SOURCES.md there says where each comes from). TRIBUTARY_MYSQL_FIXTURES names another folder.
  */
-export async function mysqlFixtures(): Promise<{ name: string; data: Buffer }[]> {
+export async function mysqlFixtures(): Promise<{ name: string; path: string; data: Buffer }[]> {
   const dir = process.env.TRIBUTARY_MYSQL_FIXTURES
     ?? fileURLToPath(new URL('../../../shared/fixtures/mysql/', import.meta.url));
   let names: string[];
@@ -68,7 +68,7 @@ export async function mysqlFixtures(): Promise<{ name: string; data: Buffer }[]>
       'shared/ folder beside the repository; set TRIBUTARY_MYSQL_FIXTURES to their folder if it is elsewhere');
   }
   if (names.length === 0) throw new Error(`no MySQL binlog fixtures in ${dir}`);
-  return Promise.all(names.map(async (name) => ({ name, data: await readFile(join(dir, name)) })));
+  return Promise.all(names.map(async (name) => ({ name, path: join(dir, name), data: await readFile(join(dir, name)) })));
 }
 
 export const u16 = (n: number) => { const b = Buffer.alloc(2); b.writeUInt16LE(n); return b; };
