@@ -153,7 +153,7 @@ export class Channel {
   private gtidWaiters: { target: MariadbGtidPosition; resolve: (value: number) => void }[] = [];
   /** What provisionChannel did last in this process, for status(). */
   provisioning: ProvisionProgress | undefined;
-  /** Set while provisionChannel runs: the engine's close() stops it there. */
+  /** Set while provisionChannel or verifyChannel runs: the engine's close() stops it there. */
   provisionAbort: AbortController | undefined;
   /** What the metrics count for this channel. */
   readonly stats: ChannelStats;

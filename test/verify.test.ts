@@ -54,9 +54,11 @@ describe('verifyChannel', { timeout: 240_000 }, () => {
 
   test('equal while the source is written; rows changed, deleted and inserted on the target are named', async () => {
     const kept = [...(await workloadTables(writer)).filter((t) => t !== 'wide'), 'accounts', 'notes'].sort();
-    const traffic = runTransactions(writer, 'vsrc', { count: 3000, seed: 62 });
+    let writing = true;
+    const traffic = runTransactions(writer, 'vsrc', { count: 3000, seed: 62 }).finally(() => { writing = false; });
 
     const first = await engine.verifyChannel(CHANNEL, { chunkRows: 50 });
+    assert.ok(writing, 'compared while the source is written');
     assert.deepEqual(summary(first), []);
     assert.equal(first.equal, true);
     assert.deepEqual(first.tables.map((t) => `${t.sourceDb}.${t.table}>${t.targetDb}`).sort(),

@@ -89,7 +89,21 @@ export async function verify(channel: Channel, settings: EngineSettings, options
     connections.push(conn);
     return conn;
   };
+  const abort = new AbortController();
+  channel.provisionAbort = abort;
+  const checkAborted = () => {
+    if (abort.signal.aborted) {
+      throw new ReplicationError('ER_SLAVE_FATAL_ERROR', `verifyChannel of channel '${channel.name}' stopped: the ` +
+        'engine is closing');
+    }
+  };
   let stopped = false;
+  // As it was: a stage that stops again on an error of its own shows it in the status, as it would have running.
+  // A closing engine stops the channel anyway.
+  const resume = async () => {
+    if (stopped && !abort.signal.aborted) await channel.start(['SQL_THREAD']);
+  };
+  let result: VerifyResult;
   try {
     const tables = await keptTables(channel, await open(connectSource(channel)));
     const source = await open(connectSource(channel));
@@ -101,19 +115,24 @@ export async function verify(channel: Channel, settings: EngineSettings, options
     await source.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
     await source.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
     const sourcePosition = await snapshotPosition(source);
-    if (running) await channel.applyUntil(sourcePosition);
+    if (running) await channel.applyUntil(sourcePosition, abort.signal);
+    checkAborted();
     const appliedPosition = channel.appliedSourcePosition();
     const results: TableVerification[] = [];
-    for (const t of tables) results.push(await verifyTable(source, target, t, chunkRows, maxDifferences));
-    return { equal: results.every((r) => r.equal), sourcePosition, appliedPosition, tables: results };
+    for (const t of tables) results.push(await verifyTable(source, target, t, chunkRows, maxDifferences, checkAborted));
+    result = { equal: results.every((r) => r.equal), sourcePosition, appliedPosition, tables: results };
   } catch (err) {
+    await resume().catch((failure: unknown) => settings.logger.error({ channel: channel.name, err: failure },
+      `verifyChannel could not start the SQL stage again: start it with startReplica('${channel.name}')`));
     if (err instanceof ReplicationError) throw err;
     const failure = mysqlFailure(err, 'ER_SLAVE_FATAL_ERROR');
     throw new ReplicationError(failure, `verifyChannel of channel '${channel.name}' failed: ${failure.message}`, { cause: err });
   } finally {
+    channel.provisionAbort = undefined;
     for (const c of connections) c.destroy();
-    if (stopped) await channel.start(['SQL_THREAD']);
   }
+  await resume();
+  return result;
 }
 
 /** The select-list expression of a column's exact bytes as hex ('N' for NULL, which hex never is). */
@@ -167,7 +186,7 @@ function checksumOf(rows: Row[]): Checksum {
 }
 
 async function verifyTable(source: Connection, target: Connection, t: CopyTable, chunkRows: number,
-  maxDifferences: number): Promise<TableVerification> {
+  maxDifferences: number, checkAborted: () => void): Promise<TableVerification> {
   const result: TableVerification = { sourceDb: t.sourceDb, table: t.table, targetDb: t.targetDb, equal: true,
     method: t.key.length ? 'chunks' : 'whole', sourceRows: 0, differences: [], truncated: false, error: '' };
   try {
@@ -180,6 +199,7 @@ async function verifyTable(source: Connection, target: Connection, t: CopyTable,
     const order = t.key.map(selectExpression).join(', ');
     let lower: Row | undefined;
     for (;;) {
+      checkAborted();
       const after = lower ? keyRange(t.key, lower, 'after') : '';
       const [upper] = await rowsOf(source, `SELECT ${order} FROM ${qualifiedName(t.sourceDb, t.table)}` +
         `${after ? ` WHERE ${after}` : ''} ORDER BY ${order} LIMIT 1 OFFSET ${chunkRows - 1}`);
