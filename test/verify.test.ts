@@ -13,7 +13,7 @@ import { createTypeRichSchema, runTransactions, workloadTables } from './helpers
 const CHANNEL = 'v1';
 
 function summary(result: VerifyResult) {
-  return result.tables.filter((t) => !t.equal).map((t) => ({ table: `${t.targetDb}.${t.table}`, method: t.method,
+  return result.tables.filter((t) => !t.equal).sort((a, b) => a.table < b.table ? -1 : 1).map((t) => ({ table: `${t.targetDb}.${t.table}`, method: t.method,
     error: t.error, differences: t.differences }));
 }
 
@@ -34,6 +34,14 @@ describe('verifyChannel', { timeout: 240_000 }, () => {
       `INSERT INTO vsrc.accounts VALUES ${accounts.join(', ')}`, 'CREATE TABLE vsrc.notes (note VARCHAR(40))',
       "INSERT INTO vsrc.notes VALUES ('a'), ('b'), ('b')", 'CREATE DATABASE other', 'CREATE TABLE other.t (id INT PRIMARY KEY)',
       'INSERT INTO other.t VALUES (1)');
+    // A name and key values that need quoting, and keys whose case-insensitive order is not their byte order: the
+    // chunk bounds must compare under the column's collation, as ORDER BY sorts, or rows fall between chunks.
+    const keys = [...Array.from({ length: 120 }, (_, i) => `${i % 2 ? 'K' : 'k'}${String(i).padStart(3, '0')}`),
+      "it's", 'ü\\', 'a`b', '😀'];
+    const conn = await source.connect();
+    await conn.query('CREATE TABLE vsrc.`we``ird` (k VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci PRIMARY KEY, v INT)');
+    await conn.query('INSERT INTO vsrc.`we``ird` VALUES ?', [keys.map((k, i) => [k, i])]);
+    await conn.end();
     // MariaDB's SHOW CREATE TABLE misspells the workload's 4-byte ENUM members: the tables are made beforehand.
     const t = await target.connect();
     await createTypeRichSchema(t, 'vdst');
@@ -53,7 +61,7 @@ describe('verifyChannel', { timeout: 240_000 }, () => {
   });
 
   test('equal while the source is written; rows changed, deleted and inserted on the target are named', async () => {
-    const kept = [...(await workloadTables(writer)).filter((t) => t !== 'wide'), 'accounts', 'notes'].sort();
+    const kept = [...(await workloadTables(writer)).filter((t) => t !== 'wide'), 'accounts', 'notes', 'we`ird'].sort();
     let writing = true;
     const traffic = runTransactions(writer, 'vsrc', { count: 3000, seed: 62 }).finally(() => { writing = false; });
 
@@ -67,11 +75,13 @@ describe('verifyChannel', { timeout: 240_000 }, () => {
     assert.equal(first.tables.find((t) => t.table === 'nokey')!.method, 'whole');
     assert.equal(first.tables.find((t) => t.table === 'accounts')!.sourceRows, 300);
     assert.ok(first.tables.find((t) => t.table === 'integers')!.sourceRows > 50, 'more than one chunk');
+    assert.equal(first.tables.find((t) => t.table === 'we`ird')!.sourceRows, 124, 'each row in one chunk');
 
     // Behind the replica's back: a changed value (differing in case only, which the collation calls equal),
     // a deleted row, an inserted one, and a duplicate row in the table without a key.
     await target.sql("UPDATE vdst.accounts SET holder = 'HOLDER 17' WHERE id = 17", 'DELETE FROM vdst.accounts WHERE id = 123',
-      "INSERT INTO vdst.accounts VALUES (1000, 'stranger', 1.00)", "INSERT INTO vdst.notes VALUES ('b')");
+      "INSERT INTO vdst.accounts VALUES (1000, 'stranger', 1.00)", "INSERT INTO vdst.notes VALUES ('b')",
+      "UPDATE vdst.`we``ird` SET v = -1 WHERE k = 'it''s'");
     const second = await engine.verifyChannel(CHANNEL, { chunkRows: 50 });
     assert.equal(second.equal, false);
     assert.deepEqual(summary(second), [
@@ -79,6 +89,7 @@ describe('verifyChannel', { timeout: 240_000 }, () => {
         { kind: 'different', key: { id: '17' } }, { kind: 'missing', key: { id: '123' } }, { kind: 'extra', key: { id: '1000' } },
       ] },
       { table: 'vdst.notes', method: 'whole', error: '', differences: [] },
+      { table: 'vdst.we`ird', method: 'chunks', error: '', differences: [{ kind: 'different', key: { k: "it's" } }] },
     ]);
     assert.deepEqual(second.appliedPosition, second.sourcePosition);
     assert.ok(compareSourcePositions(second.sourcePosition, first.sourcePosition) > 0, 'the source was written between the two');

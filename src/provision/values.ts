@@ -2,7 +2,7 @@
 // become a literal through the applier's value path (renderValue), after a check that they are what the column's
 // type allows: a source's result set is untrusted input, and a value must never become SQL except as a literal.
 import { ColumnType } from '../binlog/column-types.js';
-import { qualifiedName, quoteIdentifier, quoteString, renderValue } from '../apply/sql-text.js';
+import { qualifiedName, quoteIdentifier, renderValue } from '../apply/sql-text.js';
 
 /** A column of a copied table, as information_schema.COLUMNS describes it on the source. */
 export interface CopyColumn {
@@ -97,15 +97,3 @@ export function keyText(values: (Buffer | null)[], key: CopyColumn[]): (string |
       : v.toString(key[i]!.charset === 'latin1' ? 'latin1' : 'utf8'));
 }
 
-/**
- * The literal of a key value (selected by selectExpression) for comparing with its column: a text column's value
- * in the column's character set, so that it compares under the column's collation, as ORDER BY sorts, and not as
- * bytes.
- */
-export function keyLiteral(raw: Buffer, column: CopyColumn): string {
-  const charset = column.charset;
-  if (kind(column) === 'bytes' && charset !== null && charset !== 'binary' && /^\w{1,64}$/.test(charset)) {
-    return quoteString(raw, `_${charset}`);
-  }
-  return valueLiteral(raw, column);
-}

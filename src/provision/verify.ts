@@ -15,7 +15,7 @@ import { qualifiedName } from '../apply/sql-text.js';
 import type { SourcePosition } from '../binlog/position.js';
 import { mysqlFailure, ReplicationError } from '../errors.js';
 import { connectSource, connectTarget, keptTables, snapshotPosition, type CopyTable } from './provision.js';
-import { keyLiteral, keyText, selectExpression, type CopyColumn } from './values.js';
+import { keyText, selectExpression, valueLiteral, type CopyColumn } from './values.js';
 
 export interface VerifyOptions {
   /** Rows per checksummed chunk. Default 1000. */
@@ -155,7 +155,9 @@ function checksumSql(db: string, t: CopyTable, where: string): string {
 /** A comparison of the key with `values` in key order: `after` (strictly greater) or `upTo` (less or equal). */
 function keyRange(key: CopyColumn[], values: Row, direction: 'after' | 'upTo'): string {
   const col = (i: number) => selectExpression(key[i]!);
-  const lit = (i: number) => keyLiteral(values[i]!, key[i]!);
+  // A _binary literal compared with a text column takes the column's collation (the column's coercibility is
+  // lower), so the bounds follow ORDER BY's order.
+  const lit = (i: number) => valueLiteral(values[i]!, key[i]!);
   const prefix = (n: number) => Array.from({ length: n }, (_, j) => `${col(j)} = ${lit(j)}`);
   const terms = key.map((_, i) => [...prefix(i), `${col(i)} ${direction === 'after' ? '>' : '<'} ${lit(i)}`].join(' AND '));
   if (direction === 'upTo') terms.push(prefix(key.length).join(' AND '));
