@@ -153,7 +153,7 @@ function checksumSql(db: string, t: CopyTable, where: string): string {
 }
 
 /** A comparison of the key with `values` in key order: `after` (strictly greater) or `upTo` (less or equal). */
-function keyRange(key: CopyColumn[], values: Row, direction: 'after' | 'upTo'): string {
+export function keyRange(key: CopyColumn[], values: Row, direction: 'after' | 'upTo'): string {
   const col = (i: number) => selectExpression(key[i]!);
   // A _binary literal compared with a text column takes the column's collation (the column's coercibility is
   // lower), so the bounds follow ORDER BY's order.
