@@ -153,7 +153,7 @@ export class Channel {
   private gtidWaiters: { target: MariadbGtidPosition; resolve: (value: number) => void }[] = [];
   /** What provisionChannel did last in this process, for status(). */
   provisioning: ProvisionProgress | undefined;
-  /** Set while provisionChannel runs: the engine's close() stops it there. */
+  /** Set while provisionChannel or verifyChannel runs: the engine's close() stops it there. */
   provisionAbort: AbortController | undefined;
   /** What the metrics count for this channel. */
   readonly stats: ChannelStats;
@@ -782,20 +782,52 @@ export class Channel {
     if (compareSourcePositions(sourceOf(this.applied), until) >= 0) return;
     await this.start(['IO_THREAD', 'SQL_THREAD'], { sourceLogFile: until.file, sourceLogPos: until.pos }, only);
     try {
-      // The SQL stage stops by itself at the first event at or past `until`; an idle source sends none.
-      const reached = () => compareSourcePositions(sourceOf(this.sql!.position), until) >= 0;
-      while (this.sqlRunning && !reached() && !(this.io?.running === 'No' && this.lastIoError.errno !== 0) &&
-        !this.provisionAbort?.signal.aborted) {
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await this.waitForUntil(until, this.provisionAbort?.signal);
     } finally {
       await this.stop(['IO_THREAD', 'SQL_THREAD']);
     }
+    this.checkReached(until, 'provisioning could not bring the tables it copied before to');
+  }
+
+  /**
+   * Applies the source from the stopped SQL stage's position up to `until` (a transaction boundary) and stops
+   * the SQL stage there: verifyChannel's consistent point. A stopped I/O stage runs meanwhile and is stopped again.
+   */
+  async applyUntil(until: SourcePosition, signal?: AbortSignal): Promise<void> {
+    const ioWasRunning = this.ioRunning;
+    await this.start(['IO_THREAD', 'SQL_THREAD'], { sourceLogFile: until.file, sourceLogPos: until.pos });
+    try {
+      await this.waitForUntil(until, signal);
+    } finally {
+      await this.stop(ioWasRunning ? ['SQL_THREAD'] : ['IO_THREAD', 'SQL_THREAD'], 'verifyChannel');
+    }
+    this.checkReached(until, 'verifyChannel could not bring the channel to');
+  }
+
+  private async waitForUntil(until: SourcePosition, signal: AbortSignal | undefined): Promise<void> {
+    // The SQL stage stops by itself at the first event at or past `until`; an idle source sends none.
+    const reached = () => compareSourcePositions(sourceOf(this.sql!.position), until) >= 0;
+    while (this.sqlRunning && !reached() && !(this.io?.running === 'No' && this.lastIoError.errno !== 0) && !signal?.aborted) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  private checkReached(until: SourcePosition, what: string): void {
     const failed = this.lastSqlError.errno ? this.lastSqlError : this.lastIoError;
     if (compareSourcePositions(sourceOf(this.applied), until) < 0) {
-      throw new ReplicationError('ER_SLAVE_FATAL_ERROR', `provisioning could not bring the tables it copied before to ` +
+      throw new ReplicationError('ER_SLAVE_FATAL_ERROR', `${what} ` +
         `${until.file}:${until.pos}: ${failed.errno ? `error ${failed.errno}: ${failed.message}` : 'the channel stopped before it'}`);
     }
+  }
+
+  /** The source position the SQL stage has applied up to. */
+  appliedSourcePosition(): SourcePosition {
+    return sourceOf(this.sql?.position ?? this.applied);
+  }
+
+  /** The UNTIL condition of a running SQL stage. */
+  runningUntil(): UntilCondition | undefined {
+    return this.sqlRunning ? this.until : undefined;
   }
 
   async close(): Promise<void> {

@@ -20,6 +20,7 @@ import { MariadbGtidPosition } from './gtid/mariadb-gtid.js';
 import { MysqlGtidSet } from './gtid/mysql-gtid-set.js';
 import { provision, type ProvisionOptions } from './provision/provision.js';
 import type { ProvisionProgress } from './provision/progress.js';
+import { verify, type VerifyOptions, type VerifyResult } from './provision/verify.js';
 import { engineLogger } from './log.js';
 import { EngineMetrics } from './metrics/metrics.js';
 import { MetricsServer, type MetricsOptions } from './metrics/server.js';
@@ -358,6 +359,15 @@ export class ReplicationEngine {
    */
   async provisionChannel(channel: string, options: ProvisionOptions = {}): Promise<ProvisionProgress> {
     return this.serial(channel, () => provision(this.channel(channel), this.settings, options));
+  }
+
+  /**
+   * Compares every table the channel's rules keep on the source with its target table (replicate-rewrite-db
+   * applied), both at one source position: a running channel's SQL stage is paused there (UNTIL) and resumed
+   * afterwards; a stopped channel is compared at its applied position and stays stopped. Says which rows differ.
+   */
+  async verifyChannel(channel: string, options: VerifyOptions = {}): Promise<VerifyResult> {
+    return this.serial(channel, () => verify(this.channel(channel), this.settings, options));
   }
 
   /**

@@ -8,4 +8,5 @@ export type { ReplicaStatus, ProvisionState } from './status.js';
 export type { MysqlDdlMode } from './apply/mysql-ddl.js';
 export type { ProvisionOptions } from './provision/provision.js';
 export type { ProvisionProgress } from './provision/progress.js';
+export type { RowDifference, TableVerification, VerifyOptions, VerifyResult } from './provision/verify.js';
 export { ReplicationError, ErrorCodes, type ErrorCode } from './errors.js';

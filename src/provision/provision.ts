@@ -59,7 +59,7 @@ const SOURCE_SESSION = "SET @@session.time_zone='+00:00', @@session.character_se
   '@@session.character_set_connection=utf8mb4, @@session.character_set_results=binary, ' +
   '@@session.net_write_timeout=3600';
 
-interface CopyTable {
+export interface CopyTable {
   sourceDb: string;
   table: string;
   targetDb: string;
@@ -148,7 +148,7 @@ class Provisioning {
     await this.progressTable.ensure(target);
     const previous = new Map((await this.progressTable.read(target)).map((p) => [tableKey(p.sourceDb, p.sourceTable), p]));
     const meta = await this.source();
-    const tables = await this.keptTables(meta);
+    const tables = await keptTables(this.channel, meta);
     // A provisioning that finished is history: a new call starts afresh. One that did not is continued (unless
     // dropExisting asks for everything again): the tables it finished are kept, the others (its own, whatever rows
     // they hold) copied again.
@@ -214,81 +214,15 @@ class Provisioning {
   }
 
   private async target(): Promise<Connection> {
-    const conn = await mysqlConnection({ ...this.settings.target, charset: 'BINARY', flags: ['-SESSION_TRACK'] });
+    const conn = await connectTarget(this.settings);
     this.connections.push(conn);
-    await conn.query(TARGET_SESSION);
     return conn;
   }
 
   private async source(): Promise<Connection> {
-    const s = this.channel.sourceSettings();
-    const conn = await mysqlConnection({ host: s.host, port: s.port, user: s.user, password: s.password,
-      charset: 'BINARY', flags: ['-SESSION_TRACK'] }, s.ssl ? (core) => upgradeWithSsl(core, s.ssl!, s.host) : undefined);
+    const conn = await connectSource(this.channel);
     this.connections.push(conn);
-    await conn.query(SOURCE_SESSION);
     return conn;
-  }
-
-  /** Every base table outside the system schemas that the channel's rules keep, with what copying it needs. */
-  private async keptTables(meta: Connection): Promise<CopyTable[]> {
-    const system = SYSTEM_SCHEMAS.map((s) => quoteString(s)).join(', ');
-    const text = (v: unknown) => Buffer.isBuffer(v) ? v.toString('utf8') : v === null ? null : String(v);
-    const query = async (sql: string) => (await meta.query(sql))[0] as Record<string, unknown>[];
-    const kept = new Map<string, CopyTable>();
-    for (const r of await query(`SELECT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, TABLE_ROWS AS estimate
-        FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN (${system})`)) {
-      const sourceDb = text(r.db)!;
-      const table = text(r.tbl)!;
-      const targetDb = this.channel.keptTable(sourceDb, table);
-      if (targetDb === undefined) continue;
-      kept.set(tableKey(sourceDb, table), { sourceDb, table, targetDb, columns: [], key: [], definition: '',
-        estimatedRows: Number(text(r.estimate) ?? 0), databaseDefaults: '', questionableMembers: [] });
-    }
-    const defaults = new Map<string, string>();
-    for (const r of await query(`SELECT SCHEMA_NAME AS db, DEFAULT_CHARACTER_SET_NAME AS charset,
-        DEFAULT_COLLATION_NAME AS collation FROM information_schema.SCHEMATA`)) {
-      const [charset, collation] = [text(r.charset)!, text(r.collation)!];
-      // Names from the source: only plain ones become SQL (unquoted, as the grammar wants them).
-      if (/^\w{1,64}$/.test(charset) && /^\w{1,64}$/.test(collation)) {
-        defaults.set(text(r.db)!, ` CHARACTER SET ${charset} COLLATE ${collation}`);
-      }
-    }
-    for (const t of kept.values()) t.databaseDefaults = defaults.get(t.sourceDb) ?? '';
-    const notNull = new Set<string>();
-    for (const r of await query(`SELECT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, COLUMN_NAME AS name, DATA_TYPE AS type,
-        CHARACTER_SET_NAME AS charset, IS_GENERATED AS generated, IS_NULLABLE AS nullable, COLUMN_TYPE AS full
-        FROM information_schema.COLUMNS WHERE TABLE_SCHEMA NOT IN (${system}) ORDER BY ORDINAL_POSITION`)) {
-      const t = kept.get(tableKey(text(r.db)!, text(r.tbl)!));
-      if (!t) continue;
-      const name = text(r.name)!;
-      if (text(r.nullable) === 'NO') notNull.add(`${tableKey(t.sourceDb, t.table)}\0${name}`);
-      if (text(r.generated) === 'ALWAYS') continue;
-      if (/^(enum|set)\(.*\?/.test(text(r.full)!)) t.questionableMembers.push(name);
-      t.columns.push({ name, dataType: text(r.type)!.toLowerCase(), charset: text(r.charset) });
-    }
-    const candidates = new Map<string, { table: CopyTable; index: string; columns: string[] }>();
-    for (const r of await query(`SELECT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, INDEX_NAME AS idx, COLUMN_NAME AS col
-        FROM information_schema.STATISTICS WHERE NON_UNIQUE = 0 AND TABLE_SCHEMA NOT IN (${system})
-        ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX`)) {
-      const t = kept.get(tableKey(text(r.db)!, text(r.tbl)!));
-      if (!t) continue;
-      const id = `${tableKey(t.sourceDb, t.table)}\0${text(r.idx)}`;
-      const entry = candidates.get(id) ?? { table: t, index: text(r.idx)!, columns: [] };
-      entry.columns.push(text(r.col)!);
-      candidates.set(id, entry);
-    }
-    for (const { table: t, columns } of candidates.values()) {
-      if (t.key.length) continue;
-      const key = columns.map((c) => t.columns.find((col) => col.name === c));
-      if (key.every((c, i) => c && notNull.has(`${tableKey(t.sourceDb, t.table)}\0${columns[i]}`))) t.key = key as CopyColumn[];
-    }
-    // Under binary results SHOW CREATE TABLE writes a 4-byte character of an ENUM member or default as '?'.
-    await meta.query('SET @@session.character_set_results=utf8mb4');
-    for (const t of kept.values()) {
-      const [rows] = await meta.query(`SHOW CREATE TABLE ${qualifiedName(t.sourceDb, t.table)}`) as [Record<string, unknown>[], unknown];
-      t.definition = text(rows[0]!['Create Table'])!;
-    }
-    return [...kept.values()];
   }
 
   /** A refused call changes nothing: every table is checked before anything is written. */
@@ -336,14 +270,7 @@ class Provisioning {
     } finally {
       if (locked) await meta.query('UNLOCK TABLES');
     }
-    const [rows] = await connections[0]!.query("SHOW STATUS LIKE 'binlog_snapshot_%'") as [Record<string, Buffer>[], unknown];
-    const value = (name: string) => rows.find((r) => r.Variable_name?.toString().toLowerCase() === name)?.Value?.toString() ?? '';
-    const snapshot = { file: value('binlog_snapshot_file'), pos: Number(value('binlog_snapshot_position')) };
-    if (!snapshot.file || !Number.isSafeInteger(snapshot.pos) || snapshot.pos < 4) {
-      throw new ReplicationError('ER_SLAVE_FATAL_ERROR', `the source reports no binlog coordinates for its snapshot ` +
-        `(binlog_snapshot_file '${snapshot.file}'): provisioning needs a MariaDB source with its binary log on`);
-    }
-    return { connections, snapshot };
+    return { connections, snapshot: await snapshotPosition(connections[0]!) };
   }
 
   private async createTable(target: Connection, t: CopyTable, owned: boolean, snapshot: SourcePosition): Promise<void> {
@@ -423,6 +350,96 @@ class Provisioning {
     await commit('done');
     this.logger.info({ table: name, rows }, 'provisioning: table copied');
   }
+}
+
+/** Every base table outside the system schemas that the channel's rules keep, with what copying it needs. */
+export async function keptTables(channel: Channel, meta: Connection): Promise<CopyTable[]> {
+  const system = SYSTEM_SCHEMAS.map((s) => quoteString(s)).join(', ');
+  const text = (v: unknown) => Buffer.isBuffer(v) ? v.toString('utf8') : v === null ? null : String(v);
+  const query = async (sql: string) => (await meta.query(sql))[0] as Record<string, unknown>[];
+  const kept = new Map<string, CopyTable>();
+  for (const r of await query(`SELECT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, TABLE_ROWS AS estimate
+      FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' AND TABLE_SCHEMA NOT IN (${system})`)) {
+    const sourceDb = text(r.db)!;
+    const table = text(r.tbl)!;
+    const targetDb = channel.keptTable(sourceDb, table);
+    if (targetDb === undefined) continue;
+    kept.set(tableKey(sourceDb, table), { sourceDb, table, targetDb, columns: [], key: [], definition: '',
+      estimatedRows: Number(text(r.estimate) ?? 0), databaseDefaults: '', questionableMembers: [] });
+  }
+  const defaults = new Map<string, string>();
+  for (const r of await query(`SELECT SCHEMA_NAME AS db, DEFAULT_CHARACTER_SET_NAME AS charset,
+      DEFAULT_COLLATION_NAME AS collation FROM information_schema.SCHEMATA`)) {
+    const [charset, collation] = [text(r.charset)!, text(r.collation)!];
+    // Names from the source: only plain ones become SQL (unquoted, as the grammar wants them).
+    if (/^\w{1,64}$/.test(charset) && /^\w{1,64}$/.test(collation)) {
+      defaults.set(text(r.db)!, ` CHARACTER SET ${charset} COLLATE ${collation}`);
+    }
+  }
+  for (const t of kept.values()) t.databaseDefaults = defaults.get(t.sourceDb) ?? '';
+  const notNull = new Set<string>();
+  for (const r of await query(`SELECT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, COLUMN_NAME AS name, DATA_TYPE AS type,
+      CHARACTER_SET_NAME AS charset, IS_GENERATED AS generated, IS_NULLABLE AS nullable, COLUMN_TYPE AS full
+      FROM information_schema.COLUMNS WHERE TABLE_SCHEMA NOT IN (${system}) ORDER BY ORDINAL_POSITION`)) {
+    const t = kept.get(tableKey(text(r.db)!, text(r.tbl)!));
+    if (!t) continue;
+    const name = text(r.name)!;
+    if (text(r.nullable) === 'NO') notNull.add(`${tableKey(t.sourceDb, t.table)}\0${name}`);
+    if (text(r.generated) === 'ALWAYS') continue;
+    if (/^(enum|set)\(.*\?/.test(text(r.full)!)) t.questionableMembers.push(name);
+    t.columns.push({ name, dataType: text(r.type)!.toLowerCase(), charset: text(r.charset) });
+  }
+  const candidates = new Map<string, { table: CopyTable; index: string; columns: string[] }>();
+  for (const r of await query(`SELECT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, INDEX_NAME AS idx, COLUMN_NAME AS col
+      FROM information_schema.STATISTICS WHERE NON_UNIQUE = 0 AND TABLE_SCHEMA NOT IN (${system})
+      ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX`)) {
+    const t = kept.get(tableKey(text(r.db)!, text(r.tbl)!));
+    if (!t) continue;
+    const id = `${tableKey(t.sourceDb, t.table)}\0${text(r.idx)}`;
+    const entry = candidates.get(id) ?? { table: t, index: text(r.idx)!, columns: [] };
+    entry.columns.push(text(r.col)!);
+    candidates.set(id, entry);
+  }
+  for (const { table: t, columns } of candidates.values()) {
+    if (t.key.length) continue;
+    const key = columns.map((c) => t.columns.find((col) => col.name === c));
+    if (key.every((c, i) => c && notNull.has(`${tableKey(t.sourceDb, t.table)}\0${columns[i]}`))) t.key = key as CopyColumn[];
+  }
+  // Under binary results SHOW CREATE TABLE writes a 4-byte character of an ENUM member or default as '?'.
+  await meta.query('SET @@session.character_set_results=utf8mb4');
+  for (const t of kept.values()) {
+    const [rows] = await meta.query(`SHOW CREATE TABLE ${qualifiedName(t.sourceDb, t.table)}`) as [Record<string, unknown>[], unknown];
+    t.definition = text(rows[0]!['Create Table'])!;
+  }
+  return [...kept.values()];
+}
+
+/** A connection to the target in the session provisioning and verifying write and read it in. */
+export async function connectTarget(settings: EngineSettings): Promise<Connection> {
+  const conn = await mysqlConnection({ ...settings.target, charset: 'BINARY', flags: ['-SESSION_TRACK'] });
+  await conn.query(TARGET_SESSION);
+  return conn;
+}
+
+/** A connection to the channel's source, made as the I/O stage makes it, reading values as their bytes. */
+export async function connectSource(channel: Channel): Promise<Connection> {
+  const s = channel.sourceSettings();
+  const conn = await mysqlConnection({ host: s.host, port: s.port, user: s.user, password: s.password,
+    charset: 'BINARY', flags: ['-SESSION_TRACK'] }, s.ssl ? (core) => upgradeWithSsl(core, s.ssl!, s.host) : undefined);
+  await conn.query(SOURCE_SESSION);
+  return conn;
+}
+
+/** The binlog coordinates of the consistent snapshot `conn` opened (MariaDB's binlog_snapshot_file/position). */
+export async function snapshotPosition(conn: Connection): Promise<SourcePosition> {
+  const [rows] = await conn.query("SHOW STATUS LIKE 'binlog_snapshot_%'") as [Record<string, Buffer>[], unknown];
+  const value = (name: string) => rows.find((r) => r.Variable_name?.toString().toLowerCase() === name)?.Value?.toString() ?? '';
+  const snapshot = { file: value('binlog_snapshot_file'), pos: Number(value('binlog_snapshot_position')) };
+  if (!snapshot.file || !Number.isSafeInteger(snapshot.pos) || snapshot.pos < 4) {
+    throw new ReplicationError('ER_SLAVE_FATAL_ERROR', `the source reports no binlog coordinates for its snapshot ` +
+      `(binlog_snapshot_file '${snapshot.file}'): a MariaDB source with its binary log on is needed`);
+  }
+  return snapshot;
 }
 
 function tableKey(db: string, table: string): string {

@@ -87,7 +87,13 @@ export function rowLiteral(row: (Buffer | null)[], columns: CopyColumn[]): strin
 
 /** A key as people read it, for the progress table and the log: text values as text, others as hex. */
 export function describeKey(values: (Buffer | null)[], key: CopyColumn[]): string {
-  return JSON.stringify(values.map((v, i) => v === null ? null
-    : kind(key[i]!) === 'bytes' && (key[i]!.charset === null || key[i]!.charset === 'binary') ? `0x${v.toString('hex')}`
-      : v.toString(key[i]!.charset === 'latin1' ? 'latin1' : 'utf8')));
+  return JSON.stringify(keyText(values, key));
 }
+
+/** Each value of a key as people read it (describeKey). */
+export function keyText(values: (Buffer | null)[], key: CopyColumn[]): (string | null)[] {
+  return values.map((v, i) => v === null ? null
+    : kind(key[i]!) === 'bytes' && (key[i]!.charset === null || key[i]!.charset === 'binary') ? `0x${v.toString('hex')}`
+      : v.toString(key[i]!.charset === 'latin1' ? 'latin1' : 'utf8'));
+}
+
