@@ -15,6 +15,7 @@ import { isTemporaryTableDdl } from './statement-kind.js';
 import { isSingleStatement, statementParse } from '../filter/statement-text.js';
 import { mapMysqlStatement, MysqlStatementError, mysqlCollationName, targetCollation, type MysqlDdlMode,
   type TargetSyntax } from './mysql-ddl.js';
+import { versionAtLeast } from '../protocol/dump.js';
 import { setMultiStatements, type CoreConnection } from '../protocol/raw-command.js';
 import { TableDefinitions, type TargetTable } from './table-definitions.js';
 import { sendAsWritten } from './sql-text.js';
@@ -801,6 +802,5 @@ async function mariadbSyntax(conn: Connection, version: string, collations: { na
     charsets.add('utf8');
     for (const name of [...names]) if (name.startsWith('utf8mb3_')) names.add(`utf8_${name.slice('utf8mb3_'.length)}`);
   }
-  const [major = 0, minor = 0] = version.split('.').map(Number);
-  return { collations: names, charsets, vector: major > 11 || (major === 11 && minor >= 7) };
+  return { collations: names, charsets, vector: versionAtLeast(version, [11, 7]) };
 }

@@ -128,14 +128,17 @@ export function rowStatements(events: RowsEvent[], table: TargetTable, maxStatem
         out.push({ sql: `DELETE FROM ${name} WHERE ${where} LIMIT 1`, expectRows: 1, source: event });
         continue;
       }
-      const diffs = row.jsonDiffs ?? new Map<number, JsonDiff[]>();
-      const changed = [...diffs.keys()].filter((i) => i < table.columns.length && !table.columns[i]!.generated);
-      const columns = [...usableColumns(row.after!, table), ...changed].sort((a, b) => a - b);
+      const diffs = row.jsonDiffs;
+      // Only a partial JSON update adds columns absent from the image; usableColumns is in column order already.
+      const columns = diffs
+        ? [...usableColumns(row.after!, table),
+          ...[...diffs.keys()].filter((i) => i < table.columns.length && !table.columns[i]!.generated)].sort((a, b) => a - b)
+        : usableColumns(row.after!, table);
       if (columns.length === 0) continue;
       const types = event.tableMap.columnMeta;
       const set = columns.map((i) => {
         const name = quoteIdentifier(table.columns[i]!.name);
-        const columnDiffs = diffs.get(i);
+        const columnDiffs = diffs?.get(i);
         return `${name}=` + (columnDiffs ? jsonDiffSql(name, columnDiffs, table.columns[i]!)
           : renderValue(row.after![i]!, types[i]!.realType, table.columns[i]!));
       }).join(',');

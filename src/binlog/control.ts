@@ -213,8 +213,9 @@ const TG_COMMIT_GROUP_TICKET = 11;
 /**
  * MySQL 8.3+ GTID_TAGGED_LOG_EVENT, a serialization-library message: version byte, message size (counting
  * from the version byte), the last field id a reader must know, then (field id, value) pairs in id order; the
- * original commit timestamp and server version are left out when equal to the immediate ones. Fields of ids this decoder does not know can only follow
- * the known ones, and may be skipped only when the message says they are ignorable.
+ * original commit timestamp and server version are left out when equal to the immediate ones. Fields of ids
+ * this decoder does not know can only follow the known ones, and may be skipped only when the message says
+ * they are ignorable.
  */
 export function decodeTaggedGtid(r: ByteReader): BinlogEvent {
   const start = r.pos;

@@ -10,7 +10,7 @@ import { ColumnType as T } from '../binlog/column-types.js';
 import { BinlogDecoder } from '../binlog/decoder.js';
 import { EventType, type ColumnValue, type DecodedEvent, type JsonDiff, type RowImage, type RowsEvent, type TableMapEvent } from '../binlog/events.js';
 import { jsonPathText } from '../binlog/json-diff.js';
-import { MysqlGtidSet } from '../gtid/mysql-gtid-set.js';
+import { formatMysqlGtid, MysqlGtidSet } from '../gtid/mysql-gtid-set.js';
 import { userVarValue } from '../relaylog/event-info.js';
 import { printable } from './printable.js';
 
@@ -252,7 +252,7 @@ export class BinlogPrinter {
             `${event.flags2 & FL_TRANSACTIONAL ? ' trans' : ''}`;
           return [text, ...(event.standalone ? [] : event.xa ? ['XA START', '/*!*/;'] : ['START TRANSACTION', '/*!*/;'])];
         } else {
-          const gtid = event.anonymous ? 'ANONYMOUS' : `${event.uuid}${event.tag ? `:${event.tag}` : ''}:${event.gno}`;
+          const gtid = event.anonymous ? 'ANONYMOUS' : formatMysqlGtid(event);
           const name = event.anonymous ? 'Anonymous_GTID' : 'GTID';
           return [`${name}\tlast_committed=${event.lastCommitted ?? 0}\tsequence_number=${event.sequenceNumber ?? 0}\t` +
             `rbr_only=${event.commitFlag ? 'yes' : 'no'}`, `SET @@SESSION.GTID_NEXT= '${gtid}'/*!*/;`];

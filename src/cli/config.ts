@@ -4,7 +4,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import type { ReplicationSourceOptions } from '../channel.js';
 import { SOURCE_OPTIONS, validateSourceOptions, type EngineOptions } from '../engine.js';
-import { validateFilters, type ReplicationFilters } from '../filter/index.js';
+import { emptyFilters, validateFilters, type ReplicationFilters } from '../filter/index.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -64,8 +64,7 @@ const ADMIN_KEYS: Record<string, Kind> = { host: 'string', port: 'integer', user
 const METRICS_KEYS: Record<string, Kind> = { host: 'string', port: 'integer' };
 const SOURCE_KINDS: Record<string, Kind | 'ids'> = Object.fromEntries(Object.entries(SOURCE_OPTIONS)
   .map(([key, kind]) => [key, kind === 'path' || kind === 'gtidMode' ? 'string' : kind]));
-const FILTER_KEYS = ['replicateDoDb', 'replicateIgnoreDb', 'replicateDoTable', 'replicateIgnoreTable',
-  'replicateWildDoTable', 'replicateWildIgnoreTable', 'replicateRewriteDb'];
+const FILTER_KEYS = Object.keys(emptyFilters());
 
 /**
  * Every `${NAME}` in a string value becomes the environment variable NAME's value; a variable that is not set is

@@ -26,8 +26,7 @@ export class RelayTransactionCounter {
   private cursor: RelayPosition | undefined;
   /** Starts of transactions seen and not yet applied, in relay log order. */
   private readonly starts: RelayPosition[] = [];
-  /** Transactions seen since the counter began, and those of them applied. */
-  private seen = 0;
+  /** Transactions seen since the counter began and applied. */
   private dropped = 0;
   /** false once the relay log has shown events but no GTID: the count would mean nothing. */
   private gtids: boolean | undefined;
@@ -76,7 +75,6 @@ export class RelayTransactionCounter {
         const type = buffer[at + 4]!;
         if (GROUP_STARTS.has(type)) {
           this.starts.push({ file, pos });
-          this.seen++;
           this.gtids = true;
         } else if (type !== EventType.FORMAT_DESCRIPTION && type !== EventType.ROTATE && type !== EventType.PREVIOUS_GTIDS) {
           this.gtids ??= false;
@@ -95,7 +93,7 @@ export class RelayTransactionCounter {
     while (drop < this.starts.length && before(this.starts[drop]!, applied)) drop++;
     this.starts.splice(0, drop);
     this.dropped += drop;
-    return this.gtids === false && this.seen === 0 ? undefined : this.starts.length;
+    return this.gtids === false ? undefined : this.starts.length;
   }
 
   /** Transactions applied since the counter began. */

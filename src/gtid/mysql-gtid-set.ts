@@ -16,6 +16,11 @@ export interface MysqlGtid {
   gno: bigint;
 }
 
+/** One GTID as MySQL prints it: uuid:gno, or uuid:tag:gno. */
+export function formatMysqlGtid(gtid: MysqlGtid): string {
+  return `${gtid.uuid}${gtid.tag ? `:${gtid.tag}` : ''}:${gtid.gno}`;
+}
+
 /** The shape the decoder gives Previous_GTIDs: intervals [start, end) with `end` exclusive. */
 export interface GtidSid {
   uuid: string;
@@ -212,13 +217,6 @@ export class MysqlGtidSet {
   private sorted(): { uuid: string; tag: string; intervals: Interval[] }[] {
     return [...this.sids.values()].sort((a, b) =>
       a.uuid < b.uuid ? -1 : a.uuid > b.uuid ? 1 : a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0);
-  }
-
-  /** The sources and their [start, end) intervals, in MySQL's order, shaped as the decoder shapes Previous_GTIDs. */
-  toSids(): GtidSid[] {
-    return this.sorted().map(({ uuid, tag, intervals }) => ({
-      uuid, ...(tag ? { tag } : {}), intervals: intervals.map(([s, e]) => [s, e] as const),
-    }));
   }
 
   /**

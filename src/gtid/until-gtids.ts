@@ -36,7 +36,10 @@ export function untilGtidsDecision(until: GtidUntil | undefined, executed: Mysql
   if (until && untilGtidsMet(until, executed)) return 'stop-before';
   if (until && 'sqlBeforeGtids' in until && next && until.sqlBeforeGtids.contains(next)) return 'stop-before';
   if (next && executed.contains(next)) return 'skip';
-  if (until && 'sqlAfterGtids' in until && next && executed.clone().add(next).containsSet(until.sqlAfterGtids)) {
+  // Only a GTID of the set can complete it (a set complete before it stopped above): no copy of the executed set
+  // for the others.
+  if (until && 'sqlAfterGtids' in until && next && until.sqlAfterGtids.contains(next) &&
+    executed.clone().add(next).containsSet(until.sqlAfterGtids)) {
     return 'apply-then-stop';
   }
   return 'apply';

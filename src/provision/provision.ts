@@ -14,7 +14,7 @@ import type { Connection } from 'mysql2/promise';
 import type { Channel, EngineSettings } from '../channel.js';
 import { qualifiedName, quoteIdentifier, quoteString, sendAsWritten } from '../apply/sql-text.js';
 import type { SourcePosition } from '../binlog/position.js';
-import { mysqlFailure, ReplicationError } from '../errors.js';
+import { ErrorCodes, mysqlFailure, ReplicationError } from '../errors.js';
 import { PositionTable } from '../info/position-table.js';
 import { upgradeWithSsl } from '../protocol/tls.js';
 import { targetDefinition } from './definition.js';
@@ -42,9 +42,6 @@ export interface ProvisionOptions {
 const SYSTEM_SCHEMAS = ['mysql', 'sys', 'performance_schema', 'information_schema'];
 /** One INSERT's SQL text at most, below any max_allowed_packet a target keeps (16 MiB by default). */
 const STATEMENT_BYTES = 4 << 20;
-const ER_NO_SUCH_TABLE = 1146;
-const ER_SPECIFIC_ACCESS_DENIED = 1227;
-const ER_LOCK_WAIT_TIMEOUT = 1205;
 /** The longest the source's writes wait for provisioning's read lock. */
 const LOCK_WAIT_SECONDS = 10;
 
@@ -252,12 +249,12 @@ class Provisioning {
       await meta.query('FLUSH TABLES WITH READ LOCK');
     } catch (err) {
       const errno = (err as { errno?: number }).errno;
-      if (errno === ER_LOCK_WAIT_TIMEOUT) {
+      if (errno === ErrorCodes.ER_LOCK_WAIT_TIMEOUT) {
         throw new ReplicationError('ER_LOCK_WAIT_TIMEOUT', `provisioning could not take the source's read lock within ` +
           `${LOCK_WAIT_SECONDS} s (a long statement or transaction holds a table); nothing was changed: call ` +
           'provisionChannel again when it has ended');
       }
-      if (errno !== ER_SPECIFIC_ACCESS_DENIED) throw err;
+      if (errno !== ErrorCodes.ER_SPECIFIC_ACCESS_DENIED_ERROR) throw err;
       this.logger.warn('provisioning: the source user may not FLUSH TABLES WITH READ LOCK (RELOAD); copying one table at a time');
       locked = false;
       connections.splice(1);
@@ -457,7 +454,7 @@ async function holdsRows(target: Connection, t: CopyTable): Promise<boolean | un
     const [rows] = await target.query(`SELECT 1 FROM ${qualifiedName(t.targetDb, t.table)} LIMIT 1`) as [unknown[], unknown];
     return rows.length > 0;
   } catch (err) {
-    if ((err as { errno?: number }).errno === ER_NO_SUCH_TABLE) return undefined;
+    if ((err as { errno?: number }).errno === ErrorCodes.ER_NO_SUCH_TABLE) return undefined;
     throw err;
   }
 }

@@ -2,7 +2,8 @@
 // MariaDB 10.11's words (its Log_event::get_type_str and pack_info); the MySQL-only events in MySQL 8's.
 // Pure: an event in, two strings out.
 import type { BinlogEvent, DecodedEvent } from '../binlog/events.js';
-import { MysqlGtidSet } from '../gtid/mysql-gtid-set.js';
+import { formatGtid } from '../gtid/mariadb-gtid.js';
+import { formatMysqlGtid, MysqlGtidSet } from '../gtid/mysql-gtid-set.js';
 
 export { eventTypeName } from '../binlog/event-names.js';
 
@@ -72,10 +73,10 @@ export function eventInfo(decoded: DecodedEvent): string {
       return `table_id: ${event.tableId}${event.statementEnd ? ' flags: STMT_END_F' : ''}`;
     case 'gtid':
       if (event.flavor === 'mysql') {
-        const gtid = event.anonymous ? 'ANONYMOUS' : `${event.uuid}${event.tag ? `:${event.tag}` : ''}:${event.gno}`;
+        const gtid = event.anonymous ? 'ANONYMOUS' : formatMysqlGtid(event);
         return `SET @@SESSION.GTID_NEXT= '${gtid}'`;
       } else {
-        const id = `GTID ${event.domainId}-${event.serverId}-${event.seqNo}`;
+        const id = `GTID ${formatGtid(event)}`;
         const cid = event.commitId === undefined ? '' : ` cid=${event.commitId}`;
         if (event.xa?.prepared) return `XA START ${xid(event.xa)} ${id}${cid}`;
         return `${event.standalone ? '' : 'BEGIN '}${id}${cid}`;
@@ -83,7 +84,7 @@ export function eventInfo(decoded: DecodedEvent): string {
     case 'previous_gtids':
       return MysqlGtidSet.fromSids(event.sids).toString();
     case 'gtid_list':
-      return `[${event.gtids.map((g) => `${g.domainId}-${g.serverId}-${g.seqNo}`).join(',')}]`;
+      return `[${event.gtids.map(formatGtid).join(',')}]`;
     case 'binlog_checkpoint':
       return event.logFile;
     case 'annotate_rows':
