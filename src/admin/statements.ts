@@ -335,7 +335,7 @@ class Statement extends TokenCursor {
 
   /**
    * SELECT MASTER_POS_WAIT(...) / MASTER_GTID_WAIT(...) / @@default_master_connection, alone and with literal
-   * arguments; any other SELECT is the target's.
+   * arguments (refused otherwise); any other SELECT is the target's.
    */
   private select(): AdminCommand | undefined {
     const first = this.peek();
@@ -375,7 +375,8 @@ class Statement extends TokenCursor {
       command.column = this.name();
     }
     if (this.accept('LIMIT')) this.integer('the limit');
-    if (this.peek() !== undefined && !this.isPunct(';')) return undefined;
+    // The target would answer with its own value (NULL, ''), which is not the channels'.
+    if (!this.atEnd()) this.fail(`on the admin endpoint, ${first.text} stands alone in its SELECT`);
     this.end();
     return command;
   }
