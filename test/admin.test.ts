@@ -1,15 +1,16 @@
 // The admin endpoint as an operator uses it: the `mariadb` client runs seed 000's multi-source sequence against
 // tributary's admin port and against a native MariaDB 10.11 replica, and gets the same answers; mysql2 as a client
-// sees the target's data through the same port, in sessions of its own, and the servers' errors.
+// sees the target's data through the same port, in sessions of its own, and the servers' errors. Before the admin
+// endpoint existed, engine.adminAddress() and the `admin` option did not: every test here failed.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import mysql from 'mysql2/promise';
-import type { ReplicationEngine } from '../src/index.js';
+import { ReplicationEngine } from '../src/index.js';
 import { startNativeReplica, type NativeReplica } from './helpers/native-replica.js';
-import { openEngine, sourceStatus } from './helpers/replica.js';
-import { startMariaDb, type TestServer } from './helpers/servers.js';
+import { openEngine, sourceStatus, tempDir } from './helpers/replica.js';
+import { freePort, startMariaDb, type TestServer } from './helpers/servers.js';
 
 const exec = promisify(execFile);
 const USER = 'admin';
@@ -222,4 +223,39 @@ test('errors come back as the servers send them: errno and SQLSTATE', async () =
   } finally {
     await c.end();
   }
+});
+
+test('a value past 16 MiB comes back whole; a lost target connection ends the client\'s session', async () => {
+  await target.sql('SET GLOBAL max_allowed_packet = 67108864');
+  const options = { host: '127.0.0.1', port: adminPort, user: USER, password: PASSWORD };
+  const c = await mysql.createConnection(options);
+  try {
+    const size = 17 * 1024 * 1024;
+    const [rows] = await c.query(`SELECT REPEAT('ab', ${size / 2}) AS big, 7 AS after_it`) as [any[], unknown];
+    assert.equal(rows[0].big.length, size);
+    assert.equal(rows[0].after_it, 7);
+    const [[{ id }]] = await c.query('SELECT CONNECTION_ID() AS id') as [any[], unknown];
+    await target.sql(`KILL ${Number(id)}`);
+    await assert.rejects(c.query('SELECT 1'), (err: any) => err.errno > 0);
+    await assert.rejects(c.query('SHOW ALL SLAVES STATUS'), (err: any) => err.fatal === true);
+  } finally {
+    c.destroy();
+  }
+});
+
+test('a target that cannot be reached is an error for the target\'s statements only', async () => {
+  const lonely = await ReplicationEngine.open({ dataDir: await tempDir('admin'), serverId: 3001,
+    target: { host: '127.0.0.1', port: await freePort(), user: 'root' }, admin: { port: 0, user: USER, password: PASSWORD } });
+  const c = await mysql.createConnection({ host: '127.0.0.1', port: lonely.adminAddress()!.port, user: USER, password: PASSWORD });
+  try {
+    await assert.rejects(c.query('SELECT 1'), (err: any) => err.errno === 2003 && /Can't connect/.test(err.message));
+    const [rows] = await c.query('SHOW ALL SLAVES STATUS') as [any[], unknown];
+    assert.deepEqual(rows, []);
+    await assert.rejects(c.query('SELECT 1'), (err: any) => err.errno === 2003);
+  } finally {
+    await c.end();
+    await lonely.close();
+  }
+  await assert.rejects(ReplicationEngine.open({ dataDir: await tempDir('admin'), serverId: 3001, target: {},
+    admin: { port: 0, user: USER, password: '' } }), (err: any) => err.errno === 1210 && /admin\.password is missing/.test(err.message));
 });

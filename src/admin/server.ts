@@ -53,6 +53,7 @@ const UTF8MB4_GENERAL_CI = 45;
 // MULTI_RESULTS | PLUGIN_AUTH: no TLS, no compression, no multi-statements.
 const CAPABILITIES = 0x1 | 0x2 | 0x4 | 0x8 | 0x200 | 0x2000 | 0x8000 | 0x20000 | 0x80000;
 
+const MAX_PACKET_PAYLOAD = 0xffffff;
 const COM_QUIT = 0x01;
 const COM_INIT_DB = 0x02;
 const COM_QUERY = 0x03;
@@ -240,12 +241,17 @@ class Session {
     void target?.then((c) => c.end()).catch(() => {});
   }
 
+  /** One payload as the protocol sends it: packets of at most 0xFFFFFF bytes, the last one shorter. */
   private send(payload: Buffer): void {
-    const header = Buffer.alloc(4);
-    header.writeUIntLE(payload.length, 0, 3);
-    header[3] = this.seq;
-    this.seq = (this.seq + 1) % 256;
-    this.conn.stream.write(Buffer.concat([header, payload]));
+    for (let at = 0; ; at += MAX_PACKET_PAYLOAD) {
+      const part = payload.subarray(at, at + MAX_PACKET_PAYLOAD);
+      const header = Buffer.alloc(4);
+      header.writeUIntLE(part.length, 0, 3);
+      header[3] = this.seq;
+      this.seq = (this.seq + 1) % 256;
+      this.conn.stream.write(Buffer.concat([header, part]));
+      if (part.length < MAX_PACKET_PAYLOAD) return;
+    }
   }
 
   private async command(code: number, payload: Buffer, seq: number): Promise<void> {
@@ -405,17 +411,23 @@ class Session {
 
   /** Runs a statement on the session's target connection and passes its results back as the target sent them. */
   private async forward(sql: string): Promise<void> {
+    let target: Connection;
+    try {
+      target = await this.connectTarget();
+    } catch (err) {
+      // Nothing of the session was there yet: the next statement tries again.
+      this.target = undefined;
+      return this.sendError(err);
+    }
     let results: unknown;
     let fields: unknown;
     try {
-      const target = await this.connectTarget();
       // Values come back as the bytes the target sent, so nothing is converted on the way.
       [results, fields] = await target.query({ sql, rowsAsArray: true, typeCast: (field: { buffer(): Buffer | null }) => field.buffer() });
     } catch (err) {
-      const fatal = (err as { fatal?: boolean }).fatal === true || !('sqlState' in (err as object));
       this.sendError(err);
       // A lost target connection took the session's state with it: the client must know, and reconnect.
-      if (fatal) this.end();
+      if ((err as { fatal?: boolean }).fatal === true) this.end();
       return;
     }
     const sets = resultSets(results, fields);
