@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseAdminStatement, stringLiteralValue } from '../src/admin/statements.js';
 import { relayLogEventsResult, statusResult } from '../src/admin/results.js';
-import { columnDefinitionPacket, columnOfKind, errorPacket, okPacket, textRowPacket } from '../src/admin/wire.js';
+import { columnDefinitionPacket, columnOfKind, errorPacket, framed, okPacket, textRowPacket } from '../src/admin/wire.js';
 import type { ReplicaStatus } from '../src/index.js';
 
 const parse = parseAdminStatement;
@@ -199,4 +199,14 @@ test('packets: OK with its info length-encoded, ERR with SQLSTATE, column defini
   assert.deepEqual(column.subarray(0, 4), Buffer.from([3, 0x64, 0x65, 0x66]));
   assert.equal(column[column.length - 13], 0x0c);
   assert.equal(column[column.length - 6], 8);
+});
+
+test('a payload of 0xFFFFFF bytes or more goes in several packets, the last one shorter (empty if need be)', () => {
+  const small = framed(Buffer.from('ab'), 3);
+  assert.deepEqual(small, { bytes: Buffer.from([2, 0, 0, 3, 0x61, 0x62]), next: 4 });
+  const exact = framed(Buffer.alloc(0xffffff, 1), 255);
+  assert.equal(exact.bytes.length, 4 + 0xffffff + 4);
+  assert.deepEqual(exact.bytes.subarray(0, 4), Buffer.from([0xff, 0xff, 0xff, 255]));
+  assert.deepEqual(exact.bytes.subarray(4 + 0xffffff), Buffer.from([0, 0, 0, 0]));
+  assert.equal(exact.next, 1);
 });

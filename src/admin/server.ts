@@ -13,7 +13,7 @@ import { ReplicationError, mysqlFailure, sqlStateOf } from '../errors.js';
 import { parseAdminStatement, type AdminCommand } from './statements.js';
 import { relayLogEventsResult, statusResult, valueResult, type ResultSet } from './results.js';
 import {
-  SERVER_MORE_RESULTS_EXISTS, SERVER_STATUS_AUTOCOMMIT, columnDefinitionPacket, columnOfKind, eofPacket, errorPacket, lengthEncodedInteger,
+  SERVER_MORE_RESULTS_EXISTS, SERVER_STATUS_AUTOCOMMIT, columnDefinitionPacket, columnOfKind, eofPacket, errorPacket, framed, lengthEncodedInteger,
   okPacket, textRowPacket, type ColumnDefinition,
 } from './wire.js';
 
@@ -53,7 +53,6 @@ const UTF8MB4_GENERAL_CI = 45;
 // MULTI_RESULTS | PLUGIN_AUTH: no TLS, no compression, no multi-statements.
 const CAPABILITIES = 0x1 | 0x2 | 0x4 | 0x8 | 0x200 | 0x2000 | 0x8000 | 0x20000 | 0x80000;
 
-const MAX_PACKET_PAYLOAD = 0xffffff;
 const COM_QUIT = 0x01;
 const COM_INIT_DB = 0x02;
 const COM_QUERY = 0x03;
@@ -176,13 +175,7 @@ export class AdminServer {
   private accept(conn: ServerConnection, engine: AdminEngine, target: ConnectionOptions, logger: Logger): void {
     conn.on('error', () => {});
     // mysql2's writer leaves the SQLSTATE blank; a refused login goes out with the servers' 28000.
-    conn.writeError = ({ code, message }) => {
-      const payload = errorPacket(code, message);
-      const header = Buffer.alloc(4);
-      header.writeUIntLE(payload.length, 0, 3);
-      header[3] = conn.sequenceId;
-      conn.stream.write(Buffer.concat([header, payload]));
-    };
+    conn.writeError = ({ code, message }) => conn.stream.write(framed(errorPacket(code, message), conn.sequenceId).bytes);
     const session = new Session(conn, engine, target, logger);
     this.sessions.add(session);
     conn.stream.once('close', () => {
@@ -241,17 +234,10 @@ class Session {
     void target?.then((c) => c.end()).catch(() => {});
   }
 
-  /** One payload as the protocol sends it: packets of at most 0xFFFFFF bytes, the last one shorter. */
   private send(payload: Buffer): void {
-    for (let at = 0; ; at += MAX_PACKET_PAYLOAD) {
-      const part = payload.subarray(at, at + MAX_PACKET_PAYLOAD);
-      const header = Buffer.alloc(4);
-      header.writeUIntLE(part.length, 0, 3);
-      header[3] = this.seq;
-      this.seq = (this.seq + 1) % 256;
-      this.conn.stream.write(Buffer.concat([header, part]));
-      if (part.length < MAX_PACKET_PAYLOAD) return;
-    }
+    const { bytes, next } = framed(payload, this.seq);
+    this.seq = next;
+    this.conn.stream.write(bytes);
   }
 
   private async command(code: number, payload: Buffer, seq: number): Promise<void> {

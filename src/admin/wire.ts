@@ -21,6 +21,25 @@ const TYPES: Record<ColumnKind, { type: number; length: number; decimals: number
   double: { type: 5, length: 10, decimals: 3 },
 };
 
+const MAX_PACKET_PAYLOAD = 0xffffff;
+
+/**
+ * A payload as the protocol sends it, packets of at most 0xFFFFFF bytes (the last one shorter), numbered from
+ * `seq`; the next sequence number.
+ */
+export function framed(payload: Buffer, seq: number): { bytes: Buffer; next: number } {
+  const parts: Buffer[] = [];
+  for (let at = 0; ; at += MAX_PACKET_PAYLOAD) {
+    const part = payload.subarray(at, at + MAX_PACKET_PAYLOAD);
+    const header = Buffer.alloc(4);
+    header.writeUIntLE(part.length, 0, 3);
+    header[3] = seq;
+    seq = (seq + 1) % 256;
+    parts.push(header, part);
+    if (part.length < MAX_PACKET_PAYLOAD) return { bytes: Buffer.concat(parts), next: seq };
+  }
+}
+
 export function lengthEncodedInteger(n: number): Buffer {
   if (n < 0xfb) return Buffer.from([n]);
   if (n < 0x10000) return Buffer.from([0xfc, n & 0xff, n >> 8]);
