@@ -4,6 +4,7 @@
 // endpoint existed, engine.adminAddress() and the `admin` option did not: every test here failed.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
 import { promisify } from 'node:util';
 import { after, before, test } from 'node:test';
 import mysql from 'mysql2/promise';
@@ -258,4 +259,44 @@ test('a target that cannot be reached is an error for the target\'s statements o
   }
   await assert.rejects(ReplicationEngine.open({ dataDir: await tempDir('admin'), serverId: 3001, target: {},
     admin: { port: 0, user: USER, password: '' } }), (err: any) => err.errno === 1210 && /admin\.password is missing/.test(err.message));
+});
+
+test('a refused login runs nothing the client sends after it', async () => {
+  const socket = connect(adminPort, '127.0.0.1');
+  const received: Buffer[] = [];
+  const packet = (seq: number, payload: Buffer) => {
+    const header = Buffer.alloc(4);
+    header.writeUIntLE(payload.length, 0, 3);
+    header[3] = seq;
+    return Buffer.concat([header, payload]);
+  };
+  let greeted = false;
+  socket.on('data', (chunk: Buffer) => {
+    received.push(chunk);
+    if (greeted) return;
+    greeted = true;
+    // PROTOCOL_41 | SECURE_CONNECTION | PLUGIN_AUTH | LONG_PASSWORD, utf8mb4, user admin, a wrong token.
+    const head = Buffer.alloc(32);
+    head.writeUInt32LE(0x200 | 0x8000 | 0x80000 | 0x1, 0);
+    head.writeUInt32LE(1 << 24, 4);
+    head[8] = 45;
+    const login = Buffer.concat([head, Buffer.from('admin\0'), Buffer.from([20]), Buffer.alloc(20, 7), Buffer.from('mysql_native_password\0')]);
+    // The login and, without waiting for its answer, a statement.
+    socket.write(Buffer.concat([packet(1, login), packet(0, Buffer.concat([Buffer.from([0x03]), Buffer.from('CREATE DATABASE refused_login_ran')]))]));
+  });
+  await new Promise<void>((resolve) => {
+    socket.on('end', () => socket.end());
+    socket.on('close', () => resolve());
+    socket.on('error', () => {});
+  });
+  const all = Buffer.concat(received);
+  assert.ok(all.includes(Buffer.from('#28000Access denied')), all.toString('latin1'));
+  // A statement that would have run had reached the target by the time a later session's statement did.
+  const c = await mysql.createConnection({ host: '127.0.0.1', port: adminPort, user: USER, password: PASSWORD });
+  try {
+    await c.query('SELECT 1');
+  } finally {
+    await c.end();
+  }
+  assert.deepEqual(await target.sql('SHOW DATABASES LIKE \'refused_login_ran\''), [], 'the statement after the refused login must not run');
 });

@@ -194,6 +194,7 @@ export class AdminServer {
       }
       done(null);
       conn.sequenceId = 0;
+      session.authenticated = true;
     };
     const args = {
       protocolVersion: 10, serverVersion: SERVER_VERSION, connectionId: this.nextConnectionId++, statusFlags: SERVER_STATUS_AUTOCOMMIT,
@@ -211,11 +212,14 @@ class Session {
   private queue: Promise<void> = Promise.resolve();
   private seq = 0;
   private ended = false;
+  /** Set once the login succeeded: mysql2 only half-closes a refused connection, and what follows must not run. */
+  authenticated = false;
 
   constructor(private readonly conn: ServerConnection, private readonly engine: AdminEngine,
     private readonly targetOptions: ConnectionOptions, private readonly logger: Logger) {}
 
   received(packet: MysqlPacket): void {
+    if (!this.authenticated) return this.end();
     const seq = packet.sequenceId;
     const code = packet.readInt8();
     const payload = Buffer.from(packet.buffer.subarray(packet.offset, packet.end));
