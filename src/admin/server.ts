@@ -9,6 +9,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import mysql from 'mysql2';
 import mysqlPromise, { type Connection, type ConnectionOptions, type FieldPacket, type ResultSetHeader } from 'mysql2/promise';
 import type { Logger } from 'pino';
+import type { ReplicationEngine } from '../engine.js';
 import { ReplicationError, mysqlFailure, sqlStateOf } from '../errors.js';
 import { parseAdminStatement, type AdminCommand } from './statements.js';
 import { relayLogEventsResult, statusResult, valueResult, type ResultSet } from './results.js';
@@ -27,24 +28,10 @@ export interface AdminOptions {
   password: string;
 }
 
-/** What the endpoint asks of the engine: its public replication API. */
-export interface AdminEngine {
-  channelNames(): string[];
-  changeReplicationSource(channel: string, options: object): Promise<void>;
-  changeReplicationFilter(channel: string, filters: object): Promise<void>;
-  startReplica(channel: string, options?: object): Promise<void>;
-  stopReplica(channel: string, options?: object): Promise<void>;
-  startAllReplicas(): Promise<void>;
-  stopAllReplicas(): Promise<void>;
-  resetReplica(channel: string, options?: { all?: boolean }): Promise<void>;
-  setSkipCounter(channel: string, count: number): Promise<void>;
-  replicaStatus(channel: string): Promise<import('../status.js').ReplicaStatus>;
-  allReplicaStatus(): Promise<import('../status.js').ReplicaStatus[]>;
-  flushRelayLogs(channel: string): Promise<void>;
-  relayLogEvents(channel: string, options?: object): Promise<import('../relaylog/events-listing.js').RelayLogEvent[]>;
-  sourcePosWait(channel: string, file: string, pos: number, timeoutSeconds?: number): Promise<number | null>;
-  sourceGtidWait(channel: string, gtidPos: string, timeoutSeconds?: number): Promise<number | null>;
-}
+/** What the endpoint asks of the engine: its public replication API, nothing else. */
+export type AdminEngine = Pick<ReplicationEngine, 'channelNames' | 'changeReplicationSource' | 'changeReplicationFilter' |
+  'startReplica' | 'stopReplica' | 'startAllReplicas' | 'stopAllReplicas' | 'resetReplica' | 'setSkipCounter' | 'replicaStatus' |
+  'allReplicaStatus' | 'flushRelayLogs' | 'relayLogEvents' | 'sourcePosWait' | 'sourceGtidWait'>;
 
 /** The server version the greeting names: a MariaDB 10.11 replica, as clients should treat it. */
 const SERVER_VERSION = '5.5.5-10.11.0-MariaDB-tributary';
