@@ -24,9 +24,10 @@ import { verify, type VerifyOptions, type VerifyResult } from './provision/verif
 import { engineLogger } from './log.js';
 import { EngineMetrics } from './metrics/metrics.js';
 import { MetricsServer, type MetricsOptions } from './metrics/server.js';
+import { AdminServer, type AdminOptions } from './admin/server.js';
 import { listRelayLogEvents, type RelayLogEvent, type RelayLogEventsOptions } from './relaylog/events-listing.js';
 
-export type { UntilCondition, MetricsOptions, RelayLogEvent, RelayLogEventsOptions };
+export type { UntilCondition, MetricsOptions, RelayLogEvent, RelayLogEventsOptions, AdminOptions };
 
 export interface EngineOptions {
   /**
@@ -92,6 +93,12 @@ export interface EngineOptions {
    * `host` says otherwise; `port` 0 picks a free one (metricsAddress()). Closed by close().
    */
   metrics?: MetricsOptions;
+  /**
+   * Opens the admin endpoint: a MySQL-protocol port where clients log in with `user` and `password` and run the
+   * replication statements (CHANGE MASTER, START SLAVE, SHOW ALL SLAVES STATUS ...); every other statement goes to
+   * the target. Listens on 127.0.0.1 unless `host` says otherwise; `port` 0 picks a free one (adminAddress()).
+   */
+  admin?: AdminOptions;
 }
 
 export interface StartOptions {
@@ -116,6 +123,7 @@ export class ReplicationEngine {
   private readonly queues = new Map<string, PQueue>();
   private closed = false;
   private metricsServer: MetricsServer | undefined;
+  private adminServer: AdminServer | undefined;
 
   private constructor(private readonly settings: EngineSettings, private readonly lock: DataDirLock) {}
 
@@ -179,6 +187,17 @@ export class ReplicationEngine {
           `(${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): choose another host or port`, { cause: err });
       }
     }
+    if (options.admin) {
+      const admin = checkAdmin(options.admin);
+      try {
+        engine.adminServer = await AdminServer.open(admin, engine, options.target, settings.logger);
+      } catch (err) {
+        await Promise.all([...engine.channels.values()].map((c) => c.close()));
+        await engine.metricsServer?.close();
+        throw new ReplicationError('ER_IPSOCK_ERROR', `cannot open the admin port ${admin.host ?? '127.0.0.1'}:${admin.port} ` +
+          `(${(err as NodeJS.ErrnoException).code ?? (err as Error).message}): choose another host or port`, { cause: err });
+      }
+    }
     return engine;
   }
 
@@ -189,6 +208,11 @@ export class ReplicationEngine {
   /** Where the metrics port listens, when the `metrics` option opened it. */
   metricsAddress(): { address: string; port: number } | undefined {
     return this.metricsServer?.address();
+  }
+
+  /** Where the admin endpoint listens, when the `admin` option opened it. */
+  adminAddress(): { address: string; port: number } | undefined {
+    return this.adminServer?.address();
   }
 
   private statuses(): ReplicaStatus[] {
@@ -397,6 +421,7 @@ export class ReplicationEngine {
     const closing = [...this.channels.values()].map((c) => this.serial(c.name, () => c.close()));
     this.closed = true;
     try {
+      await this.adminServer?.close();
       await Promise.all(closing);
       await this.metricsServer?.close();
     } finally {
@@ -615,6 +640,20 @@ export function validateSourceOptions(options: ReplicationSourceOptions): void {
   if (options.sourceLogPos !== undefined && options.sourceLogPos < 4) {
     throw new ReplicationError('ER_WRONG_ARGUMENTS', 'sourceLogPos must be at least 4 (the first event of a binlog)');
   }
+}
+
+/** The admin endpoint's login must be set: the port can change replication and the target's data. */
+function checkAdmin(admin: AdminOptions): AdminOptions {
+  if (typeof admin.user !== 'string' || admin.user === '') {
+    throw new ReplicationError('ER_WRONG_ARGUMENTS', 'admin.user must be a non-empty user name');
+  }
+  if (typeof admin.password !== 'string' || admin.password === '') {
+    throw new ReplicationError('ER_WRONG_ARGUMENTS', 'admin.password is missing: the admin endpoint needs a password');
+  }
+  if (!Number.isInteger(admin.port) || admin.port < 0 || admin.port > 65535) {
+    throw new ReplicationError('ER_WRONG_ARGUMENTS', `admin.port must be a port from 0 to 65535, got ${admin.port}`);
+  }
+  return admin;
 }
 
 function checkMysqlDdl(mode: MysqlDdlMode): MysqlDdlMode {

@@ -41,6 +41,9 @@ export const ErrorCodes = {
   ER_NET_WRITE_INTERRUPTED: 1161,
   ER_CONNECTION_KILLED: 1927,
   ER_ERROR_WHEN_EXECUTING_COMMAND: 1220,
+  ER_PARSE_ERROR: 1064,
+  ER_UNKNOWN_COM_ERROR: 1047,
+  ER_UNSUPPORTED_PS: 1295,
   /** MariaDB's words for a connection name it does not know in SHOW RELAYLOG 'name' EVENTS. */
   WARN_NO_MASTER_INFO: 1617,
   // The client library's own (CR_*): a failure of the network, not an error the server sent.
@@ -52,6 +55,17 @@ export const ErrorCodes = {
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;
+
+/** The SQLSTATE the servers send with an errno in an ERR packet; HY000 ("general error") for the others. */
+const SQL_STATES: Readonly<Record<number, string>> = {
+  1045: '28000', 1047: '08S01', 1064: '42000', 1227: '42000', 1235: '42000', 1040: '08004', 1146: '42S02',
+  1050: '42S01', 1053: '08S01', 1158: '08S01', 1159: '08S01', 1160: '08S01', 1161: '08S01', 1205: 'HY000',
+  1927: '70100',
+};
+
+export function sqlStateOf(errno: number): string {
+  return SQL_STATES[errno] ?? 'HY000';
+}
 
 /** An error in MySQL's terms. */
 export interface MysqlFailure {

@@ -189,6 +189,28 @@ test('the configuration\'s metrics key opens the metrics port of the running eng
   }
 });
 
+test('the configuration\'s admin key opens the admin endpoint of the running engine', async () => {
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address() as AddressInfo;
+      probe.close(() => resolve(free));
+    });
+  });
+  const run = await startRun(await writeConfig('admin.json', config({ admin: { port, user: 'admin', password: '${DBSV1_PASSWORD}' } })));
+  try {
+    const text = await until('the channel running on the admin endpoint', async () => {
+      const { stdout } = await exec('mariadb', ['-h127.0.0.1', `-P${port}`, '-uadmin', `-p${SECRET}`, '-e', 'SHOW ALL SLAVES STATUS\\G'])
+        .catch(() => ({ stdout: '' }));
+      return /Slave_SQL_Running: Yes/.test(stdout) && stdout;
+    });
+    assert.match(text, /Connection_name: dbsv1/);
+    assert.match(text, /Replicate_Do_DB: ttt1/);
+  } finally {
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exited, 0, run.log.join('\n'));
+  }
+});
+
 test('configuration mistakes are refused with exit 2, naming the key', async () => {
   const cases: [object, RegExp][] = [
     [config({}, { source: { sourceHost: source.host, sourcePort: 'x' } }), /channels\.dbsv1\.source\.sourcePort: must be a number, got "x"/],
@@ -198,7 +220,7 @@ test('configuration mistakes are refused with exit 2, naming the key', async () 
     [config({}, { start: 'yes' }), /channels\.dbsv1\.start: must be a boolean/],
     [config({ serverId: undefined }), /serverId: is required/],
     [config({ target: { host: '127.0.0.1', prot: 3306 } }), /target\.prot: unknown key/],
-    [config({ admin: { host: '127.0.0.1', port: 6033, user: 'admin', password: 'x' } }), /admin: the admin endpoint is not available/],
+    [config({ admin: { host: '127.0.0.1', port: 6033, user: 'admin', password: '' } }), /admin\.password is missing/],
     [config({ metrics: { port: 'x' } }), /metrics\.port: must be an integer/],
     [config({ relayLogSpaceLimit: -1 }), /relayLogSpaceLimit must be a number of bytes >= 0/],
   ];

@@ -52,8 +52,8 @@ The configuration (JSON; "\${NAME}" in a string is the environment variable NAME
 Also: the engine options of the README (maxRelayLogSize, relayLogSpaceLimit, replicaNetTimeout, filters,
 replicaSkipErrors ...) at the top level, and "logLevel" (info by default). A channel's sourceLogFile and
 sourceLogPos apply when the channel is created; later runs go on from the channel's own position.
-"admin" and "metrics" are validated, but their endpoints are not available in this version: a configuration
-with either is refused.
+"admin" opens the admin endpoint (mariadb -h HOST -P PORT -u USER -p runs CHANGE MASTER, START SLAVE, SHOW ALL
+SLAVES STATUS ...; other statements go to the target); "metrics" opens the metrics port.
 `,
   status: `Usage: tributary status [--config FILE] [--json]
 

@@ -42,17 +42,6 @@ export async function readConfig(path: string, env: CliIo['env']): Promise<CliCo
   return parseConfig(text, env, dirname(path));
 }
 
-/**
- * The admin endpoint of the configuration's `admin` key is not in this version: a configuration asking for it
- * is refused rather than run without it.
- */
-function refuseUnavailable(config: CliConfig): void {
-  if (config.admin) {
-    throw new ConfigError('admin', 'the admin endpoint is not available in this version of tributary yet; remove ' +
-      '"admin" from the configuration to run without it');
-  }
-}
-
 /** The engine's refusal of an option value (1210, the message names the option) is a configuration error. */
 function asConfigError(err: unknown): unknown {
   const { errno, message } = err as { errno?: number; message?: string };
@@ -62,7 +51,6 @@ function asConfigError(err: unknown): unknown {
 /** Runs until `stop` resolves (a signal); returns the exit code. */
 export async function run(configPath: string, io: CliIo, stop: Promise<string>): Promise<number> {
   const config = await readConfig(configPath, io.env);
-  refuseUnavailable(config);
   const progress = io.stderr.isTTY ? new CatchUpProgress(io.stderr) : undefined;
   const logger = pino({ level: config.logLevel, redact: REDACT, base: { pid: process.pid } },
     progress ? { write: (line: string) => progress.log(line) } : pino.destination(2));
@@ -70,7 +58,7 @@ export async function run(configPath: string, io: CliIo, stop: Promise<string>):
   const statusPath = join(config.engine.dataDir, RUN_STATUS_FILE);
   let timer: NodeJS.Timeout | undefined;
   try {
-    engine = await ReplicationEngine.open({ ...config.engine, metrics: config.metrics, logger }).catch((err: unknown) => {
+    engine = await ReplicationEngine.open({ ...config.engine, metrics: config.metrics, admin: config.admin, logger }).catch((err: unknown) => {
       throw asConfigError(err);
     });
     await setUpChannels(engine, config, logger);

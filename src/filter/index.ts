@@ -20,6 +20,7 @@ export { likeMatch } from './like.js';
 export {
   updatedTables,
   tokenizeSql,
+  TokenCursor,
   StatementParseError,
   type TableRef,
   type UpdatedTables,

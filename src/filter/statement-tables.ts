@@ -204,12 +204,10 @@ interface RefEntry {
   alias?: string;
 }
 
-class Parser {
-  private i = 0;
-  constructor(
-    private readonly tokens: Token[],
-    private readonly defaultDb: string,
-  ) {}
+/** A position in a statement's tokens, with the keyword and punctuation tests every statement reader needs. */
+export class TokenCursor {
+  protected i = 0;
+  constructor(protected readonly tokens: Token[]) {}
 
   peek(k = 0): Token | undefined {
     return this.tokens[this.i + k];
@@ -248,6 +246,15 @@ class Parser {
       return true;
     }
     return false;
+  }
+}
+
+class Parser extends TokenCursor {
+  constructor(
+    tokens: Token[],
+    private readonly defaultDb: string,
+  ) {
+    super(tokens);
   }
 
   fail(message: string): never {
