@@ -129,7 +129,7 @@ describe('channel filters on a target with lower_case_table_names=1', () => {
   test('database rules compare names as the target does, without regard to letter case', async () => {
     // Exact on a lower_case_table_names=0 target, 'Shop' would keep out every change to shop.
     await engine.changeReplicationFilter('lc', { replicateDoDb: ['Shop'] });
-    await source.sql('CREATE DATABASE shop', 'CREATE TABLE shop.t (id INT PRIMARY KEY)', 'INSERT INTO shop.t VALUES (1), (2)',
+    await source.sql('CREATE DATABASE shop', 'USE shop', 'CREATE TABLE shop.t (id INT PRIMARY KEY)', 'INSERT INTO shop.t VALUES (1), (2)',
       'CREATE DATABASE other');
     await engine.startReplica('lc');
     await catchUp(engine, 'lc', source);

@@ -231,11 +231,10 @@ function databaseStage(f: ReplicationFilters, db: string, subject: string, optio
   if (!hasDbRules(f)) {
     return { passed: { apply: true, rule: 'no database rules', reason: `there are no replicate-do-db or replicate-ignore-db rules` } };
   }
-  if (db === '') {
-    // MariaDB (and MySQL since 5.5) replicate a statement run with no default database even when database
-    // rules exist: there is no database to compare, so the rules have nothing to refuse.
-    return { passed: { apply: true, rule: 'replicate-*-db (no default database)', reason: `the statement has no default database, so replicate-do-db and replicate-ignore-db do not apply to it` } };
-  }
+  // A statement run with no default database carries an empty name, and the replica's SQL thread compares that
+  // name like any other (Rpl_filter::db_ok is given "", not NULL): no replicate-do-db lists it, so do-db rules
+  // skip the statement, and ignore-db rules alone never do. A native 10.11 replica behaves so (multi-source test).
+  if (db === '') subject += ' (none was selected: the empty name)';
   // As for binlog-do-db: when do-db rules exist they alone decide, and ignore-db rules are not consulted.
   if (f.replicateDoDb.length > 0) {
     const match = f.replicateDoDb.find((d) => nameEq(d, db, options));
