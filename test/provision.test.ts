@@ -116,6 +116,47 @@ describe('provisionChannel', { timeout: 240_000 }, () => {
     }
   });
 
+  test('a channel by GTID starts at the GTID position of the snapshot and replicates by GTID: identical', async () => {
+    await createTypeRichSchema(conn, 'gtidp');
+    await runTransactions(conn, 'gtidp', { count: 600, seed: 61 });
+    await source.sql('SET SESSION gtid_domain_id = 2', 'CREATE TABLE gtidp.d2 (id INT PRIMARY KEY)', 'INSERT INTO gtidp.d2 VALUES (1)',
+      'SET SESSION gtid_domain_id = 0');
+    await purgeBinlogs(source);
+    await precreateEnumsTable(target, 'gtidp');
+    const engine = await openEngine(target);
+    try {
+      await engine.changeReplicationSource('g1', { ...sourceOptions(source), sourceUseGtid: 'slave_pos' });
+      await engine.changeReplicationFilter('g1', { replicateDoDb: ['gtidp'] });
+      const writer = await source.connect();
+      const traffic = (async () => {
+        await runTransactions(writer, 'gtidp', { count: 600, seed: 62 });
+        await writer.query('SET SESSION gtid_domain_id = 2');
+        await writer.query('INSERT INTO gtidp.d2 VALUES (2), (3)');
+        await writer.end();
+      })();
+      await engine.provisionChannel('g1', { parallel: 2, chunkRows: 100 });
+      // The position the snapshot stands at in GTID terms, as the source itself computes it from its coordinates.
+      const [{ file, pos }] = await target.sql("SELECT snapshot_file AS file, snapshot_pos AS pos FROM tributary.provision_progress " +
+        "WHERE channel = 'g1' LIMIT 1") as { file: string; pos: string }[];
+      const [{ gtid }] = await source.sql(`SELECT BINLOG_GTID_POS('${file}', ${pos}) AS gtid`) as { gtid: string }[];
+      const status = await engine.replicaStatus('g1');
+      // Before: the channel was switched to file and position (Using_Gtid No) with an empty GTID position; had it
+      // kept slave_pos with that empty position, its dump would ask for the purged binlogs (1236).
+      assert.equal(status.usingGtid, 'Slave_Pos');
+      assert.match(gtid, /^0-131-\d+/);
+      assert.equal(status.gtidSlavePos, gtid);
+      await engine.startReplica('g1');
+      await traffic;
+      const [{ all }] = await source.sql('SELECT @@gtid_binlog_pos AS `all`') as { all: string }[];
+      assert.equal(await engine.sourceGtidWait('g1', all, 60), 0);
+      assert.equal((await engine.replicaStatus('g1')).gtidSlavePos, all);
+      assert.equal((await engine.replicaStatus('g1')).lastErrno, 0);
+      await sameData(source, target, ['gtidp']);
+    } finally {
+      await engine.close();
+    }
+  });
+
   test('a target table holding rows, or a source lock held past 10 s, refuses the call and changes nothing; dropExisting replaces the table', async () => {
     await target.sql('CREATE DATABASE IF NOT EXISTS refuse_db', 'CREATE TABLE refuse_db.kept (id INT PRIMARY KEY, v VARCHAR(20))',
       "INSERT INTO refuse_db.kept VALUES (9, 'the target''s own')");

@@ -2,9 +2,10 @@
 // the channel at that snapshot's binlog coordinates (ARCHITECTURE.md, "Provisioning").
 //
 // The snapshot: FLUSH TABLES WITH READ LOCK is held only while every copy connection opens START TRANSACTION WITH
-// CONSISTENT SNAPSHOT and SHOW MASTER STATUS is read, so all connections see the source at the same binlog
-// coordinates. Tables are copied whole, in key order, in chunks: each chunk commits on the target with the
-// table's progress row, and the last one marks the table done.
+// CONSISTENT SNAPSHOT (and, on MySQL, SHOW BINARY LOG STATUS is read), so all connections see the source at the
+// same binlog coordinates: MariaDB's binlog_snapshot_file/position, or MySQL's under the lock. The GTID state there
+// (BINLOG_GTID_POS, or MySQL's executed set) becomes the channel's too. Tables are copied whole, in key order, in
+// chunks: each chunk commits on the target with the table's progress row, and the last one marks the table done.
 //
 // After a crash the snapshot is gone. A new one is taken; the tables done before are brought to it by the
 // channel's own SQL stage (applying the source from the channel's position, which is the old snapshot's, up to the
@@ -15,7 +16,9 @@ import type { Channel, EngineSettings } from '../channel.js';
 import { qualifiedName, quoteIdentifier, quoteString, sendAsWritten } from '../apply/sql-text.js';
 import type { SourcePosition } from '../binlog/position.js';
 import { ErrorCodes, mysqlFailure, ReplicationError } from '../errors.js';
+import { MysqlGtidSet } from '../gtid/mysql-gtid-set.js';
 import { PositionTable } from '../info/position-table.js';
+import { sourceWording } from '../protocol/dump.js';
 import { upgradeWithSsl } from '../protocol/tls.js';
 import { targetDefinition } from './definition.js';
 import { ProgressTable, type TableProgress } from './progress-table.js';
@@ -159,8 +162,8 @@ class Provisioning {
     this.report({ tablesTotal: tables.length,
       tablesWithoutKey: tables.filter((t) => !t.key.length).map((t) => `${t.sourceDb}.${t.table}`) });
     const copiers = await this.snapshot(meta, Math.max(1, Math.min(this.parallel, toCopy.length)));
-    const snapshot = copiers.snapshot;
-    this.logger.info({ snapshot, tables: tables.length, copy: toCopy.length, kept: done.length }, 'provisioning: snapshot taken');
+    const snapshot = copiers.snapshot.position;
+    this.logger.info({ snapshot, gtid: copiers.snapshot.gtidState, tables: tables.length, copy: toCopy.length, kept: done.length }, 'provisioning: snapshot taken');
     if (done.length) {
       for (const t of done) {
         const p = previous.get(tableKey(t.sourceDb, t.table))!;
@@ -177,7 +180,7 @@ class Provisioning {
       await this.channel.catchUpTables(snapshot, (db, table) => kept.has(tableKey(db, table)));
     } else {
       await target.query(this.progressTable.deleteSql());
-      await this.channel.change({ sourceLogFile: snapshot.file, sourceLogPos: snapshot.pos });
+      await this.channel.startAtSnapshot(snapshot, copiers.snapshot.gtidState);
     }
     this.checkAborted();
     for (const t of toCopy) await this.createTable(target, t, owned(t), snapshot);
@@ -236,10 +239,13 @@ class Provisioning {
 
   /**
    * Opens `count` connections on one snapshot: the read lock is held only while they start their transactions
-   * and the binlog coordinates are read. A source user without RELOAD (no FLUSH TABLES WITH READ LOCK) gets one
-   * connection, whose snapshot MariaDB reports the coordinates of without a lock.
+   * and the binlog coordinates are read. A MariaDB source user without RELOAD (no FLUSH TABLES WITH READ LOCK)
+   * gets one connection, whose snapshot MariaDB reports the coordinates of without a lock; MySQL reports none, so
+   * there the lock is needed.
    */
-  private async snapshot(meta: Connection, count: number): Promise<{ connections: Connection[]; snapshot: SourcePosition }> {
+  private async snapshot(meta: Connection, count: number): Promise<{ connections: Connection[]; snapshot: SnapshotCoordinates }> {
+    const [[{ version }]] = await meta.query('SELECT VERSION() AS version') as [{ version: Buffer }[], unknown];
+    const flavor = sourceFlavor(version.toString());
     const connections = await Promise.all(Array.from({ length: count }, () => this.source()));
     let locked = true;
     // While FLUSH TABLES WITH READ LOCK waits for a long statement to end, it already holds every write back:
@@ -255,19 +261,29 @@ class Provisioning {
           'provisionChannel again when it has ended');
       }
       if (errno !== ErrorCodes.ER_SPECIFIC_ACCESS_DENIED_ERROR) throw err;
+      if (flavor.name === 'mysql') {
+        throw new ReplicationError('ER_SPECIFIC_ACCESS_DENIED_ERROR', `provisioning channel '${this.channel.name}' ` +
+          'needs FLUSH TABLES WITH READ LOCK on a MySQL source, which gives a snapshot no binlog coordinates of its ' +
+          'own: grant the source user RELOAD; nothing was changed');
+      }
       this.logger.warn('provisioning: the source user may not FLUSH TABLES WITH READ LOCK (RELOAD); copying one table at a time');
       locked = false;
       connections.splice(1);
     }
+    let coordinates: SnapshotCoordinates | undefined;
     try {
       for (const conn of connections) {
         await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
         await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
       }
+      if (flavor.name === 'mysql') {
+        const [rows] = await meta.query(flavor.binaryLogStatus) as [Record<string, unknown>[], unknown];
+        coordinates = binaryLogStatusCoordinates(rows[0]);
+      }
     } finally {
       if (locked) await meta.query('UNLOCK TABLES');
     }
-    return { connections, snapshot: await snapshotPosition(connections[0]!) };
+    return { connections, snapshot: coordinates ?? await mariadbSnapshot(connections[0]!) };
   }
 
   private async createTable(target: Connection, t: CopyTable, owned: boolean, snapshot: SourcePosition): Promise<void> {
@@ -427,16 +443,49 @@ export async function connectSource(channel: Channel): Promise<Connection> {
   return conn;
 }
 
+/** Where a snapshot stands in the source's binlog, and the GTID state of every transaction before it. */
+export interface SnapshotCoordinates {
+  position: SourcePosition;
+  /** A MariaDB GTID position, or a MySQL source's executed GTID set ('' when it has none). */
+  gtidState: string;
+}
+
+/** The kind of source a version string names, and the statement it reads its binlog coordinates with. */
+export function sourceFlavor(version: string): { name: 'mariadb' | 'mysql'; binaryLogStatus: string } {
+  const name = /mariadb/i.test(version) ? 'mariadb' : 'mysql';
+  return { name, binaryLogStatus: sourceWording(name, version).binaryLogStatus };
+}
+
+/** A MySQL source's coordinates from its SHOW BINARY LOG STATUS (or SHOW MASTER STATUS) row, read under the lock. */
+export function binaryLogStatusCoordinates(row: Record<string, unknown> | undefined): SnapshotCoordinates {
+  const text = (v: unknown) => v === undefined || v === null ? '' : Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+  const position = checkedPosition(text(row?.File), text(row?.Position), 'SHOW BINARY LOG STATUS');
+  // MySQL breaks a long set over lines; the channel keeps it in one.
+  return { position, gtidState: MysqlGtidSet.parse(text(row?.Executed_Gtid_Set).replace(/\s+/g, '')).toString() };
+}
+
 /** The binlog coordinates of the consistent snapshot `conn` opened (MariaDB's binlog_snapshot_file/position). */
 export async function snapshotPosition(conn: Connection): Promise<SourcePosition> {
   const [rows] = await conn.query("SHOW STATUS LIKE 'binlog_snapshot_%'") as [Record<string, Buffer>[], unknown];
   const value = (name: string) => rows.find((r) => r.Variable_name?.toString().toLowerCase() === name)?.Value?.toString() ?? '';
-  const snapshot = { file: value('binlog_snapshot_file'), pos: Number(value('binlog_snapshot_position')) };
-  if (!snapshot.file || !Number.isSafeInteger(snapshot.pos) || snapshot.pos < 4) {
+  return checkedPosition(value('binlog_snapshot_file'), value('binlog_snapshot_position'), 'binlog_snapshot_file');
+}
+
+/** A MariaDB snapshot's coordinates and the GTID position there, which a dump by GTID continues from. */
+async function mariadbSnapshot(conn: Connection): Promise<SnapshotCoordinates> {
+  const position = await snapshotPosition(conn);
+  const [[row]] = await conn.query(`SELECT BINLOG_GTID_POS(${quoteString(position.file)}, ${position.pos}) AS gtid`) as
+    [{ gtid: Buffer | null }[], unknown];
+  return { position, gtidState: row?.gtid?.toString() ?? '' };
+}
+
+function checkedPosition(file: string, pos: string, what: string): SourcePosition {
+  const position = { file, pos: Number(pos) };
+  if (!file || !Number.isSafeInteger(position.pos) || position.pos < 4) {
     throw new ReplicationError('ER_SLAVE_FATAL_ERROR', `the source reports no binlog coordinates for its snapshot ` +
-      `(binlog_snapshot_file '${snapshot.file}'): a MariaDB source with its binary log on is needed`);
+      `(${what} '${file}'): provisioning needs a source with its binary log on`);
   }
-  return snapshot;
+  return position;
 }
 
 function tableKey(db: string, table: string): string {
