@@ -120,7 +120,9 @@ describe('provisionChannel', { timeout: 240_000 }, () => {
     await createTypeRichSchema(conn, 'gtidp');
     await runTransactions(conn, 'gtidp', { count: 600, seed: 61 });
     await source.sql('SET SESSION gtid_domain_id = 2', 'CREATE TABLE gtidp.d2 (id INT PRIMARY KEY)', 'INSERT INTO gtidp.d2 VALUES (1)',
-      'SET SESSION gtid_domain_id = 0');
+      'SET SESSION gtid_domain_id = 0',
+      'CREATE TABLE gtidp.gen (id INT PRIMARY KEY, a INT, v INT AS (a * 2) VIRTUAL, s INT AS (a + 1) PERSISTENT)',
+      'INSERT INTO gtidp.gen (id, a) VALUES (1, 10), (2, NULL)');
     await purgeBinlogs(source);
     await precreateEnumsTable(target, 'gtidp');
     const engine = await openEngine(target);

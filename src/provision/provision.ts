@@ -392,13 +392,14 @@ export async function keptTables(channel: Channel, meta: Connection): Promise<Co
   for (const t of kept.values()) t.databaseDefaults = defaults.get(t.sourceDb) ?? '';
   const notNull = new Set<string>();
   for (const r of await query(`SELECT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, COLUMN_NAME AS name, DATA_TYPE AS type,
-      CHARACTER_SET_NAME AS charset, IS_GENERATED AS generated, IS_NULLABLE AS nullable, COLUMN_TYPE AS full
+      CHARACTER_SET_NAME AS charset, GENERATION_EXPRESSION AS generated, IS_NULLABLE AS nullable, COLUMN_TYPE AS full
       FROM information_schema.COLUMNS WHERE TABLE_SCHEMA NOT IN (${system}) ORDER BY ORDINAL_POSITION`)) {
     const t = kept.get(tableKey(text(r.db)!, text(r.tbl)!));
     if (!t) continue;
     const name = text(r.name)!;
     if (text(r.nullable) === 'NO') notNull.add(`${tableKey(t.sourceDb, t.table)}\0${name}`);
-    if (text(r.generated) === 'ALWAYS') continue;
+    // MySQL has no IS_GENERATED; its GENERATION_EXPRESSION is '' where MariaDB's is NULL.
+    if (text(r.generated)) continue;
     if (/^(enum|set)\(.*\?/.test(text(r.full)!)) t.questionableMembers.push(name);
     t.columns.push({ name, dataType: text(r.type)!.toLowerCase(), charset: text(r.charset) });
   }
@@ -460,8 +461,7 @@ export function sourceFlavor(version: string): { name: 'mariadb' | 'mysql'; bina
 export function binaryLogStatusCoordinates(row: Record<string, unknown> | undefined): SnapshotCoordinates {
   const text = (v: unknown) => v === undefined || v === null ? '' : Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
   const position = checkedPosition(text(row?.File), text(row?.Position), 'SHOW BINARY LOG STATUS');
-  // MySQL breaks a long set over lines; the channel keeps it in one.
-  return { position, gtidState: MysqlGtidSet.parse(text(row?.Executed_Gtid_Set).replace(/\s+/g, '')).toString() };
+  return { position, gtidState: MysqlGtidSet.parse(text(row?.Executed_Gtid_Set)).toString() };
 }
 
 /** The binlog coordinates of the consistent snapshot `conn` opened (MariaDB's binlog_snapshot_file/position). */
