@@ -159,6 +159,46 @@ describe('provisionChannel', { timeout: 240_000 }, () => {
     }
   });
 
+  test('verify: true compares the copy after a catch-up: a difference fails the call naming the row; equal, it is returned', async () => {
+    await source.sql('CREATE DATABASE verp', 'CREATE TABLE verp.t (id INT PRIMARY KEY, v VARCHAR(20))',
+      "INSERT INTO verp.t SELECT seq, CONCAT('v', seq) FROM verp.seq_1_to_300");
+    // Created beforehand, empty (so provisioning keeps it), with a trigger that changes one row as it arrives.
+    await target.sql('CREATE DATABASE verp', 'CREATE TABLE verp.t (id INT PRIMARY KEY, v VARCHAR(20))',
+      "CREATE TRIGGER verp.tamper BEFORE INSERT ON verp.t FOR EACH ROW SET NEW.v = IF(NEW.id = 7, 'tampered', NEW.v)");
+    const engine = await openEngine(target);
+    try {
+      await engine.changeReplicationSource('v1', sourceOptions(source));
+      await engine.changeReplicationFilter('v1', { replicateDoDb: ['verp'] });
+      const writer = await source.connect();
+      const traffic = (async () => {
+        for (let i = 301; i <= 400; i++) await writer.query(`INSERT INTO verp.t VALUES (${i}, 'w${i}')`);
+      })();
+      const reports: ProvisionProgress[] = [];
+      await assert.rejects(engine.provisionChannel('v1', { chunkRows: 50, verify: true, onProgress: (p) => reports.push(p) }),
+        (err: unknown) => err instanceof ReplicationError && err.errno === 1593 && /verp\.t \(different \{"id":"7"\}\)/.test(err.message));
+      assert.ok(reports.some((p) => p.state === 'verifying'));
+      const verification = reports.at(-1)!.verification!;
+      assert.equal(verification.equal, false);
+      assert.deepEqual(verification.tables.flatMap((t) => t.differences), [{ kind: 'different', key: { id: '7' } }]);
+      const status = await engine.replicaStatus('v1');
+      assert.equal(status.provisionState, 'failed');
+      assert.equal(status.sqlRunning, 'No', 'left stopped');
+
+      // dropExisting creates the table from the source's definition, without the trigger: equal, and started.
+      const done = await engine.provisionChannel('v1', { chunkRows: 50, verify: true, dropExisting: true, start: true });
+      assert.equal(done.state, 'done');
+      assert.equal(done.verification?.equal, true);
+      assert.deepEqual(done.verification?.tables.map((t) => `${t.targetDb}.${t.table} ${t.sourceRows >= 300}`), ['verp.t true']);
+      assert.equal((await engine.replicaStatus('v1')).sqlRunning, 'Yes');
+      await traffic;
+      await writer.end();
+      await catchUp(engine, 'v1', source);
+      await sameData(source, target, ['verp']);
+    } finally {
+      await engine.close();
+    }
+  });
+
   test('a target table holding rows, or a source lock held past 10 s, refuses the call and changes nothing; dropExisting replaces the table', async () => {
     await target.sql('CREATE DATABASE IF NOT EXISTS refuse_db', 'CREATE TABLE refuse_db.kept (id INT PRIMARY KEY, v VARCHAR(20))',
       "INSERT INTO refuse_db.kept VALUES (9, 'the target''s own')");

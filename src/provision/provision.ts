@@ -24,6 +24,7 @@ import { targetDefinition } from './definition.js';
 import { ProgressTable, type TableProgress } from './progress-table.js';
 import { secondsLeft, type ProvisionProgress } from './progress.js';
 import { describeKey, insertHead, rowLiteral, selectRows, type CopyColumn } from './values.js';
+import { verify, type VerifyResult } from './verify.js';
 
 export interface ProvisionOptions {
   /** Tables copied at once, each on its own source and target connection. Default 4. */
@@ -39,6 +40,12 @@ export interface ProvisionOptions {
   dropExisting?: boolean;
   /** Start both stages of the channel once the copy is done. Default false. */
   start?: boolean;
+  /**
+   * Run verifyChannel after the copy, once replication has brought the channel past the snapshot: its result is
+   * the returned progress's `verification`; differences fail the call (onProgress receives them first).
+   * Default false.
+   */
+  verify?: boolean;
 }
 
 /** Never copied: the servers' own schemas (seed 004's list of what an RDS replica must ignore). */
@@ -193,11 +200,37 @@ class Provisioning {
       const conn = await this.target();
       for (let t = queue.shift(); t; t = queue.shift()) await this.copyTable(source, conn, t, snapshot);
     }));
-    this.report({ state: 'done', secondsLeft: 0, table: '' });
-    this.logger.info({ snapshot, rows: this.progress.rowsCopied }, 'provisioning done');
+    this.report({ secondsLeft: 0, table: '' });
     await this.close();
+    if (this.options.verify) await this.verify();
+    this.report({ state: 'done' });
+    this.logger.info({ snapshot, rows: this.progress.rowsCopied }, 'provisioning done');
     if (this.options.start) await this.channel.start(['IO_THREAD', 'SQL_THREAD']);
     return this.progress;
+  }
+
+  /**
+   * verifyChannel once the copy is done: both stages run while it brings the channel to a consistent point past
+   * the snapshot (the short catch-up), and stay running when `start` asks for it. Differences fail the call.
+   */
+  private async verify(): Promise<void> {
+    this.report({ state: 'verifying' });
+    await this.channel.start(['IO_THREAD', 'SQL_THREAD']);
+    let verification: VerifyResult | undefined;
+    try {
+      verification = await verify(this.channel, this.settings, { chunkRows: this.chunkRows });
+    } finally {
+      if (!this.options.start || !verification?.equal) await this.channel.stop(['IO_THREAD', 'SQL_THREAD']);
+    }
+    this.report({ verification });
+    if (verification.equal) return;
+    const differing = verification.tables.filter((t) => !t.equal).map((t) => `${t.targetDb}.${t.table}` +
+      (t.error ? ` (${t.error})` : t.differences.length ? ` (${t.differences.slice(0, 3).map((d) =>
+        `${d.kind} ${JSON.stringify(d.key)}`).join(', ')}${t.differences.length > 3 || t.truncated ? ', ...' : ''})` : ''));
+    throw new ReplicationError('ER_SLAVE_FATAL_ERROR', `provisioning of channel '${this.channel.name}' copied every ` +
+      `table, but verifyChannel found the target different from the source at ${verification.sourcePosition.file}:` +
+      `${verification.sourcePosition.pos} in ${differing.join('; ')}; onProgress received the differences. Find ` +
+      'what changes the target (triggers, other writers), then call provisionChannel with dropExisting: true');
   }
 
   private checkAborted(): void {
