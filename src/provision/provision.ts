@@ -46,6 +46,12 @@ export interface ProvisionOptions {
    * Default false.
    */
   verify?: boolean;
+  /**
+   * Provision only a channel that needs it: one with no binlog position yet, or whose provisioning was interrupted
+   * (it continues). Any other channel is left where it is (and started with `start`); the progress returned then
+   * has state ''. For applications that call provisionChannel at every start. Default false.
+   */
+  ifNeeded?: boolean;
 }
 
 /** Never copied: the servers' own schemas (seed 004's list of what an RDS replica must ignore). */
@@ -85,14 +91,7 @@ export interface CopyTable {
 type Row = (Buffer | null)[];
 
 export async function provision(channel: Channel, settings: EngineSettings, options: ProvisionOptions): Promise<ProvisionProgress> {
-  const parallel = options.parallel ?? 4;
-  const chunkRows = options.chunkRows ?? 1000;
-  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) {
-    throw new ReplicationError('ER_WRONG_ARGUMENTS', `parallel must be an integer from 1 to 64, got ${parallel}`);
-  }
-  if (!Number.isInteger(chunkRows) || chunkRows < 1) {
-    throw new ReplicationError('ER_WRONG_ARGUMENTS', `chunkRows must be an integer >= 1, got ${chunkRows}`);
-  }
+  const { parallel, chunkRows } = validateProvisionOptions(options);
   if (channel.ioRunning || channel.sqlRunning) {
     throw new ReplicationError('ER_SLAVE_MUST_STOP', `This operation cannot be performed with a running slave; ` +
       `run stopReplica('${channel.name}') first`);
@@ -115,6 +114,19 @@ export async function provision(channel: Channel, settings: EngineSettings, opti
     channel.provisionAbort = undefined;
     run.destroy();
   }
+}
+
+/** The numbers of the options, defaults applied; out of range is refused (1210) naming the option. */
+export function validateProvisionOptions(options: ProvisionOptions): { parallel: number; chunkRows: number } {
+  const parallel = options.parallel ?? 4;
+  const chunkRows = options.chunkRows ?? 1000;
+  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) {
+    throw new ReplicationError('ER_WRONG_ARGUMENTS', `parallel must be an integer from 1 to 64, got ${parallel}`);
+  }
+  if (!Number.isInteger(chunkRows) || chunkRows < 1) {
+    throw new ReplicationError('ER_WRONG_ARGUMENTS', `chunkRows must be an integer >= 1, got ${chunkRows}`);
+  }
+  return { parallel, chunkRows };
 }
 
 class Provisioning {
@@ -154,6 +166,13 @@ class Provisioning {
     const target = await this.target();
     await this.progressTable.ensure(target);
     const previous = new Map((await this.progressTable.read(target)).map((p) => [tableKey(p.sourceDb, p.sourceTable), p]));
+    if (this.options.ifNeeded && ![...previous.values()].some((p) => p.state === 'copying') &&
+      this.channel.appliedSourcePosition().file !== '') {
+      this.logger.info('provisioning: not needed, the channel has a position and no provisioning of it was interrupted');
+      await this.close();
+      if (this.options.start) await this.channel.start(['IO_THREAD', 'SQL_THREAD']);
+      return { ...this.progress, state: '' };
+    }
     const meta = await this.source();
     const tables = await keptTables(this.channel, meta);
     // A provisioning that finished is history: a new call starts afresh. One that did not is continued (unless
@@ -187,10 +206,12 @@ class Provisioning {
       await this.channel.catchUpTables(snapshot, (db, table) => kept.has(tableKey(db, table)));
     } else {
       await target.query(this.progressTable.deleteSql());
-      await this.channel.startAtSnapshot(snapshot, copiers.snapshot.gtidState);
     }
     this.checkAborted();
     for (const t of toCopy) await this.createTable(target, t, owned(t), snapshot);
+    // Once the tables' progress rows say 'copying': a crash before leaves the channel where it was, and ifNeeded
+    // sees the provisioning unfinished either way.
+    if (!done.length) await this.channel.startAtSnapshot(snapshot, copiers.snapshot.gtidState);
 
     this.report({ state: 'copying' });
     this.estimatedLeft = toCopy.reduce((n, t) => n + t.estimatedRows, 0);
