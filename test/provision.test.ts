@@ -1,7 +1,8 @@
 // provisionChannel against real servers: a source whose binlogs no longer reach back to its tables' creation,
 // written to the whole time, is copied through the channel's filters and rewrite at one snapshot, and replication
-// from the snapshot's coordinates leaves the target identical to the source; a copy killed with -9 continues and
-// ends exact; a target table that already holds rows is refused, changing nothing.
+// from the snapshot's coordinates leaves the target identical to the source, by file and position or by GTID (the
+// snapshot's GTID position); a copy killed with -9 continues and ends exact, in both modes; verify: true finds a
+// row the target changed; a target table that already holds rows is refused, changing nothing.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Connection } from 'mysql2/promise';
@@ -51,6 +52,73 @@ async function sameData(source: TestServer, target: TestServer, databases: strin
     await assertSameData(a, b, databases);
   } finally {
     await Promise.all([a.end(), b.end()]);
+  }
+}
+
+/** Killed with -9 twice and closed during the copy, then provisioned again: ends exact. */
+async function crashAndContinue(source: TestServer, target: TestServer, conn: Connection, db: string, channel: string,
+  gtid: boolean): Promise<void> {
+  await source.sql(`CREATE DATABASE ${db}`);
+  await createTypeRichSchema(conn, db);
+  await runTransactions(conn, db, { count: 1500, seed: 41 });
+  await purgeBinlogs(source);
+  await precreateEnumsTable(target, db);
+  const dataDir = await tempDir('provision-crash');
+  const targetOptions = { host: target.host, port: target.port, user: target.user, password: target.password };
+  const traffic = runTransactions(await source.connect(), db, { count: 1500, seed: 42 });
+  const config = {
+    dataDir, serverId: 3001, target: targetOptions, channel,
+    source: { ...sourceOptions(source), ...(gtid ? { sourceUseGtid: 'slave_pos' as const } : {}) },
+    filters: { replicateDoDb: [db] }, provision: { parallel: 1, chunkRows: 20 },
+  };
+  const progress = async () => await target.sql("SELECT state, rows_copied AS n, snapshot_pos AS pos " +
+    `FROM tributary.provision_progress WHERE channel = '${channel}'`).catch(() => []) as { state: string; n: string; pos: string }[];
+  // Killed once some tables are done and one is half copied, so that both ways of continuing are taken.
+  const first = await replicaProcess(config);
+  await until('a table done and another half copied', async () => {
+    const rows = await progress();
+    return rows.some((r) => r.state === 'done') && rows.some((r) => r.state === 'copying' && Number(r.n) > 0);
+  }, 60_000);
+  const [copying] = await first.status();
+  assert.equal(copying!.provisionState, 'copying');
+  assert.ok(copying!.provisionTablesDone < copying!.provisionTablesTotal && copying!.provisionRowsCopied > 0);
+  await first.kill();
+  const firstSnapshot = (await progress())[0]!.pos;
+  assert.ok((await progress()).some((r) => r.state === 'copying'), 'killed during the copy');
+  // The second process brings the finished tables to its own snapshot, then is killed while it copies.
+  const second = await replicaProcess(config);
+  await until('a table done at the second snapshot', async () =>
+    (await progress()).some((r) => r.pos !== firstSnapshot && r.state === 'done'), 60_000);
+  await second.kill();
+  assert.ok((await progress()).some((r) => r.state === 'copying'), 'killed again during the copy');
+
+  // close() during the copy stops it there, and the next call continues too.
+  const open = () => ReplicationEngine.open({ dataDir, serverId: 3001, target: targetOptions, logger: testLogger() });
+  const closing = await open();
+  let onCopy = (): void => undefined;
+  const copied = new Promise<void>((resolve) => { onCopy = resolve; });
+  const stopped = closing.provisionChannel(channel, { parallel: 1, chunkRows: 20,
+    onProgress: (p) => p.state === 'copying' && p.rowsCopied > 0 && onCopy() });
+  await copied;
+  await closing.close();
+  await assert.rejects(stopped, (err: unknown) => err instanceof ReplicationError && err.errno === 1593 && /closing/.test(err.message));
+
+  const engine = await open();
+  try {
+    const done = await engine.provisionChannel(channel, { parallel: 2, chunkRows: 200, start: true });
+    assert.equal(done.state, 'done');
+    await traffic;
+    await catchUp(engine, channel, source);
+    await sameData(source, target, [db]);
+    if (gtid) {
+      // The GTID state went from snapshot to snapshot with the catch-ups, and on by GTID to the source's end.
+      const [{ all }] = await source.sql('SELECT @@gtid_binlog_pos AS `all`') as { all: string }[];
+      const status = await engine.replicaStatus(channel);
+      assert.equal(status.usingGtid, 'Slave_Pos');
+      assert.equal(status.gtidSlavePos, all);
+    }
+  } finally {
+    await engine.close();
   }
 }
 
@@ -280,60 +348,11 @@ describe('provisionChannel', { timeout: 240_000 }, () => {
   });
 
   test('kill -9 twice and close() during the copy, then open + provisionChannel again: continues and ends exact', async () => {
-    await source.sql('CREATE DATABASE crashp');
-    await createTypeRichSchema(conn, 'crashp');
-    await runTransactions(conn, 'crashp', { count: 1500, seed: 41 });
-    await purgeBinlogs(source);
-    await precreateEnumsTable(target, 'crashp');
-    const dataDir = await tempDir('provision-crash');
-    const targetOptions = { host: target.host, port: target.port, user: target.user, password: target.password };
-    const traffic = runTransactions(await source.connect(), 'crashp', { count: 1500, seed: 42 });
-    const config = {
-      dataDir, serverId: 3001, target: targetOptions, channel: 'crash',
-      source: sourceOptions(source), filters: { replicateDoDb: ['crashp'] }, provision: { parallel: 1, chunkRows: 20 },
-    };
-    const progress = async () => await target.sql("SELECT state, rows_copied AS n, snapshot_pos AS pos " +
-      "FROM tributary.provision_progress WHERE channel = 'crash'").catch(() => []) as { state: string; n: string; pos: string }[];
-    // Killed once some tables are done and one is half copied, so that both ways of continuing are taken.
-    const first = await replicaProcess(config);
-    await until('a table done and another half copied', async () => {
-      const rows = await progress();
-      return rows.some((r) => r.state === 'done') && rows.some((r) => r.state === 'copying' && Number(r.n) > 0);
-    }, 60_000);
-    const [copying] = await first.status();
-    assert.equal(copying!.provisionState, 'copying');
-    assert.ok(copying!.provisionTablesDone < copying!.provisionTablesTotal && copying!.provisionRowsCopied > 0);
-    await first.kill();
-    const firstSnapshot = (await progress())[0]!.pos;
-    assert.ok((await progress()).some((r) => r.state === 'copying'), 'killed during the copy');
-    // The second process brings the finished tables to its own snapshot, then is killed while it copies.
-    const second = await replicaProcess(config);
-    await until('a table done at the second snapshot', async () =>
-      (await progress()).some((r) => r.pos !== firstSnapshot && r.state === 'done'), 60_000);
-    await second.kill();
-    assert.ok((await progress()).some((r) => r.state === 'copying'), 'killed again during the copy');
+    await crashAndContinue(source, target, conn, 'crashp', 'crash', false);
+  });
 
-    // close() during the copy stops it there, and the next call continues too.
-    const open = () => ReplicationEngine.open({ dataDir, serverId: 3001, target: targetOptions, logger: testLogger() });
-    const closing = await open();
-    let onCopy = (): void => undefined;
-    const copied = new Promise<void>((resolve) => { onCopy = resolve; });
-    const stopped = closing.provisionChannel('crash', { parallel: 1, chunkRows: 20,
-      onProgress: (p) => p.state === 'copying' && p.rowsCopied > 0 && onCopy() });
-    await copied;
-    await closing.close();
-    await assert.rejects(stopped, (err: unknown) => err instanceof ReplicationError && err.errno === 1593 && /closing/.test(err.message));
-
-    const engine = await open();
-    try {
-      const done = await engine.provisionChannel('crash', { parallel: 2, chunkRows: 200, start: true });
-      assert.equal(done.state, 'done');
-      await traffic;
-      await catchUp(engine, 'crash', source);
-      await sameData(source, target, ['crashp']);
-    } finally {
-      await engine.close();
-    }
+  test('the same by GTID: the GTID state follows each new snapshot', async () => {
+    await crashAndContinue(source, target, conn, 'crashg', 'crashg', true);
   });
 });
 
