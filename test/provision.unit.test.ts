@@ -6,10 +6,10 @@ import { describe, test } from 'node:test';
 import { emptyFilters, EventFilter, StatementFilterError } from '../src/filter/index.js';
 import { DefinitionError, targetDefinition } from '../src/provision/definition.js';
 import { secondsLeft } from '../src/provision/progress.js';
-import { binaryLogStatusCoordinates, sourceFlavor } from '../src/provision/provision.js';
-import { ReplicationError } from '../src/errors.js';
 import { rowLiteral, selectExpression, SourceValueError, valueLiteral, type CopyColumn } from '../src/provision/values.js';
 import type { RowsEvent, TableMapEvent } from '../src/binlog/events.js';
+import { ReplicationError } from '../src/errors.js';
+import { binaryLogStatusCoordinates, sourceFlavor } from '../src/provision/provision.js';
 
 const col = (dataType: string, charset: string | null = null): CopyColumn => ({ name: `c_${dataType}`, dataType, charset });
 const raw = (s: string) => Buffer.from(s, 'latin1');

@@ -22,9 +22,9 @@ import { sourceWording } from '../protocol/dump.js';
 import { upgradeWithSsl } from '../protocol/tls.js';
 import { targetDefinition } from './definition.js';
 import { ProgressTable, type TableProgress } from './progress-table.js';
+import { verify, type VerifyResult } from './verify.js';
 import { secondsLeft, type ProvisionProgress } from './progress.js';
 import { describeKey, insertHead, rowLiteral, selectRows, type CopyColumn } from './values.js';
-import { verify, type VerifyResult } from './verify.js';
 
 export interface ProvisionOptions {
   /** Tables copied at once, each on its own source and target connection. Default 4. */
