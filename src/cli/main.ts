@@ -49,12 +49,12 @@ The configuration (JSON; "\${NAME}" in a string is the environment variable NAME
       }
     }
   }
-Also: the engine options of the README (maxRelayLogSize, relayLogSpaceLimit, replicaNetTimeout, filters,
-replicaSkipErrors ...) at the top level, and "logLevel" (info by default). A channel's sourceLogFile and
-sourceLogPos apply when the channel is created; later runs go on from the channel's own position.
 A channel's "provision": true (or { "parallel": 4, "chunkRows": 1000, "verify": true }) copies the tables its
 rules keep from the source before it starts (provisionChannel), while the other channels run: when the channel
 has no position yet, or its copy was interrupted (the next run continues it); a progress bar shows it.
+Also: the engine options of the README (maxRelayLogSize, relayLogSpaceLimit, replicaNetTimeout, filters,
+replicaSkipErrors ...) at the top level, and "logLevel" (info by default). A channel's sourceLogFile and
+sourceLogPos apply when the channel is created; later runs go on from the channel's own position.
 "admin" and "metrics" are validated, but their endpoints are not available in this version: a configuration
 with either is refused.
 `,
