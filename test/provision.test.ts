@@ -347,6 +347,48 @@ describe('provisionChannel', { timeout: 240_000 }, () => {
     }
   });
 
+  test('a table killed in its middle continues after its last key copied: those rows are not sent again', async () => {
+    await source.sql('CREATE DATABASE resume_db', 'CREATE TABLE resume_db.big (id INT PRIMARY KEY, v VARCHAR(40))',
+      "INSERT INTO resume_db.big SELECT seq * 2, CONCAT('value ', seq) FROM resume_db.seq_1_to_100000");
+    // Created beforehand, empty (provisioning keeps it), with a trigger counting every row the target receives.
+    await target.sql('CREATE DATABASE resume_db', 'CREATE TABLE resume_db.big (id INT PRIMARY KEY, v VARCHAR(40))',
+      'CREATE DATABASE resume_count', 'CREATE TABLE resume_count.received (n INT NOT NULL)', 'INSERT INTO resume_count.received VALUES (0)',
+      'CREATE TRIGGER resume_db.counted BEFORE INSERT ON resume_db.big FOR EACH ROW UPDATE resume_count.received SET n = n + 1');
+    const dataDir = await tempDir('provision-resume');
+    const targetOptions = { host: target.host, port: target.port, user: target.user, password: target.password };
+    const chunkRows = 200;
+    const first = await replicaProcess({ dataDir, serverId: 3001, target: targetOptions, channel: 'resume',
+      source: sourceOptions(source), filters: { replicateDoDb: ['resume_db'] }, provision: { parallel: 1, chunkRows } });
+    const progress = async () => (await target.sql("SELECT state, rows_copied AS n FROM tributary.provision_progress " +
+      "WHERE channel = 'resume'").catch(() => []) as { state: string; n: string }[])[0];
+    await until('the table half copied', async () => {
+      const p = await progress();
+      return p?.state === 'copying' && Number(p.n) >= 4000;
+    }, 60_000);
+    await first.kill();
+    const copied = Number((await target.sql('SELECT COUNT(*) AS n FROM resume_db.big') as { n: number }[])[0]!.n);
+    assert.equal(copied, Number((await progress())!.n));
+    assert.ok(copied < 100_000, 'killed during the copy');
+    // Changes in the copied part and past it, which the second run's snapshot holds.
+    await source.sql("UPDATE resume_db.big SET v = 'changed' WHERE id = 10", 'DELETE FROM resume_db.big WHERE id = 20',
+      "INSERT INTO resume_db.big VALUES (21, 'odd'), (999999, 'last')");
+    await target.sql('UPDATE resume_count.received SET n = 0');
+
+    const engine = await ReplicationEngine.open({ dataDir, serverId: 3001, target: targetOptions, logger: testLogger() });
+    try {
+      const done = await engine.provisionChannel('resume', { parallel: 1, chunkRows, start: true });
+      assert.equal(done.state, 'done');
+      await catchUp(engine, 'resume', source);
+      await sameData(source, target, ['resume_db']);
+      // The rows past the last key, and the one chunk the changes in the copied part fell in (ids 10-21);
+      // copied again from the start, all 100001 rows would come.
+      const [{ n }] = await target.sql('SELECT n FROM resume_count.received') as { n: number }[];
+      assert.ok(n <= 100_001 - copied + chunkRows, `${n} rows received after ${copied} copied before the kill`);
+    } finally {
+      await engine.close();
+    }
+  });
+
   test('kill -9 twice and close() during the copy, then open + provisionChannel again: continues and ends exact', async () => {
     await crashAndContinue(source, target, conn, 'crashp', 'crash', false);
   });

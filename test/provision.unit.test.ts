@@ -10,6 +10,7 @@ import { rowLiteral, selectExpression, SourceValueError, valueLiteral, type Copy
 import type { RowsEvent, TableMapEvent } from '../src/binlog/events.js';
 import { ReplicationError } from '../src/errors.js';
 import { binaryLogStatusCoordinates, sourceFlavor } from '../src/provision/provision.js';
+import { decodeKey, encodeKey } from '../src/provision/progress-table.js';
 
 const col = (dataType: string, charset: string | null = null): CopyColumn => ({ name: `c_${dataType}`, dataType, charset });
 const raw = (s: string) => Buffer.from(s, 'latin1');
@@ -107,4 +108,15 @@ describe("a MySQL source's snapshot coordinates", () => {
     assert.throws(() => binaryLogStatusCoordinates(undefined), (err: unknown) =>
       err instanceof ReplicationError && err.errno === 1593 && /binary log on/.test(err.message));
   });
+});
+
+test('the last key copied is kept exactly; anything else (an earlier version\'s text, a wrong length) starts the table again', () => {
+  const key = [Buffer.from('12'), Buffer.from([0, 0xff, 0x27])];
+  assert.deepEqual(decodeKey(encodeKey(key), 2), key);
+  assert.equal(encodeKey(key), '{"hex":["3132","00ff27"]}');
+  assert.equal(decodeKey(encodeKey(key), 1), undefined);
+  assert.equal(decodeKey('["12"]', 1), undefined, 'the text form of earlier versions');
+  assert.equal(decodeKey('', 1), undefined);
+  assert.equal(decodeKey('{"hex":[null]}', 1), undefined);
+  assert.equal(decodeKey('{"hex":["abc"]}', 1), undefined);
 });

@@ -9,7 +9,8 @@
 //
 // After a crash the snapshot is gone. A new one is taken; the tables done before are brought to it by the
 // channel's own SQL stage (applying the source from the channel's position, which is the old snapshot's, up to the
-// new one, to those tables only); the tables not done are copied again from the start at the new snapshot.
+// new one, to those tables only); a table the crash interrupted is brought to it up to its last key copied by
+// comparing chunk checksums (syncCopied) and copied on from there; a table without a key is copied again.
 import mysql from 'mysql2';
 import type { Connection } from 'mysql2/promise';
 import type { Channel, EngineSettings } from '../channel.js';
@@ -21,10 +22,10 @@ import { PositionTable } from '../info/position-table.js';
 import { sourceWording } from '../protocol/dump.js';
 import { upgradeWithSsl } from '../protocol/tls.js';
 import { targetDefinition } from './definition.js';
-import { ProgressTable, type TableProgress } from './progress-table.js';
-import { verify, type VerifyResult } from './verify.js';
+import { decodeKey, encodeKey, ProgressTable, type TableProgress } from './progress-table.js';
+import { checksumOf, checksumSql, keyRange, rowsOf, verify, type VerifyResult } from './verify.js';
 import { secondsLeft, type ProvisionProgress } from './progress.js';
-import { describeKey, insertHead, rowLiteral, selectRows, type CopyColumn } from './values.js';
+import { insertHead, keyText, rowLiteral, selectExpression, selectRows, selectRowsWhere, type CopyColumn } from './values.js';
 
 export interface ProvisionOptions {
   /** Tables copied at once, each on its own source and target connection. Default 4. */
@@ -89,6 +90,12 @@ export interface CopyTable {
 }
 
 type Row = (Buffer | null)[];
+
+/** A table an interrupted run had begun: its progress row, and the last key it copied. */
+interface Resumed {
+  key: Row;
+  progress: TableProgress;
+}
 
 export async function provision(channel: Channel, settings: EngineSettings, options: ProvisionOptions): Promise<ProvisionProgress> {
   const { parallel, chunkRows } = validateProvisionOptions(options);
@@ -183,6 +190,13 @@ class Provisioning {
     const owned = (t: CopyTable) => unfinished && previous.has(tableKey(t.sourceDb, t.table));
     const toCopy = tables.filter((t) => !done.includes(t));
     await this.refuseTablesWithRows(target, toCopy.filter((t) => !owned(t)));
+    // Interrupted tables with a key continue after the last key copied (syncCopied); the others start again.
+    const resumed = new Map<CopyTable, Resumed>();
+    for (const t of toCopy) {
+      const p = previous.get(tableKey(t.sourceDb, t.table));
+      const key = p && owned(t) && t.key.length ? decodeKey(p.lastKey, t.key.length) : undefined;
+      if (p && key) resumed.set(t, { key, progress: p });
+    }
 
     this.changed = true;
     this.report({ tablesTotal: tables.length,
@@ -196,30 +210,42 @@ class Provisioning {
         this.report({ tablesDone: this.progress.tablesDone + 1, rowsCopied: this.progress.rowsCopied + p.rows,
           bytesCopied: this.progress.bytesCopied + p.bytes });
       }
-      for (const t of toCopy) {
-        const p = previous.get(tableKey(t.sourceDb, t.table));
-        if (p) this.logger.info({ table: `${t.sourceDb}.${t.table}`, lastKey: p.lastKey, rows: p.rows },
-          'provisioning: a table the crash interrupted is copied again from its start at the new snapshot');
-      }
       this.report({ state: 'catching up' });
       const kept = new Set(done.map((t) => tableKey(t.targetDb, t.table)));
       await this.channel.catchUpTables(snapshot, (db, table) => kept.has(tableKey(db, table)));
     } else {
       await target.query(this.progressTable.deleteSql());
+      for (const { progress } of resumed.values()) await target.query(this.progressTable.writeSql(progress));
+    }
+    for (const t of toCopy) {
+      const p = previous.get(tableKey(t.sourceDb, t.table));
+      const from = resumed.get(t);
+      if (from) {
+        this.report({ rowsCopied: this.progress.rowsCopied + from.progress.rows, bytesCopied: this.progress.bytesCopied + from.progress.bytes });
+        this.logger.info({ table: `${t.sourceDb}.${t.table}`, lastKey: keyText(from.key, t.key), rows: p!.rows },
+          'provisioning: a table the crash interrupted continues after its last key copied, once the rows up to it are brought to the new snapshot');
+      } else if (p && owned(t)) {
+        this.logger.info({ table: `${t.sourceDb}.${t.table}`, rows: p.rows }, 'provisioning: a table the crash ' +
+          `interrupted is copied again from its start at the new snapshot (${t.key.length ? 'no last key copied' : 'no key'})`);
+      }
     }
     this.checkAborted();
-    for (const t of toCopy) await this.createTable(target, t, owned(t), snapshot);
+    for (const t of toCopy) await this.createTable(target, t, owned(t), snapshot, resumed.has(t));
     // Once the tables' progress rows say 'copying': a crash before leaves the channel where it was, and ifNeeded
     // sees the provisioning unfinished either way.
     if (!done.length) await this.channel.startAtSnapshot(snapshot, copiers.snapshot.gtidState);
 
     this.report({ state: 'copying' });
-    this.estimatedLeft = toCopy.reduce((n, t) => n + t.estimatedRows, 0);
+    this.estimatedLeft = toCopy.reduce((n, t) => n + t.estimatedRows - (resumed.get(t)?.progress.rows ?? 0), 0);
     this.copyStarted = Date.now();
     const queue = [...toCopy].sort((a, b) => b.estimatedRows - a.estimatedRows);
     await Promise.all(copiers.connections.map(async (source) => {
       const conn = await this.target();
-      for (let t = queue.shift(); t; t = queue.shift()) await this.copyTable(source, conn, t, snapshot);
+      for (let t = queue.shift(); t; t = queue.shift()) {
+        const from = resumed.get(t);
+        if (from) await this.syncCopied(source, conn, t, from.key);
+        await this.copyTable(source, conn, t, snapshot, from);
+      }
     }));
     this.report({ secondsLeft: 0, table: '' });
     await this.close();
@@ -340,12 +366,13 @@ class Provisioning {
     return { connections, snapshot: coordinates ?? await mariadbSnapshot(connections[0]!) };
   }
 
-  private async createTable(target: Connection, t: CopyTable, owned: boolean, snapshot: SourcePosition): Promise<void> {
+  /** `resumed`: the table keeps its rows and its progress row (syncCopied). */
+  private async createTable(target: Connection, t: CopyTable, owned: boolean, snapshot: SourcePosition, resumed: boolean): Promise<void> {
     const create = targetDefinition(t.definition, t.table, t.targetDb);
     await target.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(t.targetDb)}${t.databaseDefaults}`);
     const exists = await holdsRows(target, t) !== undefined;
     // A table this provisioning began is emptied, keeping its definition (the source's, or one made beforehand).
-    if (exists && owned && !this.options.dropExisting) await target.query(`TRUNCATE TABLE ${qualifiedName(t.targetDb, t.table)}`);
+    if (exists && owned && !this.options.dropExisting && !resumed) await target.query(`TRUNCATE TABLE ${qualifiedName(t.targetDb, t.table)}`);
     if (exists && this.options.dropExisting) await target.query(`DROP TABLE ${qualifiedName(t.targetDb, t.table)}`);
     if (!exists || this.options.dropExisting) {
       // Its foreign keys name their tables unqualified: in the target database.
@@ -360,11 +387,43 @@ class Provisioning {
           'check the members on the target, or create the table there (empty) before provisioning');
       }
     }
-    await target.query(this.progressTable.writeSql(tableProgress(t, snapshot, 'copying', 0, 0, '')));
+    if (!resumed) await target.query(this.progressTable.writeSql(tableProgress(t, snapshot, 'copying', 0, 0, '')));
+  }
+
+  /**
+   * Brings the rows an interrupted run copied (keys up to `lastKey`, at its snapshot) to this run's snapshot: in
+   * chunks of keys (boundaries from the source), each compared by verifyChannel's checksums on both sides, and a
+   * chunk that differs replaced by the source's rows in one target transaction. What the source changed in that
+   * range since is usually a small part, so this reads the copied part instead of sending it again.
+   */
+  private async syncCopied(source: Connection, target: Connection, t: CopyTable, lastKey: Row): Promise<void> {
+    const order = t.key.map(selectExpression).join(', ');
+    const upToLast = keyRange(t.key, lastKey, 'upTo');
+    let lower: Row | undefined;
+    let replaced = 0;
+    for (;;) {
+      this.checkAborted();
+      const after = lower ? [keyRange(t.key, lower, 'after')] : [];
+      const [upper] = await rowsOf(source, `SELECT ${order} FROM ${qualifiedName(t.sourceDb, t.table)} WHERE ` +
+        `${[...after, upToLast].join(' AND ')} ORDER BY ${order} LIMIT 1 OFFSET ${this.chunkRows - 1}`);
+      const where = [...after, upper ? keyRange(t.key, upper, 'upTo') : upToLast].join(' AND ');
+      const theirs = checksumOf(await rowsOf(source, checksumSql(t.sourceDb, t, where)));
+      if (theirs !== checksumOf(await rowsOf(target, checksumSql(t.targetDb, t, where)))) {
+        const rows = await rowsOf(source, selectRowsWhere(t.sourceDb, t.table, t.columns, t.key, where));
+        await target.query('START TRANSACTION');
+        await target.query(`DELETE FROM ${qualifiedName(t.targetDb, t.table)} WHERE ${where}`);
+        for (const statement of insertStatements(t, rows)) await target.query(statement);
+        await target.query('COMMIT');
+        replaced += rows.length;
+      }
+      if (!upper) break;
+      lower = upper;
+    }
+    this.logger.info({ table: `${t.sourceDb}.${t.table}`, replaced }, 'provisioning: the rows copied before are at the new snapshot');
   }
 
   /** Streams the table in key order from its snapshot into chunks, each committed with the table's progress. */
-  private async copyTable(source: Connection, target: Connection, t: CopyTable, snapshot: SourcePosition): Promise<void> {
+  private async copyTable(source: Connection, target: Connection, t: CopyTable, snapshot: SourcePosition, from?: Resumed): Promise<void> {
     const name = `${t.sourceDb}.${t.table}`;
     if (!t.key.length) {
       this.logger.info({ table: name }, 'provisioning: the table has no primary or unique NOT NULL key: copied whole in one pass');
@@ -372,9 +431,9 @@ class Provisioning {
     this.report({ table: name });
     const keyAt = t.key.map((k) => t.columns.indexOf(k));
     const head = insertHead(t.targetDb, t.table, t.columns);
-    let rows = 0;
-    let bytesCopied = 0;
-    let lastKey = '';
+    let rows = from?.progress.rows ?? 0;
+    let bytesCopied = from?.progress.bytes ?? 0;
+    let lastKey = from?.progress.lastKey ?? '';
     // Rows of the transaction being built, as statements of at most STATEMENT_BYTES, and their byte count.
     const statements: string[][] = [[]];
     let pending = { rows: 0, bytes: 0 };
@@ -394,7 +453,8 @@ class Provisioning {
       pending = { rows: 0, bytes: 0 };
     };
     const stream = (source as unknown as { connection: mysql.Connection }).connection.query({
-      sql: selectRows(t.sourceDb, t.table, t.columns, t.key), rowsAsArray: true,
+      sql: from ? selectRowsWhere(t.sourceDb, t.table, t.columns, t.key, keyRange(t.key, from.key, 'after'))
+        : selectRows(t.sourceDb, t.table, t.columns, t.key), rowsAsArray: true,
       typeCast: (field: { buffer(): Buffer | null }) => field.buffer(),
     } as mysql.QueryOptions).stream({ highWaterMark: this.chunkRows });
     for await (const row of stream as AsyncIterable<Row>) {
@@ -410,7 +470,7 @@ class Provisioning {
       pending = { rows: pending.rows + 1, bytes: pending.bytes + literal.length + 1 };
       if (pending.rows >= this.chunkRows) {
         this.checkAborted();
-        if (keyAt.length) lastKey = describeKey(keyAt.map((i) => row[i]!), t.key);
+        if (keyAt.length) lastKey = encodeKey(keyAt.map((i) => row[i]!));
         await commit('copying');
       }
     }
@@ -540,6 +600,26 @@ function checkedPosition(file: string, pos: string, what: string): SourcePositio
       `(${what} '${file}'): provisioning needs a source with its binary log on`);
   }
   return position;
+}
+
+/** The INSERTs of `rows`, each at most STATEMENT_BYTES of SQL text. */
+function insertStatements(t: CopyTable, rows: Row[]): string[] {
+  const head = insertHead(t.targetDb, t.table, t.columns);
+  const statements: string[] = [];
+  let values: string[] = [];
+  let bytes = 0;
+  for (const row of rows) {
+    const literal = rowLiteral(row, t.columns);
+    if (values.length && bytes + literal.length > STATEMENT_BYTES) {
+      statements.push(head + values.join(','));
+      values = [];
+      bytes = 0;
+    }
+    values.push(literal);
+    bytes += literal.length + 1;
+  }
+  if (values.length) statements.push(head + values.join(','));
+  return statements;
 }
 
 function tableKey(db: string, table: string): string {
