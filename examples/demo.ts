@@ -2,9 +2,9 @@
 // overlapping schemas feed one analytics target through the channels dbsv1, dbsv2 and dbsv3, each with its own
 // replicate-* rules (dbsv2 keeps only ttt1, as in the seed, plus its `shop` renamed so that it does not collide
 // with dbsv1's). Every source holds data whose binlogs are purged, as real sources do: each channel is
-// provisioned from it (a copy at one snapshot, with a progress bar), then live traffic runs while the channels
+// provisioned from it (a copy at one snapshot, with a progress bar, verified), then live traffic runs while the channels
 // catch up, every channel's status is printed as it goes, and at the end verifyChannel compares each channel's
-// tables with its source, CHECKSUM TABLE checks them again, and the tables the rules leave out are shown absent.
+// tables with its source (as provisioning did after its copy), and the tables the rules leave out are shown absent.
 import cliProgress from 'cli-progress';
 import type { Connection } from 'mysql2/promise';
 import { ReplicationEngine, type ReplicaStatus, type ReplicationFilters } from '../src/index.js';
@@ -138,18 +138,21 @@ try {
     hideCursor: true, clearOnComplete: false, noTTYOutput: true, notTTYSchedule: 1000 });
   await Promise.all(PLANS.map(async (plan) => {
     const bar = bars.create(1, 0, { channel: plan.channel, rows: 0, left: '' });
+    // verify: once copied, verifyChannel compares the copy with the source at a point past the snapshot.
     const done = await engine.provisionChannel(plan.channel, {
+      verify: true,
       onProgress: (p) => {
         bar.setTotal(Math.max(1, p.tablesTotal));
         bar.update(p.tablesDone, { rows: p.rowsCopied, left: p.secondsLeft === null ? '' : `~${Math.ceil(p.secondsLeft)} s left` });
       },
     });
-    bar.update(done.tablesDone, { rows: done.rowsCopied, left: done.state });
+    const at = done.verification!.sourcePosition;
+    bar.update(done.tablesDone, { rows: done.rowsCopied, left: `${done.state}, verified equal at ${at.file}:${at.pos}` });
   }));
   bars.stop();
   await writes;
   for (const s of await engine.allReplicaStatus()) {
-    console.log(`  ${s.channel}: starts at ${s.relaySourceLogFile}:${s.execSourceLogPos}, the snapshot's binlog coordinates`);
+    console.log(`  ${s.channel}: continues from ${s.relaySourceLogFile}:${s.execSourceLogPos}, where it was verified`);
   }
 
   console.log(`\nSTART ALL SLAVES into ${target.host}:${target.port} (data directory ${dataDir}), with live traffic:`);
@@ -183,18 +186,16 @@ try {
     if (!verified.equal) failures++;
   }
 
-  console.log('\nevery source table and where it landed (CHECKSUM TABLE on both sides):');
+  console.log('\nevery source table and where it landed (the tables that land were compared above):');
   const targetConn = await target.connect();
   for (const [i, plan] of PLANS.entries()) {
     const schemas = i === 0 ? { ...plan.schemas, shop: await tableNames(connections[0]!, 'shop') } : plan.schemas;
     for (const [db, tables] of Object.entries(schemas)) {
       for (const table of tables) {
         const landed = plan.expect(db, table) ?? (i === 0 && db === 'shop' ? `shop.${table}` : undefined);
-        const sourceSum = await checksum(connections[i]!, `${db}.${table}`);
-        const targetSum = landed ? await checksum(targetConn, landed) : await checksum(targetConn, `${db}.${table}`);
-        const ok = landed ? targetSum === sourceSum : targetSum === null;
+        const ok = landed !== undefined || !(await tableNames(targetConn, db)).includes(table);
         if (!ok) failures++;
-        console.log(`  ${plan.channel} ${`${db}.${table}`.padEnd(24)} -> ${(landed ?? 'filtered out').padEnd(24)} ${ok ? 'ok' : `MISMATCH (${sourceSum} vs ${targetSum})`}`);
+        console.log(`  ${plan.channel} ${`${db}.${table}`.padEnd(24)} -> ${(landed ?? 'filtered out').padEnd(24)} ${ok ? 'ok' : 'PRESENT ON THE TARGET'}`);
       }
     }
   }
@@ -219,9 +220,3 @@ async function tableNames(conn: Connection, db: string): Promise<string[]> {
   return (rows as { t: string }[]).map((r) => r.t);
 }
 
-/** CHECKSUM TABLE of `db.table`, or null when the table does not exist. */
-async function checksum(conn: Connection, name: string): Promise<string | null> {
-  const [rows] = await conn.query(`CHECKSUM TABLE ${name}`);
-  const value = (rows as { Checksum: string | number | null }[])[0]?.Checksum;
-  return value === null || value === undefined ? null : String(value);
-}

@@ -773,6 +773,26 @@ export class Channel {
   }
 
   /**
+   * Points the stopped channel at a provisioning snapshot: its binlog coordinates and the GTID state of
+   * everything before them (the next dump by GTID starts there), in every GTID mode, as the SQL stage keeps
+   * that state in every mode. The relay log goes: it holds nothing of the snapshot's.
+   */
+  async startAtSnapshot(snapshot: SourcePosition, gtidState: string): Promise<void> {
+    await this.closeApplier();
+    await this.whileLocked(async (applier) => {
+      await this.relayLog.reset();
+      this.applied = { ...startOf(this.name, snapshot), gtidState };
+      await applier.savePosition(this.applied);
+      // What status() shows of a stopped SQL stage.
+      if (this.sql) this.sql.position = this.applied;
+    });
+    this.masterInfo = { ...this.masterInfo, sourceLogFile: snapshot.file, readSourceLogPos: snapshot.pos };
+    this.readPositionChanged = true;
+    await this.writeMasterInfo();
+    await this.writeRelayLogInfo();
+  }
+
+  /**
    * Applies the source from the channel's position up to `until` (a transaction boundary), to the tables `only`
    * accepts, then stops both stages: provisioning brings the tables it copied before a crash to a new snapshot.
    */

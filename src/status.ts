@@ -154,8 +154,8 @@ export interface ReplicaStatus {
   /**
    * provisionChannel (ours, no server has these): what the last call in this process is doing. '' before any;
    * 'snapshot' while it takes the snapshot and creates tables; 'catching up' while it brings tables copied before a
-   * crash to the new snapshot; 'copying'; 'done'; 'failed' (the error is thrown by provisionChannel; calling it
-   * again continues).
+   * crash to the new snapshot; 'copying'; 'verifying' (the verify option); 'done'; 'failed' (the error is thrown
+   * by provisionChannel; calling it again continues).
    */
   provisionState: ProvisionState;
   provisionTablesDone: number;
@@ -167,4 +167,4 @@ export interface ReplicaStatus {
   provisionSecondsLeft: number | null;
 }
 
-export type ProvisionState = '' | 'snapshot' | 'catching up' | 'copying' | 'done' | 'failed';
+export type ProvisionState = '' | 'snapshot' | 'catching up' | 'copying' | 'verifying' | 'done' | 'failed';

@@ -259,3 +259,52 @@ test('--help for the program and each command; unknown commands and options are 
   assert.match(option.stderr, /--confgi/);
   assert.match((await tributary(['--version'])).stdout, /^tributary \d+\.\d+\.\d+\n$/);
 });
+
+test('a channel\'s "provision" copies what its rules keep before it starts, shown by status; the next run only replicates', async () => {
+  await source.sql('CREATE DATABASE provc', 'CREATE TABLE provc.t (id INT PRIMARY KEY, v VARCHAR(20))',
+    "INSERT INTO provc.t SELECT seq, CONCAT('v', seq) FROM provc.seq_1_to_3000", 'FLUSH BINARY LOGS');
+  const [last] = (await source.sql('SHOW BINARY LOGS') as { Log_name: string }[]).slice(-1);
+  // Replication from the start is impossible: only the copy brings the rows.
+  await source.sql(`PURGE BINARY LOGS TO '${last!.Log_name}'`);
+  const path = await writeConfig('provision.json', {
+    dataDir: './replica-provision', serverId: 3001,
+    target: { host: target.host, port: target.port, user: target.user, password: '' },
+    channels: { prov: { source: { sourceHost: source.host, sourcePort: source.port, sourceUser: 'root', sourcePassword: '' },
+      filters: { replicateDoDb: ['provc'] }, provision: { chunkRows: 500, verify: true } } },
+  });
+  const provRows = async () => Number((await target.sql('SELECT COUNT(*) AS n FROM provc.t').catch(() => [{ n: 0 }]) as { n: number }[])[0]!.n);
+  const shown = async () => {
+    const { code, stdout, stderr } = await tributary(['status', '--config', path]);
+    assert.equal(code, 0, stderr);
+    return stdout;
+  };
+  const first = await startRun(path);
+  try {
+    await source.sql("INSERT INTO provc.t VALUES (3001, 'during')");
+    const text = await until('status showing the channel provisioned and running', async () => {
+      const out = await shown();
+      return /\nprov: I\/O Yes, SQL Yes, /.test(out) && out;
+    }, 60_000).catch((err: Error) => { throw new Error(`${err.message}: ${first.log.join('\n')}`); });
+    assert.match(text, /\n {2}provision {3}done, 1\/1 tables, 300\d rows, [\d.]+ KiB\n/);
+    await source.sql("INSERT INTO provc.t VALUES (3002, 'after')");
+    await until('the rows written during and after the copy', async () => await provRows() === 3002);
+  } finally {
+    first.child.kill('SIGTERM');
+  }
+  assert.equal(await first.exited, 0, first.log.join('\n'));
+  assert.match(first.log.join('\n'), /channel provisioned/);
+
+  // The channel has its position: the second run replicates from it rather than copy again (which would refuse
+  // the tables now holding rows).
+  await source.sql("INSERT INTO provc.t VALUES (3003, 'second run')");
+  const second = await startRun(path);
+  try {
+    await until('the row of the second run', async () => await provRows() === 3003)
+      .catch((err: Error) => { throw new Error(`${err.message}: ${second.log.join('\n')}`); });
+  } finally {
+    second.child.kill('SIGTERM');
+  }
+  assert.equal(await second.exited, 0, second.log.join('\n'));
+  assert.match(second.log.join('\n'), /provisioning: not needed/);
+  assert.doesNotMatch(second.log.join('\n'), /provisioning failed/);
+});

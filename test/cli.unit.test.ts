@@ -8,7 +8,7 @@ import type { RowsEvent, TableMapEvent } from '../src/binlog/events.js';
 import { formatG, formatValue, quotedBytes, rowsLines } from '../src/cli/binlog-print.js';
 import { ConfigError, parseConfig } from '../src/cli/config.js';
 import { printable } from '../src/cli/printable.js';
-import { CatchUpProgress, CatchUpRate, catchUpSample, MIN_BACKLOG, progressLine } from '../src/cli/progress.js';
+import { CatchUpProgress, CatchUpRate, catchUpSample, MIN_BACKLOG, progressLine, provisionLine } from '../src/cli/progress.js';
 import type { ReplicaStatus } from '../src/index.js';
 
 const base = {
@@ -137,4 +137,32 @@ test('partial JSON updates print as the functions that make them', () => {
     `###   @2=JSON_REMOVE(JSON_ARRAY_INSERT(JSON_REPLACE(@2, '$."a"', '2'), '$."b"[0]', '"x"'), '$."c"')`,
     '# Number of rows: 1',
   ]);
+});
+
+test('a channel\'s provision key: true, or its options checked as provisionChannel checks them', () => {
+  const channel = (provision: unknown) => ({ ...base, channels: { c: { source: { sourceHost: 'h' }, provision } } });
+  assert.deepEqual(parse(channel(true)).channels[0]!.provision, {});
+  assert.equal(parse(channel(false)).channels[0]!.provision, undefined);
+  assert.deepEqual(parse(channel({ parallel: 2, chunkRows: 500, verify: true })).channels[0]!.provision,
+    { parallel: 2, chunkRows: 500, verify: true });
+  refuses(channel('yes'), 'channels.c.provision', /must be true, false or an object of parallel, chunkRows, verify/);
+  refuses(channel({ parallel: 0 }), 'channels.c.provision.parallel', /must be an integer from 1 to 64, got 0/);
+  refuses(channel({ chunkRows: 1.5 }), 'channels.c.provision.chunkRows', /must be an integer/);
+  refuses(channel({ dropExisting: true }), 'channels.c.provision.dropExisting', /unknown key/);
+  refuses(channel({ verify: 1 }), 'channels.c.provision.verify', /must be a boolean/);
+});
+
+test('on a terminal, a channel being provisioned shows its tables, rows, bytes and time left, then says how it ended', () => {
+  const copying = status({ sqlRunning: 'No', provisionState: 'copying', provisionTablesDone: 3, provisionTablesTotal: 12,
+    provisionRowsCopied: 120_000, provisionBytesCopied: 3 << 20, provisionSecondsLeft: 95 });
+  assert.equal(provisionLine(copying, 12), 'dbsv1 provisioning [###---------] 3/12 tables | 120000 rows | 3.0 MiB | copying | 1m35s left');
+  const out = Object.assign(new PassThrough(), { isTTY: true, columns: 160 }) as unknown as NodeJS.WriteStream & PassThrough;
+  let text = '';
+  out.on('data', (chunk: Buffer) => { text += chunk.toString(); });
+  const progress = new CatchUpProgress(out);
+  progress.update([copying], 0);
+  progress.update([{ ...copying, provisionState: 'done', provisionTablesDone: 12, provisionSecondsLeft: null }], 1000);
+  progress.stop();
+  assert.match(text, /dbsv1 provisioning \[#+-+\] 3\/12 tables \| 120000 rows/);
+  assert.match(text, /dbsv1: provisioning done\n/);
 });

@@ -1,7 +1,8 @@
 // provisionChannel against real servers: a source whose binlogs no longer reach back to its tables' creation,
 // written to the whole time, is copied through the channel's filters and rewrite at one snapshot, and replication
-// from the snapshot's coordinates leaves the target identical to the source; a copy killed with -9 continues and
-// ends exact; a target table that already holds rows is refused, changing nothing.
+// from the snapshot's coordinates leaves the target identical to the source, by file and position or by GTID (the
+// snapshot's GTID position); a copy killed with -9 continues and ends exact, in both modes; verify: true finds a
+// row the target changed; a target table that already holds rows is refused, changing nothing.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Connection } from 'mysql2/promise';
@@ -51,6 +52,73 @@ async function sameData(source: TestServer, target: TestServer, databases: strin
     await assertSameData(a, b, databases);
   } finally {
     await Promise.all([a.end(), b.end()]);
+  }
+}
+
+/** Killed with -9 twice and closed during the copy, then provisioned again: ends exact. */
+async function crashAndContinue(source: TestServer, target: TestServer, conn: Connection, db: string, channel: string,
+  gtid: boolean): Promise<void> {
+  await source.sql(`CREATE DATABASE ${db}`);
+  await createTypeRichSchema(conn, db);
+  await runTransactions(conn, db, { count: 1500, seed: 41 });
+  await purgeBinlogs(source);
+  await precreateEnumsTable(target, db);
+  const dataDir = await tempDir('provision-crash');
+  const targetOptions = { host: target.host, port: target.port, user: target.user, password: target.password };
+  const traffic = runTransactions(await source.connect(), db, { count: 1500, seed: 42 });
+  const config = {
+    dataDir, serverId: 3001, target: targetOptions, channel,
+    source: { ...sourceOptions(source), ...(gtid ? { sourceUseGtid: 'slave_pos' as const } : {}) },
+    filters: { replicateDoDb: [db] }, provision: { parallel: 1, chunkRows: 20 },
+  };
+  const progress = async () => await target.sql("SELECT state, rows_copied AS n, snapshot_pos AS pos " +
+    `FROM tributary.provision_progress WHERE channel = '${channel}'`).catch(() => []) as { state: string; n: string; pos: string }[];
+  // Killed once some tables are done and one is half copied, so that both ways of continuing are taken.
+  const first = await replicaProcess(config);
+  await until('a table done and another half copied', async () => {
+    const rows = await progress();
+    return rows.some((r) => r.state === 'done') && rows.some((r) => r.state === 'copying' && Number(r.n) > 0);
+  }, 60_000);
+  const [copying] = await first.status();
+  assert.equal(copying!.provisionState, 'copying');
+  assert.ok(copying!.provisionTablesDone < copying!.provisionTablesTotal && copying!.provisionRowsCopied > 0);
+  await first.kill();
+  const firstSnapshot = (await progress())[0]!.pos;
+  assert.ok((await progress()).some((r) => r.state === 'copying'), 'killed during the copy');
+  // The second process brings the finished tables to its own snapshot, then is killed while it copies.
+  const second = await replicaProcess(config);
+  await until('a table done at the second snapshot', async () =>
+    (await progress()).some((r) => r.pos !== firstSnapshot && r.state === 'done'), 60_000);
+  await second.kill();
+  assert.ok((await progress()).some((r) => r.state === 'copying'), 'killed again during the copy');
+
+  // close() during the copy stops it there, and the next call continues too.
+  const open = () => ReplicationEngine.open({ dataDir, serverId: 3001, target: targetOptions, logger: testLogger() });
+  const closing = await open();
+  let onCopy = (): void => undefined;
+  const copied = new Promise<void>((resolve) => { onCopy = resolve; });
+  const stopped = closing.provisionChannel(channel, { parallel: 1, chunkRows: 20,
+    onProgress: (p) => p.state === 'copying' && p.rowsCopied > 0 && onCopy() });
+  await copied;
+  await closing.close();
+  await assert.rejects(stopped, (err: unknown) => err instanceof ReplicationError && err.errno === 1593 && /closing/.test(err.message));
+
+  const engine = await open();
+  try {
+    const done = await engine.provisionChannel(channel, { parallel: 2, chunkRows: 200, start: true });
+    assert.equal(done.state, 'done');
+    await traffic;
+    await catchUp(engine, channel, source);
+    await sameData(source, target, [db]);
+    if (gtid) {
+      // The GTID state went from snapshot to snapshot with the catch-ups, and on by GTID to the source's end.
+      const [{ all }] = await source.sql('SELECT @@gtid_binlog_pos AS `all`') as { all: string }[];
+      const status = await engine.replicaStatus(channel);
+      assert.equal(status.usingGtid, 'Slave_Pos');
+      assert.equal(status.gtidSlavePos, all);
+    }
+  } finally {
+    await engine.close();
   }
 }
 
@@ -111,6 +179,89 @@ describe('provisionChannel', { timeout: 240_000 }, () => {
       assert.deepEqual(await tableNames(target, 'src_rw'), []);
       assert.deepEqual(await tableNames(target, 'skipped'), []);
       assert.ok(!(await tableNames(target, 'mysql')).includes('provision_marker'));
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test('a channel by GTID starts at the GTID position of the snapshot and replicates by GTID: identical', async () => {
+    await createTypeRichSchema(conn, 'gtidp');
+    await runTransactions(conn, 'gtidp', { count: 600, seed: 61 });
+    await source.sql('SET SESSION gtid_domain_id = 2', 'CREATE TABLE gtidp.d2 (id INT PRIMARY KEY)', 'INSERT INTO gtidp.d2 VALUES (1)',
+      'SET SESSION gtid_domain_id = 0',
+      'CREATE TABLE gtidp.gen (id INT PRIMARY KEY, a INT, v INT AS (a * 2) VIRTUAL, s INT AS (a + 1) PERSISTENT)',
+      'INSERT INTO gtidp.gen (id, a) VALUES (1, 10), (2, NULL)');
+    await purgeBinlogs(source);
+    await precreateEnumsTable(target, 'gtidp');
+    const engine = await openEngine(target);
+    try {
+      await engine.changeReplicationSource('g1', { ...sourceOptions(source), sourceUseGtid: 'slave_pos' });
+      await engine.changeReplicationFilter('g1', { replicateDoDb: ['gtidp'] });
+      const writer = await source.connect();
+      const traffic = (async () => {
+        await runTransactions(writer, 'gtidp', { count: 600, seed: 62 });
+        await writer.query('SET SESSION gtid_domain_id = 2');
+        await writer.query('INSERT INTO gtidp.d2 VALUES (2), (3)');
+        await writer.end();
+      })();
+      await engine.provisionChannel('g1', { parallel: 2, chunkRows: 100 });
+      // The position the snapshot stands at in GTID terms, as the source itself computes it from its coordinates.
+      const [{ file, pos }] = await target.sql("SELECT snapshot_file AS file, snapshot_pos AS pos FROM tributary.provision_progress " +
+        "WHERE channel = 'g1' LIMIT 1") as { file: string; pos: string }[];
+      const [{ gtid }] = await source.sql(`SELECT BINLOG_GTID_POS('${file}', ${pos}) AS gtid`) as { gtid: string }[];
+      const status = await engine.replicaStatus('g1');
+      // Before: the channel was switched to file and position (Using_Gtid No) with an empty GTID position; had it
+      // kept slave_pos with that empty position, its dump would ask for the purged binlogs (1236).
+      assert.equal(status.usingGtid, 'Slave_Pos');
+      assert.match(gtid, /^0-131-\d+/);
+      assert.equal(status.gtidSlavePos, gtid);
+      await engine.startReplica('g1');
+      await traffic;
+      const [{ all }] = await source.sql('SELECT @@gtid_binlog_pos AS `all`') as { all: string }[];
+      assert.equal(await engine.sourceGtidWait('g1', all, 60), 0);
+      assert.equal((await engine.replicaStatus('g1')).gtidSlavePos, all);
+      assert.equal((await engine.replicaStatus('g1')).lastErrno, 0);
+      await sameData(source, target, ['gtidp']);
+    } finally {
+      await engine.close();
+    }
+  });
+
+  test('verify: true compares the copy after a catch-up: a difference fails the call naming the row; equal, it is returned', async () => {
+    await source.sql('CREATE DATABASE verp', 'CREATE TABLE verp.t (id INT PRIMARY KEY, v VARCHAR(20))',
+      "INSERT INTO verp.t SELECT seq, CONCAT('v', seq) FROM verp.seq_1_to_300");
+    // Created beforehand, empty (so provisioning keeps it), with a trigger that changes one row as it arrives.
+    await target.sql('CREATE DATABASE verp', 'CREATE TABLE verp.t (id INT PRIMARY KEY, v VARCHAR(20))',
+      "CREATE TRIGGER verp.tamper BEFORE INSERT ON verp.t FOR EACH ROW SET NEW.v = IF(NEW.id = 7, 'tampered', NEW.v)");
+    const engine = await openEngine(target);
+    try {
+      await engine.changeReplicationSource('v1', sourceOptions(source));
+      await engine.changeReplicationFilter('v1', { replicateDoDb: ['verp'] });
+      const writer = await source.connect();
+      const traffic = (async () => {
+        for (let i = 301; i <= 400; i++) await writer.query(`INSERT INTO verp.t VALUES (${i}, 'w${i}')`);
+      })();
+      const reports: ProvisionProgress[] = [];
+      await assert.rejects(engine.provisionChannel('v1', { chunkRows: 50, verify: true, onProgress: (p) => reports.push(p) }),
+        (err: unknown) => err instanceof ReplicationError && err.errno === 1593 && /verp\.t \(different \{"id":"7"\}\)/.test(err.message));
+      assert.ok(reports.some((p) => p.state === 'verifying'));
+      const verification = reports.at(-1)!.verification!;
+      assert.equal(verification.equal, false);
+      assert.deepEqual(verification.tables.flatMap((t) => t.differences), [{ kind: 'different', key: { id: '7' } }]);
+      const status = await engine.replicaStatus('v1');
+      assert.equal(status.provisionState, 'failed');
+      assert.equal(status.sqlRunning, 'No', 'left stopped');
+
+      // dropExisting creates the table from the source's definition, without the trigger: equal, and started.
+      const done = await engine.provisionChannel('v1', { chunkRows: 50, verify: true, dropExisting: true, start: true });
+      assert.equal(done.state, 'done');
+      assert.equal(done.verification?.equal, true);
+      assert.deepEqual(done.verification?.tables.map((t) => `${t.targetDb}.${t.table} ${t.sourceRows >= 300}`), ['verp.t true']);
+      assert.equal((await engine.replicaStatus('v1')).sqlRunning, 'Yes');
+      await traffic;
+      await writer.end();
+      await catchUp(engine, 'v1', source);
+      await sameData(source, target, ['verp']);
     } finally {
       await engine.close();
     }
@@ -196,61 +347,54 @@ describe('provisionChannel', { timeout: 240_000 }, () => {
     }
   });
 
-  test('kill -9 twice and close() during the copy, then open + provisionChannel again: continues and ends exact', async () => {
-    await source.sql('CREATE DATABASE crashp');
-    await createTypeRichSchema(conn, 'crashp');
-    await runTransactions(conn, 'crashp', { count: 1500, seed: 41 });
-    await purgeBinlogs(source);
-    await precreateEnumsTable(target, 'crashp');
-    const dataDir = await tempDir('provision-crash');
+  test('a table killed in its middle continues after its last key copied: those rows are not sent again', async () => {
+    await source.sql('CREATE DATABASE resume_db', 'CREATE TABLE resume_db.big (id INT PRIMARY KEY, v VARCHAR(40))',
+      "INSERT INTO resume_db.big SELECT seq * 2, CONCAT('value ', seq) FROM resume_db.seq_1_to_100000");
+    // Created beforehand, empty (provisioning keeps it), with a trigger counting every row the target receives.
+    await target.sql('CREATE DATABASE resume_db', 'CREATE TABLE resume_db.big (id INT PRIMARY KEY, v VARCHAR(40))',
+      'CREATE DATABASE resume_count', 'CREATE TABLE resume_count.received (n INT NOT NULL)', 'INSERT INTO resume_count.received VALUES (0)',
+      'CREATE TRIGGER resume_db.counted BEFORE INSERT ON resume_db.big FOR EACH ROW UPDATE resume_count.received SET n = n + 1');
+    const dataDir = await tempDir('provision-resume');
     const targetOptions = { host: target.host, port: target.port, user: target.user, password: target.password };
-    const traffic = runTransactions(await source.connect(), 'crashp', { count: 1500, seed: 42 });
-    const config = {
-      dataDir, serverId: 3001, target: targetOptions, channel: 'crash',
-      source: sourceOptions(source), filters: { replicateDoDb: ['crashp'] }, provision: { parallel: 1, chunkRows: 20 },
-    };
-    const progress = async () => await target.sql("SELECT state, rows_copied AS n, snapshot_pos AS pos " +
-      "FROM tributary.provision_progress WHERE channel = 'crash'").catch(() => []) as { state: string; n: string; pos: string }[];
-    // Killed once some tables are done and one is half copied, so that both ways of continuing are taken.
-    const first = await replicaProcess(config);
-    await until('a table done and another half copied', async () => {
-      const rows = await progress();
-      return rows.some((r) => r.state === 'done') && rows.some((r) => r.state === 'copying' && Number(r.n) > 0);
+    const chunkRows = 200;
+    const first = await replicaProcess({ dataDir, serverId: 3001, target: targetOptions, channel: 'resume',
+      source: sourceOptions(source), filters: { replicateDoDb: ['resume_db'] }, provision: { parallel: 1, chunkRows } });
+    const progress = async () => (await target.sql("SELECT state, rows_copied AS n FROM tributary.provision_progress " +
+      "WHERE channel = 'resume'").catch(() => []) as { state: string; n: string }[])[0];
+    await until('the table half copied', async () => {
+      const p = await progress();
+      return p?.state === 'copying' && Number(p.n) >= 4000;
     }, 60_000);
-    const [copying] = await first.status();
-    assert.equal(copying!.provisionState, 'copying');
-    assert.ok(copying!.provisionTablesDone < copying!.provisionTablesTotal && copying!.provisionRowsCopied > 0);
     await first.kill();
-    const firstSnapshot = (await progress())[0]!.pos;
-    assert.ok((await progress()).some((r) => r.state === 'copying'), 'killed during the copy');
-    // The second process brings the finished tables to its own snapshot, then is killed while it copies.
-    const second = await replicaProcess(config);
-    await until('a table done at the second snapshot', async () =>
-      (await progress()).some((r) => r.pos !== firstSnapshot && r.state === 'done'), 60_000);
-    await second.kill();
-    assert.ok((await progress()).some((r) => r.state === 'copying'), 'killed again during the copy');
+    const copied = Number((await target.sql('SELECT COUNT(*) AS n FROM resume_db.big') as { n: number }[])[0]!.n);
+    assert.equal(copied, Number((await progress())!.n));
+    assert.ok(copied < 100_000, 'killed during the copy');
+    // Changes in the copied part and past it, which the second run's snapshot holds.
+    await source.sql("UPDATE resume_db.big SET v = 'changed' WHERE id = 10", 'DELETE FROM resume_db.big WHERE id = 20',
+      "INSERT INTO resume_db.big VALUES (21, 'odd'), (999999, 'last')");
+    await target.sql('UPDATE resume_count.received SET n = 0');
 
-    // close() during the copy stops it there, and the next call continues too.
-    const open = () => ReplicationEngine.open({ dataDir, serverId: 3001, target: targetOptions, logger: testLogger() });
-    const closing = await open();
-    let onCopy = (): void => undefined;
-    const copied = new Promise<void>((resolve) => { onCopy = resolve; });
-    const stopped = closing.provisionChannel('crash', { parallel: 1, chunkRows: 20,
-      onProgress: (p) => p.state === 'copying' && p.rowsCopied > 0 && onCopy() });
-    await copied;
-    await closing.close();
-    await assert.rejects(stopped, (err: unknown) => err instanceof ReplicationError && err.errno === 1593 && /closing/.test(err.message));
-
-    const engine = await open();
+    const engine = await ReplicationEngine.open({ dataDir, serverId: 3001, target: targetOptions, logger: testLogger() });
     try {
-      const done = await engine.provisionChannel('crash', { parallel: 2, chunkRows: 200, start: true });
+      const done = await engine.provisionChannel('resume', { parallel: 1, chunkRows, start: true });
       assert.equal(done.state, 'done');
-      await traffic;
-      await catchUp(engine, 'crash', source);
-      await sameData(source, target, ['crashp']);
+      await catchUp(engine, 'resume', source);
+      await sameData(source, target, ['resume_db']);
+      // The rows past the last key, and the one chunk the changes in the copied part fell in (ids 10-21);
+      // copied again from the start, all 100001 rows would come.
+      const [{ n }] = await target.sql('SELECT n FROM resume_count.received') as { n: number }[];
+      assert.ok(n <= 100_001 - copied + chunkRows, `${n} rows received after ${copied} copied before the kill`);
     } finally {
       await engine.close();
     }
+  });
+
+  test('kill -9 twice and close() during the copy, then open + provisionChannel again: continues and ends exact', async () => {
+    await crashAndContinue(source, target, conn, 'crashp', 'crash', false);
+  });
+
+  test('the same by GTID: the GTID state follows each new snapshot', async () => {
+    await crashAndContinue(source, target, conn, 'crashg', 'crashg', true);
   });
 });
 

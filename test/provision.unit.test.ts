@@ -1,5 +1,6 @@
 // The pure parts of provisioning: how a source value becomes a literal (and a hostile one is refused), how a
-// source definition becomes the target's CREATE TABLE, the catch-up's table restriction, and the time estimate.
+// source definition becomes the target's CREATE TABLE, the catch-up's table restriction, the time estimate, and
+// how a MySQL source's snapshot coordinates are read.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { emptyFilters, EventFilter, StatementFilterError } from '../src/filter/index.js';
@@ -7,6 +8,9 @@ import { DefinitionError, targetDefinition } from '../src/provision/definition.j
 import { secondsLeft } from '../src/provision/progress.js';
 import { rowLiteral, selectExpression, SourceValueError, valueLiteral, type CopyColumn } from '../src/provision/values.js';
 import type { RowsEvent, TableMapEvent } from '../src/binlog/events.js';
+import { ReplicationError } from '../src/errors.js';
+import { binaryLogStatusCoordinates, sourceFlavor } from '../src/provision/provision.js';
+import { decodeKey, encodeKey } from '../src/provision/progress-table.js';
 
 const col = (dataType: string, charset: string | null = null): CopyColumn => ({ name: `c_${dataType}`, dataType, charset });
 const raw = (s: string) => Buffer.from(s, 'latin1');
@@ -81,4 +85,38 @@ test('time left: rows still to copy at the rate of this run; unknown before any 
   assert.equal(secondsLeft(0, 1000, 5000), null);
   assert.equal(secondsLeft(500, 1000, 5000), 10);
   assert.equal(secondsLeft(500, -20, 5000), 0);
+});
+
+describe("a MySQL source's snapshot coordinates", () => {
+  test('read with the statement its version understands: SHOW BINARY LOG STATUS from 8.2, SHOW MASTER STATUS before and on MariaDB', () => {
+    assert.deepEqual(sourceFlavor('8.4.3'), { name: 'mysql', binaryLogStatus: 'SHOW BINARY LOG STATUS' });
+    assert.deepEqual(sourceFlavor('8.2.0-commercial'), { name: 'mysql', binaryLogStatus: 'SHOW BINARY LOG STATUS' });
+    assert.deepEqual(sourceFlavor('8.0.36-log'), { name: 'mysql', binaryLogStatus: 'SHOW MASTER STATUS' });
+    assert.deepEqual(sourceFlavor('5.7.44'), { name: 'mysql', binaryLogStatus: 'SHOW MASTER STATUS' });
+    assert.equal(sourceFlavor('10.11.6-MariaDB-log').name, 'mariadb');
+    assert.equal(sourceFlavor('5.5.5-10.6.12-MariaDB').name, 'mariadb');
+  });
+
+  test('the row gives the position and the executed set; a source without its binary log is refused', () => {
+    const uuid = '3e11fa47-71ca-11e1-9e33-c80aa9429562';
+    const other = '4e11fa47-71ca-11e1-9e33-c80aa9429562';
+    assert.deepEqual(binaryLogStatusCoordinates({ File: Buffer.from('binlog.000007'), Position: Buffer.from('1234'),
+      Binlog_Do_DB: Buffer.from(''), Executed_Gtid_Set: Buffer.from(`${other}:1-3:7,\n${uuid}:1-5`) }),
+    { position: { file: 'binlog.000007', pos: 1234 }, gtidState: `${uuid}:1-5,\n${other}:1-3:7` });
+    assert.deepEqual(binaryLogStatusCoordinates({ File: 'binlog.000001', Position: '157', Executed_Gtid_Set: '' }),
+      { position: { file: 'binlog.000001', pos: 157 }, gtidState: '' });
+    assert.throws(() => binaryLogStatusCoordinates(undefined), (err: unknown) =>
+      err instanceof ReplicationError && err.errno === 1593 && /binary log on/.test(err.message));
+  });
+});
+
+test('the last key copied is kept exactly; anything else (an earlier version\'s text, a wrong length) starts the table again', () => {
+  const key = [Buffer.from('12'), Buffer.from([0, 0xff, 0x27])];
+  assert.deepEqual(decodeKey(encodeKey(key), 2), key);
+  assert.equal(encodeKey(key), '{"hex":["3132","00ff27"]}');
+  assert.equal(decodeKey(encodeKey(key), 1), undefined);
+  assert.equal(decodeKey('["12"]', 1), undefined, 'the text form of earlier versions');
+  assert.equal(decodeKey('', 1), undefined);
+  assert.equal(decodeKey('{"hex":[null]}', 1), undefined);
+  assert.equal(decodeKey('{"hex":["abc"]}', 1), undefined);
 });

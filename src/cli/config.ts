@@ -5,6 +5,7 @@ import { isAbsolute, resolve } from 'node:path';
 import type { ReplicationSourceOptions } from '../channel.js';
 import { SOURCE_OPTIONS, validateSourceOptions, type EngineOptions } from '../engine.js';
 import { emptyFilters, validateFilters, type ReplicationFilters } from '../filter/index.js';
+import { validateProvisionOptions, type ProvisionOptions } from '../provision/provision.js';
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -21,6 +22,8 @@ export interface ChannelConfig {
   filters?: Partial<ReplicationFilters>;
   /** Start both stages when `run` starts; default true. */
   start: boolean;
+  /** `"provision": true | {...}`: provisionChannel (ifNeeded) before the channel starts. */
+  provision?: Pick<ProvisionOptions, 'parallel' | 'chunkRows' | 'verify'>;
 }
 
 /** The admin endpoint's settings (the engine option `admin` takes the same object). */
@@ -65,6 +68,8 @@ const METRICS_KEYS: Record<string, Kind> = { host: 'string', port: 'integer' };
 const SOURCE_KINDS: Record<string, Kind | 'ids'> = Object.fromEntries(Object.entries(SOURCE_OPTIONS)
   .map(([key, kind]) => [key, kind === 'path' || kind === 'gtidMode' ? 'string' : kind]));
 const FILTER_KEYS = Object.keys(emptyFilters());
+const PROVISION_KEYS: Record<string, Kind> = { parallel: 'integer', chunkRows: 'integer', verify: 'boolean' };
+const CHANNEL_KEYS = ['source', 'filters', 'start', 'provision'];
 
 /**
  * Every `${NAME}` in a string value becomes the environment variable NAME's value; a variable that is not set is
@@ -154,7 +159,7 @@ function filters(value: Json | undefined, path: string): Partial<ReplicationFilt
 function channel(name: string, value: Json | undefined, path: string): ChannelConfig {
   const given = object(value, path);
   for (const key of Object.keys(given)) {
-    if (!['source', 'filters', 'start'].includes(key)) throw new ConfigError(join(path, key), 'unknown key; the keys here are source, filters, start');
+    if (!CHANNEL_KEYS.includes(key)) throw new ConfigError(join(path, key), `unknown key; the keys here are ${CHANNEL_KEYS.join(', ')}`);
   }
   if (!Object.hasOwn(given, 'source')) throw new ConfigError(join(path, 'source'), 'is required');
   const source = record(given.source, join(path, 'source'), SOURCE_KINDS, ['sourceHost']) as ReplicationSourceOptions;
@@ -167,7 +172,25 @@ function channel(name: string, value: Json | undefined, path: string): ChannelCo
     throw new ConfigError(join(path, key ? `source.${key}` : 'source'), key ? message.slice(key.length + 1) : message);
   }
   const start = given.start === undefined ? true : scalar(given.start, join(path, 'start'), 'boolean') as boolean;
-  return { name, source, ...(given.filters === undefined ? {} : { filters: filters(given.filters, join(path, 'filters')) }), start };
+  return { name, source, ...(given.filters === undefined ? {} : { filters: filters(given.filters, join(path, 'filters')) }), start,
+    ...provision(given.provision, join(path, 'provision')) };
+}
+
+function provision(value: Json | undefined, path: string): Pick<ChannelConfig, 'provision'> {
+  if (value === undefined || value === false) return {};
+  if (value === true) return { provision: {} };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new ConfigError(path, `must be true, false or an object of ${Object.keys(PROVISION_KEYS).join(', ')}, got ${describe(value)}`);
+  }
+  const options = record(value, path, PROVISION_KEYS) as ChannelConfig['provision'] & object;
+  try {
+    validateProvisionOptions(options);
+  } catch (err) {
+    const message = (err as Error).message;
+    const key = Object.keys(PROVISION_KEYS).find((k) => message.startsWith(`${k} `))!;
+    throw new ConfigError(join(path, key), message.slice(key.length + 1));
+  }
+  return { provision: options };
 }
 
 /**

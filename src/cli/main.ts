@@ -49,6 +49,9 @@ The configuration (JSON; "\${NAME}" in a string is the environment variable NAME
       }
     }
   }
+A channel's "provision": true (or { "parallel": 4, "chunkRows": 1000, "verify": true }) copies the tables its
+rules keep from the source before it starts (provisionChannel), while the other channels run: when the channel
+has no position yet, or its copy was interrupted (the next run continues it); a progress bar shows it.
 Also: the engine options of the README (maxRelayLogSize, relayLogSpaceLimit, replicaNetTimeout, filters,
 replicaSkipErrors ...) at the top level, and "logLevel" (info by default). A channel's sourceLogFile and
 sourceLogPos apply when the channel is created; later runs go on from the channel's own position.

@@ -1,9 +1,10 @@
-// Catch-up progress of `tributary run` on a terminal: one bar per channel while it has relay log left to apply.
+// Catch-up progress of `tributary run` on a terminal: one bar per channel while it has relay log left to apply,
+// or while it is provisioned (tables copied of all, rows, bytes, time left: the provision* status fields).
 // What is behind is what the channel has received and not applied: bytes (Relay_Log_Space minus the applied
 // part of the current relay log file) and transactions (RelayTransactionCounter); the source's binlog not yet
 // received is not known without asking the source.
 import cliProgress from 'cli-progress';
-import type { ReplicaStatus } from '../status.js';
+import type { ProvisionState, ReplicaStatus } from '../status.js';
 
 export interface CatchUpSample {
   /** Bytes received from the source and not applied yet. */
@@ -81,6 +82,19 @@ export function progressLine(channel: string, backlog: number, sample: CatchUpSa
     `${work} | ${formatDuration(rate.secondsLeft(sample.behindBytes))} left`;
 }
 
+/** The line of a channel being provisioned: the bar counts tables, as the source's row counts are estimates. */
+export function provisionLine(status: ReplicaStatus, width = 24): string {
+  const total = status.provisionTablesTotal;
+  const filled = total > 0 ? Math.round((status.provisionTablesDone / total) * width) : 0;
+  return `${status.channel} provisioning [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ` +
+    `${status.provisionTablesDone}/${total} tables | ${status.provisionRowsCopied} rows | ` +
+    `${formatBytes(status.provisionBytesCopied)} | ${status.provisionState} | ` +
+    `${formatDuration(status.provisionSecondsLeft ?? undefined)} left`;
+}
+
+/** The states of a provisioning under way. */
+const PROVISIONING: readonly ProvisionState[] = ['snapshot', 'catching up', 'copying', 'verifying'];
+
 /** A channel shows a bar from this much behind: below it, a steady flow would make bars come and go. */
 export const MIN_BACKLOG = 1 << 20;
 
@@ -97,6 +111,7 @@ interface ChannelBar {
  */
 export class CatchUpProgress {
   private readonly bars = new Map<string, ChannelBar>();
+  private readonly provisionBars = new Map<string, cliProgress.SingleBar>();
   private readonly multi: cliProgress.MultiBar;
 
   constructor(private readonly stream: NodeJS.WriteStream) {
@@ -121,6 +136,7 @@ export class CatchUpProgress {
   /** `transactions`: per channel, what RelayTransactionCounter says. */
   update(statuses: ReplicaStatus[], at = Date.now(), transactions = new Map<string, CatchUpSample['transactions']>()): void {
     for (const status of statuses) {
+      if (this.provisioning(status)) continue;
       const sample = catchUpSample(status, at, transactions.get(status.channel));
       let entry = this.bars.get(status.channel);
       if (!entry && sample.behindBytes >= MIN_BACKLOG && status.sqlRunning === 'Yes') {
@@ -141,7 +157,23 @@ export class CatchUpProgress {
     if (!this.multi.isActive) return;
     // Drawn now rather than at the next frame; with no bar left the bars stop, and log lines go straight out.
     this.multi.update();
-    if (this.bars.size === 0) this.multi.stop();
+    if (this.bars.size === 0 && this.provisionBars.size === 0) this.multi.stop();
+  }
+
+  /** Whether the channel is being provisioned (its bar shows it); when that ends, the log says how. */
+  private provisioning(status: ReplicaStatus): boolean {
+    let bar = this.provisionBars.get(status.channel);
+    if (PROVISIONING.includes(status.provisionState)) {
+      if (!bar) this.provisionBars.set(status.channel, bar = this.multi.create(1, 0, { line: '' }));
+      bar.update(0, { line: provisionLine(status) });
+      return true;
+    }
+    if (bar) {
+      this.multi.remove(bar);
+      this.provisionBars.delete(status.channel);
+      this.log(`${status.channel}: provisioning ${status.provisionState || 'stopped'}`);
+    }
+    return false;
   }
 
   stop(): void {

@@ -8,7 +8,7 @@ import { ErrorCodes } from '../errors.js';
 import { emptyFilters } from '../filter/index.js';
 import { writeFileAtomic } from '../info/files.js';
 import type { ReplicaStatus } from '../status.js';
-import { ConfigError, parseConfig, type CliConfig } from './config.js';
+import { ConfigError, parseConfig, type ChannelConfig, type CliConfig } from './config.js';
 import { CatchUpProgress } from './progress.js';
 import { RelayTransactionCounter } from './relay-transactions.js';
 
@@ -57,11 +57,12 @@ export async function run(configPath: string, io: CliIo, stop: Promise<string>):
   let engine: ReplicationEngine | undefined;
   const statusPath = join(config.engine.dataDir, RUN_STATUS_FILE);
   let timer: NodeJS.Timeout | undefined;
+  let stopping = false;
   try {
     engine = await ReplicationEngine.open({ ...config.engine, metrics: config.metrics, admin: config.admin, logger }).catch((err: unknown) => {
       throw asConfigError(err);
     });
-    await setUpChannels(engine, config, logger);
+    await setUpChannels(engine, config, logger, () => stopping);
     const opened = engine;
     const counters = new Map<string, RelayTransactionCounter>();
     const report = async () => {
@@ -79,6 +80,7 @@ export async function run(configPath: string, io: CliIo, stop: Promise<string>):
         .finally(() => { reporting = undefined; });
     }, STATUS_INTERVAL_MS);
     const signal = await stop;
+    stopping = true;
     logger.info({ signal }, `${signal}: stopping the channels`);
   } finally {
     clearInterval(timer);
@@ -125,12 +127,27 @@ async function finalPositions(config: CliConfig): Promise<ReplicaStatus[]> {
 }
 
 /**
+ * A channel with "provision": provisionChannel if it needs it (no position yet, or a provisioning interrupted),
+ * then started unless "start" is false. In the background: a copy can take hours, while `run` reports status and
+ * stops on a signal (the next run continues the copy). A failure leaves the channel stopped, with
+ * provisionState 'failed' in the status, and is logged.
+ */
+function provisionInBackground(engine: ReplicationEngine, channel: ChannelConfig, logger: Logger, stopping: () => boolean): void {
+  void engine.provisionChannel(channel.name, { ...channel.provision, ifNeeded: true, start: channel.start }).then((done) => {
+    if (done.state === 'done') logger.info({ channel: channel.name, tables: done.tablesTotal, rows: done.rowsCopied }, 'channel provisioned');
+  }, (err: unknown) => {
+    if (stopping()) logger.info({ channel: channel.name }, 'provisioning stopped with the engine; the next run continues it');
+    else logger.error({ channel: channel.name, err }, `provisioning failed: ${(err as Error).message}`);
+  });
+}
+
+/**
  * Each channel of the configuration is created or brought in line with it, then started unless `start` is false.
  * Its filters are the configuration's (the top-level `filters`, then the channel's own keys over them), set at
  * every run, so that a rule taken out of the file is gone. A channel's read position (sourceLogFile,
  * sourceLogPos) is taken only when the channel is created: at later runs it goes on from where it stopped.
  */
-async function setUpChannels(engine: ReplicationEngine, config: CliConfig, logger: Logger): Promise<void> {
+async function setUpChannels(engine: ReplicationEngine, config: CliConfig, logger: Logger, stopping: () => boolean): Promise<void> {
   const existing = new Set(engine.channelNames().map((name) => name.toLowerCase()));
   for (const channel of config.channels) {
     const at = `channels.${channel.name}`;
@@ -143,7 +160,8 @@ async function setUpChannels(engine: ReplicationEngine, config: CliConfig, logge
     try {
       await engine.changeReplicationSource(channel.name, known ? rest : channel.source);
       await engine.changeReplicationFilter(channel.name, { ...emptyFilters(), ...config.engine.filters, ...channel.filters });
-      if (channel.start) await engine.startReplica(channel.name);
+      if (channel.provision) provisionInBackground(engine, channel, logger, stopping);
+      else if (channel.start) await engine.startReplica(channel.name);
     } catch (err) {
       throw Object.assign(new ConfigError(at, (err as Error).message), { errno: (err as { errno?: number }).errno });
     }

@@ -8,7 +8,7 @@ import { ErrorCodes } from '../errors.js';
 import type { ReplicaStatus } from '../status.js';
 import { ConfigError, type CliConfig } from './config.js';
 import { RUN_STATUS_FILE, type RunStatusFile } from './run.js';
-import { formatBytes } from './progress.js';
+import { formatBytes, formatDuration } from './progress.js';
 import { printable } from './printable.js';
 
 export interface StatusReport {
@@ -78,6 +78,11 @@ export function formatStatus(report: StatusReport): string {
       `  read        ${s.sourceLogFile}:${s.readSourceLogPos}${s.ioState ? ` (${s.ioState})` : ''}`,
       `  applied     ${s.relaySourceLogFile}:${s.execSourceLogPos}${s.sqlState ? ` (${s.sqlState})` : ''}`,
       `  relay log   ${s.relayLogFile}:${s.relayLogPos}, ${formatBytes(s.relayLogSpace)} in all`);
+    if (s.provisionState) {
+      lines.push(`  provision   ${s.provisionState}, ${s.provisionTablesDone}/${s.provisionTablesTotal} tables, ` +
+        `${s.provisionRowsCopied} rows, ${formatBytes(s.provisionBytesCopied)}` +
+        `${s.provisionSecondsLeft === null ? '' : `, ${formatDuration(s.provisionSecondsLeft)} left`}`);
+    }
     if (s.lastIoErrno) lines.push(`  I/O error   ${s.lastIoErrno} ${s.lastIoError} (${s.lastIoErrorTimestamp})`);
     if (s.lastSqlErrno) lines.push(`  SQL error   ${s.lastSqlErrno} ${s.lastSqlError} (${s.lastSqlErrorTimestamp})`);
   }

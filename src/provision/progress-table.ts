@@ -14,7 +14,7 @@ export interface TableProgress {
   state: 'copying' | 'done';
   rows: number;
   bytes: number;
-  /** The last key copied (describeKey), '' for a table without a key. */
+  /** The last key copied (encodeKey), '' for a table without a key or before its first chunk. */
   lastKey: string;
   /** The snapshot the table was copied from. */
   snapshot: SourcePosition;
@@ -75,4 +75,26 @@ export class ProgressTable {
   deleteSql(): string {
     return `DELETE FROM ${this.name} WHERE ${this.key}`;
   }
+}
+
+/**
+ * A key as the progress table keeps it: exactly, each value's bytes as hex, so that a copy continues after it.
+ * An object, where earlier versions wrote a list of the values as text: those are never taken for a key.
+ */
+export function encodeKey(values: (Buffer | null)[]): string {
+  return JSON.stringify({ hex: values.map((v) => v?.toString('hex') ?? null) });
+}
+
+/** The key encodeKey wrote, of `length` NOT NULL values; undefined for anything else (then the table starts again). */
+export function decodeKey(text: string, length: number): Buffer[] | undefined {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const hex = (parsed as { hex?: unknown } | null)?.hex;
+  if (!Array.isArray(hex) || hex.length !== length ||
+    !hex.every((v) => typeof v === 'string' && /^(?:[0-9a-f]{2})*$/.test(v))) return undefined;
+  return hex.map((v: string) => Buffer.from(v, 'hex'));
 }

@@ -1,5 +1,6 @@
 // What a provisioning has done so far: the status fields and what onProgress receives.
 import type { ProvisionState, ReplicaStatus } from '../status.js';
+import type { VerifyResult } from './verify.js';
 
 export interface ProvisionProgress {
   state: ProvisionState;
@@ -13,6 +14,8 @@ export interface ProvisionProgress {
   table: string;
   /** Tables (`db.table` of the source) with neither a primary key nor a NOT NULL unique key: copied in no order. */
   tablesWithoutKey: string[];
+  /** With the verify option, once verifyChannel has compared the copy: its result. */
+  verification?: VerifyResult;
 }
 
 type ProvisionField = 'provisionState' | 'provisionTablesDone' | 'provisionTablesTotal' | 'provisionRowsCopied' |

@@ -2,25 +2,30 @@
 // the channel at that snapshot's binlog coordinates (ARCHITECTURE.md, "Provisioning").
 //
 // The snapshot: FLUSH TABLES WITH READ LOCK is held only while every copy connection opens START TRANSACTION WITH
-// CONSISTENT SNAPSHOT and SHOW MASTER STATUS is read, so all connections see the source at the same binlog
-// coordinates. Tables are copied whole, in key order, in chunks: each chunk commits on the target with the
-// table's progress row, and the last one marks the table done.
+// CONSISTENT SNAPSHOT (and, on MySQL, SHOW BINARY LOG STATUS is read), so all connections see the source at the
+// same binlog coordinates: MariaDB's binlog_snapshot_file/position, or MySQL's under the lock. The GTID state there
+// (BINLOG_GTID_POS, or MySQL's executed set) becomes the channel's too. Tables are copied whole, in key order, in
+// chunks: each chunk commits on the target with the table's progress row, and the last one marks the table done.
 //
 // After a crash the snapshot is gone. A new one is taken; the tables done before are brought to it by the
 // channel's own SQL stage (applying the source from the channel's position, which is the old snapshot's, up to the
-// new one, to those tables only); the tables not done are copied again from the start at the new snapshot.
+// new one, to those tables only); a table the crash interrupted is brought to it up to its last key copied by
+// comparing chunk checksums (syncCopied) and copied on from there; a table without a key is copied again.
 import mysql from 'mysql2';
 import type { Connection } from 'mysql2/promise';
 import type { Channel, EngineSettings } from '../channel.js';
 import { qualifiedName, quoteIdentifier, quoteString, sendAsWritten } from '../apply/sql-text.js';
 import type { SourcePosition } from '../binlog/position.js';
 import { ErrorCodes, mysqlFailure, ReplicationError } from '../errors.js';
+import { MysqlGtidSet } from '../gtid/mysql-gtid-set.js';
 import { PositionTable } from '../info/position-table.js';
+import { sourceWording } from '../protocol/dump.js';
 import { upgradeWithSsl } from '../protocol/tls.js';
 import { targetDefinition } from './definition.js';
-import { ProgressTable, type TableProgress } from './progress-table.js';
+import { decodeKey, encodeKey, ProgressTable, type TableProgress } from './progress-table.js';
+import { checksumOf, checksumSql, keyRange, rowsOf, verify, type VerifyResult } from './verify.js';
 import { secondsLeft, type ProvisionProgress } from './progress.js';
-import { describeKey, insertHead, rowLiteral, selectRows, type CopyColumn } from './values.js';
+import { insertHead, keyText, rowLiteral, selectExpression, selectRows, selectRowsWhere, type CopyColumn } from './values.js';
 
 export interface ProvisionOptions {
   /** Tables copied at once, each on its own source and target connection. Default 4. */
@@ -36,6 +41,18 @@ export interface ProvisionOptions {
   dropExisting?: boolean;
   /** Start both stages of the channel once the copy is done. Default false. */
   start?: boolean;
+  /**
+   * Run verifyChannel after the copy, once replication has brought the channel past the snapshot: its result is
+   * the returned progress's `verification`; differences fail the call (onProgress receives them first).
+   * Default false.
+   */
+  verify?: boolean;
+  /**
+   * Provision only a channel that needs it: one with no binlog position yet, or whose provisioning was interrupted
+   * (it continues). Any other channel is left where it is (and started with `start`); the progress returned then
+   * has state ''. For applications that call provisionChannel at every start. Default false.
+   */
+  ifNeeded?: boolean;
 }
 
 /** Never copied: the servers' own schemas (seed 004's list of what an RDS replica must ignore). */
@@ -74,15 +91,14 @@ export interface CopyTable {
 
 type Row = (Buffer | null)[];
 
+/** A table an interrupted run had begun: its progress row, and the last key it copied. */
+interface Resumed {
+  key: Row;
+  progress: TableProgress;
+}
+
 export async function provision(channel: Channel, settings: EngineSettings, options: ProvisionOptions): Promise<ProvisionProgress> {
-  const parallel = options.parallel ?? 4;
-  const chunkRows = options.chunkRows ?? 1000;
-  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) {
-    throw new ReplicationError('ER_WRONG_ARGUMENTS', `parallel must be an integer from 1 to 64, got ${parallel}`);
-  }
-  if (!Number.isInteger(chunkRows) || chunkRows < 1) {
-    throw new ReplicationError('ER_WRONG_ARGUMENTS', `chunkRows must be an integer >= 1, got ${chunkRows}`);
-  }
+  const { parallel, chunkRows } = validateProvisionOptions(options);
   if (channel.ioRunning || channel.sqlRunning) {
     throw new ReplicationError('ER_SLAVE_MUST_STOP', `This operation cannot be performed with a running slave; ` +
       `run stopReplica('${channel.name}') first`);
@@ -105,6 +121,19 @@ export async function provision(channel: Channel, settings: EngineSettings, opti
     channel.provisionAbort = undefined;
     run.destroy();
   }
+}
+
+/** The numbers of the options, defaults applied; out of range is refused (1210) naming the option. */
+export function validateProvisionOptions(options: ProvisionOptions): { parallel: number; chunkRows: number } {
+  const parallel = options.parallel ?? 4;
+  const chunkRows = options.chunkRows ?? 1000;
+  if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) {
+    throw new ReplicationError('ER_WRONG_ARGUMENTS', `parallel must be an integer from 1 to 64, got ${parallel}`);
+  }
+  if (!Number.isInteger(chunkRows) || chunkRows < 1) {
+    throw new ReplicationError('ER_WRONG_ARGUMENTS', `chunkRows must be an integer >= 1, got ${chunkRows}`);
+  }
+  return { parallel, chunkRows };
 }
 
 class Provisioning {
@@ -144,6 +173,13 @@ class Provisioning {
     const target = await this.target();
     await this.progressTable.ensure(target);
     const previous = new Map((await this.progressTable.read(target)).map((p) => [tableKey(p.sourceDb, p.sourceTable), p]));
+    if (this.options.ifNeeded && ![...previous.values()].some((p) => p.state === 'copying') &&
+      this.channel.appliedSourcePosition().file !== '') {
+      this.logger.info('provisioning: not needed, the channel has a position and no provisioning of it was interrupted');
+      await this.close();
+      if (this.options.start) await this.channel.start(['IO_THREAD', 'SQL_THREAD']);
+      return { ...this.progress, state: '' };
+    }
     const meta = await this.source();
     const tables = await keptTables(this.channel, meta);
     // A provisioning that finished is history: a new call starts afresh. One that did not is continued (unless
@@ -154,47 +190,94 @@ class Provisioning {
     const owned = (t: CopyTable) => unfinished && previous.has(tableKey(t.sourceDb, t.table));
     const toCopy = tables.filter((t) => !done.includes(t));
     await this.refuseTablesWithRows(target, toCopy.filter((t) => !owned(t)));
+    // Interrupted tables with a key continue after the last key copied (syncCopied); the others start again.
+    const resumed = new Map<CopyTable, Resumed>();
+    for (const t of toCopy) {
+      const p = previous.get(tableKey(t.sourceDb, t.table));
+      const key = p && owned(t) && t.key.length ? decodeKey(p.lastKey, t.key.length) : undefined;
+      if (p && key) resumed.set(t, { key, progress: p });
+    }
 
     this.changed = true;
     this.report({ tablesTotal: tables.length,
       tablesWithoutKey: tables.filter((t) => !t.key.length).map((t) => `${t.sourceDb}.${t.table}`) });
     const copiers = await this.snapshot(meta, Math.max(1, Math.min(this.parallel, toCopy.length)));
-    const snapshot = copiers.snapshot;
-    this.logger.info({ snapshot, tables: tables.length, copy: toCopy.length, kept: done.length }, 'provisioning: snapshot taken');
+    const snapshot = copiers.snapshot.position;
+    this.logger.info({ snapshot, gtid: copiers.snapshot.gtidState, tables: tables.length, copy: toCopy.length, kept: done.length }, 'provisioning: snapshot taken');
     if (done.length) {
       for (const t of done) {
         const p = previous.get(tableKey(t.sourceDb, t.table))!;
         this.report({ tablesDone: this.progress.tablesDone + 1, rowsCopied: this.progress.rowsCopied + p.rows,
           bytesCopied: this.progress.bytesCopied + p.bytes });
       }
-      for (const t of toCopy) {
-        const p = previous.get(tableKey(t.sourceDb, t.table));
-        if (p) this.logger.info({ table: `${t.sourceDb}.${t.table}`, lastKey: p.lastKey, rows: p.rows },
-          'provisioning: a table the crash interrupted is copied again from its start at the new snapshot');
-      }
       this.report({ state: 'catching up' });
       const kept = new Set(done.map((t) => tableKey(t.targetDb, t.table)));
       await this.channel.catchUpTables(snapshot, (db, table) => kept.has(tableKey(db, table)));
     } else {
       await target.query(this.progressTable.deleteSql());
-      await this.channel.change({ sourceLogFile: snapshot.file, sourceLogPos: snapshot.pos });
+      for (const { progress } of resumed.values()) await target.query(this.progressTable.writeSql(progress));
+    }
+    for (const t of toCopy) {
+      const p = previous.get(tableKey(t.sourceDb, t.table));
+      const from = resumed.get(t);
+      if (from) {
+        this.report({ rowsCopied: this.progress.rowsCopied + from.progress.rows, bytesCopied: this.progress.bytesCopied + from.progress.bytes });
+        this.logger.info({ table: `${t.sourceDb}.${t.table}`, lastKey: keyText(from.key, t.key), rows: p!.rows },
+          'provisioning: a table the crash interrupted continues after its last key copied, once the rows up to it are brought to the new snapshot');
+      } else if (p && owned(t)) {
+        this.logger.info({ table: `${t.sourceDb}.${t.table}`, rows: p.rows }, 'provisioning: a table the crash ' +
+          `interrupted is copied again from its start at the new snapshot (${t.key.length ? 'no last key copied' : 'no key'})`);
+      }
     }
     this.checkAborted();
-    for (const t of toCopy) await this.createTable(target, t, owned(t), snapshot);
+    for (const t of toCopy) await this.createTable(target, t, owned(t), snapshot, resumed.has(t));
+    // Once the tables' progress rows say 'copying': a crash before leaves the channel where it was, and ifNeeded
+    // sees the provisioning unfinished either way.
+    if (!done.length) await this.channel.startAtSnapshot(snapshot, copiers.snapshot.gtidState);
 
     this.report({ state: 'copying' });
-    this.estimatedLeft = toCopy.reduce((n, t) => n + t.estimatedRows, 0);
+    this.estimatedLeft = toCopy.reduce((n, t) => n + t.estimatedRows - (resumed.get(t)?.progress.rows ?? 0), 0);
     this.copyStarted = Date.now();
     const queue = [...toCopy].sort((a, b) => b.estimatedRows - a.estimatedRows);
     await Promise.all(copiers.connections.map(async (source) => {
       const conn = await this.target();
-      for (let t = queue.shift(); t; t = queue.shift()) await this.copyTable(source, conn, t, snapshot);
+      for (let t = queue.shift(); t; t = queue.shift()) {
+        const from = resumed.get(t);
+        if (from) await this.syncCopied(source, conn, t, from.key);
+        await this.copyTable(source, conn, t, snapshot, from);
+      }
     }));
-    this.report({ state: 'done', secondsLeft: 0, table: '' });
-    this.logger.info({ snapshot, rows: this.progress.rowsCopied }, 'provisioning done');
+    this.report({ secondsLeft: 0, table: '' });
     await this.close();
+    if (this.options.verify) await this.verify();
+    this.report({ state: 'done' });
+    this.logger.info({ snapshot, rows: this.progress.rowsCopied }, 'provisioning done');
     if (this.options.start) await this.channel.start(['IO_THREAD', 'SQL_THREAD']);
     return this.progress;
+  }
+
+  /**
+   * verifyChannel once the copy is done: both stages run while it brings the channel to a consistent point past
+   * the snapshot (the short catch-up), and stay running when `start` asks for it. Differences fail the call.
+   */
+  private async verify(): Promise<void> {
+    this.report({ state: 'verifying' });
+    await this.channel.start(['IO_THREAD', 'SQL_THREAD']);
+    let verification: VerifyResult | undefined;
+    try {
+      verification = await verify(this.channel, this.settings, { chunkRows: this.chunkRows });
+    } finally {
+      if (!this.options.start || !verification?.equal) await this.channel.stop(['IO_THREAD', 'SQL_THREAD']);
+    }
+    this.report({ verification });
+    if (verification.equal) return;
+    const differing = verification.tables.filter((t) => !t.equal).map((t) => `${t.targetDb}.${t.table}` +
+      (t.error ? ` (${t.error})` : t.differences.length ? ` (${t.differences.slice(0, 3).map((d) =>
+        `${d.kind} ${JSON.stringify(d.key)}`).join(', ')}${t.differences.length > 3 || t.truncated ? ', ...' : ''})` : ''));
+    throw new ReplicationError('ER_SLAVE_FATAL_ERROR', `provisioning of channel '${this.channel.name}' copied every ` +
+      `table, but verifyChannel found the target different from the source at ${verification.sourcePosition.file}:` +
+      `${verification.sourcePosition.pos} in ${differing.join('; ')}; onProgress received the differences. Find ` +
+      'what changes the target (triggers, other writers), then call provisionChannel with dropExisting: true');
   }
 
   private checkAborted(): void {
@@ -236,10 +319,13 @@ class Provisioning {
 
   /**
    * Opens `count` connections on one snapshot: the read lock is held only while they start their transactions
-   * and the binlog coordinates are read. A source user without RELOAD (no FLUSH TABLES WITH READ LOCK) gets one
-   * connection, whose snapshot MariaDB reports the coordinates of without a lock.
+   * and the binlog coordinates are read. A MariaDB source user without RELOAD (no FLUSH TABLES WITH READ LOCK)
+   * gets one connection, whose snapshot MariaDB reports the coordinates of without a lock; MySQL reports none, so
+   * there the lock is needed.
    */
-  private async snapshot(meta: Connection, count: number): Promise<{ connections: Connection[]; snapshot: SourcePosition }> {
+  private async snapshot(meta: Connection, count: number): Promise<{ connections: Connection[]; snapshot: SnapshotCoordinates }> {
+    const [[{ version }]] = await meta.query('SELECT VERSION() AS version') as [{ version: Buffer }[], unknown];
+    const flavor = sourceFlavor(version.toString());
     const connections = await Promise.all(Array.from({ length: count }, () => this.source()));
     let locked = true;
     // While FLUSH TABLES WITH READ LOCK waits for a long statement to end, it already holds every write back:
@@ -255,27 +341,38 @@ class Provisioning {
           'provisionChannel again when it has ended');
       }
       if (errno !== ErrorCodes.ER_SPECIFIC_ACCESS_DENIED_ERROR) throw err;
+      if (flavor.name === 'mysql') {
+        throw new ReplicationError('ER_SPECIFIC_ACCESS_DENIED_ERROR', `provisioning channel '${this.channel.name}' ` +
+          'needs FLUSH TABLES WITH READ LOCK on a MySQL source, which gives a snapshot no binlog coordinates of its ' +
+          'own: grant the source user RELOAD; nothing was changed');
+      }
       this.logger.warn('provisioning: the source user may not FLUSH TABLES WITH READ LOCK (RELOAD); copying one table at a time');
       locked = false;
       connections.splice(1);
     }
+    let coordinates: SnapshotCoordinates | undefined;
     try {
       for (const conn of connections) {
         await conn.query('SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ');
         await conn.query('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY');
       }
+      if (flavor.name === 'mysql') {
+        const [rows] = await meta.query(flavor.binaryLogStatus) as [Record<string, unknown>[], unknown];
+        coordinates = binaryLogStatusCoordinates(rows[0]);
+      }
     } finally {
       if (locked) await meta.query('UNLOCK TABLES');
     }
-    return { connections, snapshot: await snapshotPosition(connections[0]!) };
+    return { connections, snapshot: coordinates ?? await mariadbSnapshot(connections[0]!) };
   }
 
-  private async createTable(target: Connection, t: CopyTable, owned: boolean, snapshot: SourcePosition): Promise<void> {
+  /** `resumed`: the table keeps its rows and its progress row (syncCopied). */
+  private async createTable(target: Connection, t: CopyTable, owned: boolean, snapshot: SourcePosition, resumed: boolean): Promise<void> {
     const create = targetDefinition(t.definition, t.table, t.targetDb);
     await target.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(t.targetDb)}${t.databaseDefaults}`);
     const exists = await holdsRows(target, t) !== undefined;
     // A table this provisioning began is emptied, keeping its definition (the source's, or one made beforehand).
-    if (exists && owned && !this.options.dropExisting) await target.query(`TRUNCATE TABLE ${qualifiedName(t.targetDb, t.table)}`);
+    if (exists && owned && !this.options.dropExisting && !resumed) await target.query(`TRUNCATE TABLE ${qualifiedName(t.targetDb, t.table)}`);
     if (exists && this.options.dropExisting) await target.query(`DROP TABLE ${qualifiedName(t.targetDb, t.table)}`);
     if (!exists || this.options.dropExisting) {
       // Its foreign keys name their tables unqualified: in the target database.
@@ -290,11 +387,43 @@ class Provisioning {
           'check the members on the target, or create the table there (empty) before provisioning');
       }
     }
-    await target.query(this.progressTable.writeSql(tableProgress(t, snapshot, 'copying', 0, 0, '')));
+    if (!resumed) await target.query(this.progressTable.writeSql(tableProgress(t, snapshot, 'copying', 0, 0, '')));
+  }
+
+  /**
+   * Brings the rows an interrupted run copied (keys up to `lastKey`, at its snapshot) to this run's snapshot: in
+   * chunks of keys (boundaries from the source), each compared by verifyChannel's checksums on both sides, and a
+   * chunk that differs replaced by the source's rows in one target transaction. What the source changed in that
+   * range since is usually a small part, so this reads the copied part instead of sending it again.
+   */
+  private async syncCopied(source: Connection, target: Connection, t: CopyTable, lastKey: Row): Promise<void> {
+    const order = t.key.map(selectExpression).join(', ');
+    const upToLast = keyRange(t.key, lastKey, 'upTo');
+    let lower: Row | undefined;
+    let replaced = 0;
+    for (;;) {
+      this.checkAborted();
+      const after = lower ? [keyRange(t.key, lower, 'after')] : [];
+      const [upper] = await rowsOf(source, `SELECT ${order} FROM ${qualifiedName(t.sourceDb, t.table)} WHERE ` +
+        `${[...after, upToLast].join(' AND ')} ORDER BY ${order} LIMIT 1 OFFSET ${this.chunkRows - 1}`);
+      const where = [...after, upper ? keyRange(t.key, upper, 'upTo') : upToLast].join(' AND ');
+      const theirs = checksumOf(await rowsOf(source, checksumSql(t.sourceDb, t, where)));
+      if (theirs !== checksumOf(await rowsOf(target, checksumSql(t.targetDb, t, where)))) {
+        const rows = await rowsOf(source, selectRowsWhere(t.sourceDb, t.table, t.columns, t.key, where));
+        await target.query('START TRANSACTION');
+        await target.query(`DELETE FROM ${qualifiedName(t.targetDb, t.table)} WHERE ${where}`);
+        for (const statement of insertStatements(t, rows)) await target.query(statement);
+        await target.query('COMMIT');
+        replaced += rows.length;
+      }
+      if (!upper) break;
+      lower = upper;
+    }
+    this.logger.info({ table: `${t.sourceDb}.${t.table}`, replaced }, 'provisioning: the rows copied before are at the new snapshot');
   }
 
   /** Streams the table in key order from its snapshot into chunks, each committed with the table's progress. */
-  private async copyTable(source: Connection, target: Connection, t: CopyTable, snapshot: SourcePosition): Promise<void> {
+  private async copyTable(source: Connection, target: Connection, t: CopyTable, snapshot: SourcePosition, from?: Resumed): Promise<void> {
     const name = `${t.sourceDb}.${t.table}`;
     if (!t.key.length) {
       this.logger.info({ table: name }, 'provisioning: the table has no primary or unique NOT NULL key: copied whole in one pass');
@@ -302,9 +431,9 @@ class Provisioning {
     this.report({ table: name });
     const keyAt = t.key.map((k) => t.columns.indexOf(k));
     const head = insertHead(t.targetDb, t.table, t.columns);
-    let rows = 0;
-    let bytesCopied = 0;
-    let lastKey = '';
+    let rows = from?.progress.rows ?? 0;
+    let bytesCopied = from?.progress.bytes ?? 0;
+    let lastKey = from?.progress.lastKey ?? '';
     // Rows of the transaction being built, as statements of at most STATEMENT_BYTES, and their byte count.
     const statements: string[][] = [[]];
     let pending = { rows: 0, bytes: 0 };
@@ -324,7 +453,8 @@ class Provisioning {
       pending = { rows: 0, bytes: 0 };
     };
     const stream = (source as unknown as { connection: mysql.Connection }).connection.query({
-      sql: selectRows(t.sourceDb, t.table, t.columns, t.key), rowsAsArray: true,
+      sql: from ? selectRowsWhere(t.sourceDb, t.table, t.columns, t.key, keyRange(t.key, from.key, 'after'))
+        : selectRows(t.sourceDb, t.table, t.columns, t.key), rowsAsArray: true,
       typeCast: (field: { buffer(): Buffer | null }) => field.buffer(),
     } as mysql.QueryOptions).stream({ highWaterMark: this.chunkRows });
     for await (const row of stream as AsyncIterable<Row>) {
@@ -340,7 +470,7 @@ class Provisioning {
       pending = { rows: pending.rows + 1, bytes: pending.bytes + literal.length + 1 };
       if (pending.rows >= this.chunkRows) {
         this.checkAborted();
-        if (keyAt.length) lastKey = describeKey(keyAt.map((i) => row[i]!), t.key);
+        if (keyAt.length) lastKey = encodeKey(keyAt.map((i) => row[i]!));
         await commit('copying');
       }
     }
@@ -376,13 +506,14 @@ export async function keptTables(channel: Channel, meta: Connection): Promise<Co
   for (const t of kept.values()) t.databaseDefaults = defaults.get(t.sourceDb) ?? '';
   const notNull = new Set<string>();
   for (const r of await query(`SELECT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, COLUMN_NAME AS name, DATA_TYPE AS type,
-      CHARACTER_SET_NAME AS charset, IS_GENERATED AS generated, IS_NULLABLE AS nullable, COLUMN_TYPE AS full
+      CHARACTER_SET_NAME AS charset, GENERATION_EXPRESSION AS generated, IS_NULLABLE AS nullable, COLUMN_TYPE AS full
       FROM information_schema.COLUMNS WHERE TABLE_SCHEMA NOT IN (${system}) ORDER BY ORDINAL_POSITION`)) {
     const t = kept.get(tableKey(text(r.db)!, text(r.tbl)!));
     if (!t) continue;
     const name = text(r.name)!;
     if (text(r.nullable) === 'NO') notNull.add(`${tableKey(t.sourceDb, t.table)}\0${name}`);
-    if (text(r.generated) === 'ALWAYS') continue;
+    // MySQL has no IS_GENERATED; its GENERATION_EXPRESSION is '' where MariaDB's is NULL.
+    if (text(r.generated)) continue;
     if (/^(enum|set)\(.*\?/.test(text(r.full)!)) t.questionableMembers.push(name);
     t.columns.push({ name, dataType: text(r.type)!.toLowerCase(), charset: text(r.charset) });
   }
@@ -427,16 +558,68 @@ export async function connectSource(channel: Channel): Promise<Connection> {
   return conn;
 }
 
+/** Where a snapshot stands in the source's binlog, and the GTID state of every transaction before it. */
+export interface SnapshotCoordinates {
+  position: SourcePosition;
+  /** A MariaDB GTID position, or a MySQL source's executed GTID set ('' when it has none). */
+  gtidState: string;
+}
+
+/** The kind of source a version string names, and the statement it reads its binlog coordinates with. */
+export function sourceFlavor(version: string): { name: 'mariadb' | 'mysql'; binaryLogStatus: string } {
+  const name = /mariadb/i.test(version) ? 'mariadb' : 'mysql';
+  return { name, binaryLogStatus: sourceWording(name, version).binaryLogStatus };
+}
+
+/** A MySQL source's coordinates from its SHOW BINARY LOG STATUS (or SHOW MASTER STATUS) row, read under the lock. */
+export function binaryLogStatusCoordinates(row: Record<string, unknown> | undefined): SnapshotCoordinates {
+  const text = (v: unknown) => v === undefined || v === null ? '' : Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
+  const position = checkedPosition(text(row?.File), text(row?.Position), 'SHOW BINARY LOG STATUS');
+  return { position, gtidState: MysqlGtidSet.parse(text(row?.Executed_Gtid_Set)).toString() };
+}
+
 /** The binlog coordinates of the consistent snapshot `conn` opened (MariaDB's binlog_snapshot_file/position). */
 export async function snapshotPosition(conn: Connection): Promise<SourcePosition> {
   const [rows] = await conn.query("SHOW STATUS LIKE 'binlog_snapshot_%'") as [Record<string, Buffer>[], unknown];
   const value = (name: string) => rows.find((r) => r.Variable_name?.toString().toLowerCase() === name)?.Value?.toString() ?? '';
-  const snapshot = { file: value('binlog_snapshot_file'), pos: Number(value('binlog_snapshot_position')) };
-  if (!snapshot.file || !Number.isSafeInteger(snapshot.pos) || snapshot.pos < 4) {
+  return checkedPosition(value('binlog_snapshot_file'), value('binlog_snapshot_position'), 'binlog_snapshot_file');
+}
+
+/** A MariaDB snapshot's coordinates and the GTID position there, which a dump by GTID continues from. */
+async function mariadbSnapshot(conn: Connection): Promise<SnapshotCoordinates> {
+  const position = await snapshotPosition(conn);
+  const [[row]] = await conn.query(`SELECT BINLOG_GTID_POS(${quoteString(position.file)}, ${position.pos}) AS gtid`) as
+    [{ gtid: Buffer | null }[], unknown];
+  return { position, gtidState: row?.gtid?.toString() ?? '' };
+}
+
+function checkedPosition(file: string, pos: string, what: string): SourcePosition {
+  const position = { file, pos: Number(pos) };
+  if (!file || !Number.isSafeInteger(position.pos) || position.pos < 4) {
     throw new ReplicationError('ER_SLAVE_FATAL_ERROR', `the source reports no binlog coordinates for its snapshot ` +
-      `(binlog_snapshot_file '${snapshot.file}'): a MariaDB source with its binary log on is needed`);
+      `(${what} '${file}'): provisioning needs a source with its binary log on`);
   }
-  return snapshot;
+  return position;
+}
+
+/** The INSERTs of `rows`, each at most STATEMENT_BYTES of SQL text. */
+function insertStatements(t: CopyTable, rows: Row[]): string[] {
+  const head = insertHead(t.targetDb, t.table, t.columns);
+  const statements: string[] = [];
+  let values: string[] = [];
+  let bytes = 0;
+  for (const row of rows) {
+    const literal = rowLiteral(row, t.columns);
+    if (values.length && bytes + literal.length > STATEMENT_BYTES) {
+      statements.push(head + values.join(','));
+      values = [];
+      bytes = 0;
+    }
+    values.push(literal);
+    bytes += literal.length + 1;
+  }
+  if (values.length) statements.push(head + values.join(','));
+  return statements;
 }
 
 function tableKey(db: string, table: string): string {

@@ -85,15 +85,15 @@ export function rowLiteral(row: (Buffer | null)[], columns: CopyColumn[]): strin
   return `(${row.map((value, i) => valueLiteral(value, columns[i]!)).join(',')})`;
 }
 
-/** A key as people read it, for the progress table and the log: text values as text, others as hex. */
-export function describeKey(values: (Buffer | null)[], key: CopyColumn[]): string {
-  return JSON.stringify(keyText(values, key));
-}
-
-/** Each value of a key as people read it (describeKey). */
+/** Each value of a key as people read it, for the log and verifyChannel's differences: text as text, bytes as hex. */
 export function keyText(values: (Buffer | null)[], key: CopyColumn[]): (string | null)[] {
   return values.map((v, i) => v === null ? null
     : kind(key[i]!) === 'bytes' && (key[i]!.charset === null || key[i]!.charset === 'binary') ? `0x${v.toString('hex')}`
       : v.toString(key[i]!.charset === 'latin1' ? 'latin1' : 'utf8'));
 }
 
+/** The SELECT of the rows `where` accepts, in key order: a continued copy's rest, or a chunk it replaces. */
+export function selectRowsWhere(db: string, table: string, columns: CopyColumn[], key: CopyColumn[], where: string): string {
+  return `SELECT ${columns.map(selectExpression).join(', ')} FROM ${qualifiedName(db, table)} WHERE ${where} ` +
+    `ORDER BY ${key.map((c) => quoteIdentifier(c.name)).join(', ')}`;
+}

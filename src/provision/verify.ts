@@ -146,7 +146,7 @@ function rowHash(t: CopyTable): string {
 }
 
 /** Row count and two sums of row hashes (64 bits of the MD5, and a CRC32): equal for equal sets of rows, in any order. */
-function checksumSql(db: string, t: CopyTable, where: string): string {
+export function checksumSql(db: string, t: CopyTable, where: string): string {
   const hash = rowHash(t);
   return `SELECT COUNT(*), COALESCE(SUM(CAST(CONV(LEFT(${hash}, 16), 16, 10) AS UNSIGNED)), 0), ` +
     `COALESCE(SUM(CRC32(${hash})), 0) FROM ${qualifiedName(db, t.table)}${where ? ` WHERE ${where}` : ''}`;
@@ -164,7 +164,7 @@ export function keyRange(key: CopyColumn[], values: Row, direction: 'after' | 'u
   return `(${terms.map((term) => `(${term})`).join(' OR ')})`;
 }
 
-async function rowsOf(conn: Connection, sql: string): Promise<Row[]> {
+export async function rowsOf(conn: Connection, sql: string): Promise<Row[]> {
   const [rows] = await conn.query({ sql, rowsAsArray: true,
     typeCast: (field: { buffer(): Buffer | null }) => field.buffer() } as Parameters<Connection['query']>[0]);
   return rows as unknown as Row[];
@@ -183,7 +183,7 @@ async function targetRows(target: Connection, sql: string): Promise<Row[]> {
   }
 }
 
-function checksumOf(rows: Row[]): Checksum {
+export function checksumOf(rows: Row[]): Checksum {
   return rows[0]!.map((v) => v?.toString('latin1') ?? '').join('/');
 }
 
