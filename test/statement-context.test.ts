@@ -1,5 +1,5 @@
 // Statement context (querySessionSql, contextEventSql, queryStatements) and statement kinds (firstKeyword,
-// commitsImplicitly). Pure checks on hand-built events, then a STATEMENT-format source
+// commitsImplicitly, transactionControl). Pure checks on hand-built events, then a STATEMENT-format source
 // whose binlog is (1) compared with what mariadb-binlog prints for the same Query events and (2) replayed on a
 // target through these functions, as the applier does; the target must end up with the source's data.
 import { test, before, after, describe } from 'node:test';
@@ -12,7 +12,7 @@ import type { Connection } from 'mysql2/promise';
 import { BinlogDecoder, decodeHeader } from '../src/binlog/decoder.js';
 import type { BinlogEvent, DecodedEvent, ExecuteLoadQueryEvent, QueryEvent } from '../src/binlog/events.js';
 import { contextEventSql, loadDataFileName, querySessionSql, queryStatements, type Collation } from '../src/apply/statement-context.js';
-import { commitsImplicitly, firstKeyword, idempotentDdl, isTemporaryTableDdl } from '../src/apply/statement-kind.js';
+import { commitsImplicitly, firstKeyword, idempotentDdl, isTemporaryTableDdl, transactionControl } from '../src/apply/statement-kind.js';
 import { startMariaDb, type TestServer } from './helpers/servers.js';
 
 const run = promisify(execFile);
@@ -40,6 +40,18 @@ describe('firstKeyword', () => {
   ];
   for (const [text, keyword] of cases) {
     test(JSON.stringify(text), () => assert.equal(firstKeyword(sql(text)), keyword));
+  }
+});
+
+describe('transactionControl', () => {
+  const cases: [string, string | undefined][] = [
+    ['BEGIN', 'BEGIN'], ['/* c */ begin', 'BEGIN'], ['COMMIT', 'COMMIT'], ['ROLLBACK', 'ROLLBACK'],
+    ["XA START 'x'", 'XA START'], ["xa end 'x'", 'XA END'], ["XA COMMIT 'x'", 'XA COMMIT'], ["XA ROLLBACK 'x'", 'XA ROLLBACK'],
+    ["XA PREPARE 'x'", undefined], ['INSERT INTO t VALUES (1)', undefined], ['SAVEPOINT s', undefined],
+    ['-- c\nCOMMIT', 'COMMIT'], ['`BEGIN`', undefined], ['/* unterminated', undefined],
+  ];
+  for (const [text, control] of cases) {
+    test(JSON.stringify(text), () => assert.equal(transactionControl(sql(text)), control));
   }
 });
 
