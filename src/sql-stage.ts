@@ -216,7 +216,7 @@ export class SqlStage {
         }
         const decoded = event.decoded ?? events.decode(event);
         if (decoded instanceof BinlogChecksumError) {
-          await events.refetch(event, decoded.message);
+          await events.refetch({ file: event.file, pos: event.pos }, decoded.message);
           continue;
         }
         this.executedLogEntries++;
