@@ -379,12 +379,17 @@ export class Channel {
     this.counters.skip = count;
   }
 
-  /** `only`: provisioning's catch-up (EventFilterOptions.tables). */
-  async start(threads: ReplicaThread[], until?: UntilCondition, only?: (db: string, table: string) => boolean): Promise<void> {
+  /** 1200 unless the channel has a source host: nothing that reads the source can run without one. */
+  checkSourceHost(): void {
     if (!this.masterInfo.sourceHost) {
       throw new ReplicationError('ER_BAD_SLAVE', `Misconfigured slave: MASTER_HOST was not set for channel ` +
         `'${this.name}'; set it with changeReplicationSource`);
     }
+  }
+
+  /** `only`: provisioning's catch-up (EventFilterOptions.tables). */
+  async start(threads: ReplicaThread[], until?: UntilCondition, only?: (db: string, table: string) => boolean): Promise<void> {
+    this.checkSourceHost();
     const untilGtid = until && 'sourceGtidPos' in until ? until.sourceGtidPos : undefined;
     if (untilGtid !== undefined) {
       if (this.masterInfo.usingGtid === 'no') {

@@ -15,6 +15,7 @@ export const ErrorCodes = {
   ER_SLAVE_RELAY_LOG_READ_FAILURE: 1594,
   ER_SLAVE_RELAY_LOG_WRITE_FAILURE: 1595,
   ER_SLAVE_FATAL_ERROR: 1593,
+  ER_NETWORK_READ_EVENT_CHECKSUM_FAILURE: 1743,
   ER_BINLOG_READ_EVENT_CHECKSUM_FAILURE: 1744,
   ER_MALFORMED_GTID_SET_SPECIFICATION: 1772,
   ER_BAD_SLAVE_AUTO_POSITION: 1776,
@@ -77,17 +78,26 @@ export interface MysqlFailure {
   sqlState?: string;
 }
 
+/** The one error type of a failure the engine or a stage reports: what the status's errno and message show. */
 export class ReplicationError extends Error {
   readonly errno: number;
   /** The servers' symbolic name of errno: ER_... , or CR_... for a failure to reach a server. */
   readonly code: string;
 
-  /** `code` is ours, or the failure of a server (mysqlFailure) this error reports. */
-  constructor(code: ErrorCode | MysqlFailure, message: string, options?: { cause?: unknown }) {
+  /** `code` is ours, an errno a server sent, or the failure of a server (mysqlFailure) this error reports. */
+  constructor(code: ErrorCode | number | MysqlFailure, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'ReplicationError';
-    this.code = typeof code === 'string' ? code : code.code;
-    this.errno = typeof code === 'string' ? ErrorCodes[code] : code.errno;
+    if (typeof code === 'string') {
+      this.code = code;
+      this.errno = ErrorCodes[code];
+    } else if (typeof code === 'number') {
+      this.code = codeOf(code);
+      this.errno = code;
+    } else {
+      this.code = code.code;
+      this.errno = code.errno;
+    }
   }
 }
 

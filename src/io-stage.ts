@@ -15,7 +15,7 @@ import { SourcePositionTracker, type SourcePosition } from './binlog/position.js
 import { isDiskFull } from './info/files.js';
 import { BinlogDump, SourceError, type SourcePublicKey, type SourceSsl } from './protocol/index.js';
 import { RelayLogCutError, type RelayLog } from './relaylog/relay-log.js';
-import { ErrorCodes, mysqlFailure } from './errors.js';
+import { ErrorCodes, mysqlFailure, ReplicationError } from './errors.js';
 import { sleep } from './sleep.js';
 import { IoState } from './status.js';
 import { failureError } from './log.js';
@@ -199,7 +199,7 @@ export class IoStage {
         const message = `error ${connected ? 'reconnecting' : 'connecting'} to master '${source.user}@${source.host}:` +
           `${source.port}' - retry-time: ${source.connectRetry}  maximum-retries: ${source.retryCount}  message: ` +
           (err as Error).message;
-        if (source.retryCount > 0 && failures > source.retryCount) throw Object.assign(new Error(message), { errno });
+        if (source.retryCount > 0 && failures > source.retryCount) throw new ReplicationError(errno ?? 'ER_SLAVE_RELAY_LOG_WRITE_FAILURE', message);
         this.options.logger.warn({ err: failureError({ errno: errno ?? ErrorCodes.CR_CONN_HOST_ERROR, message }, err), attempt: failures },
           `cannot reach the source; retrying in ${source.connectRetry} s`);
         this.options.stats.failed('io', errno ?? ErrorCodes.CR_CONN_HOST_ERROR);
@@ -213,9 +213,9 @@ export class IoStage {
         if (signal.aborted) return;
         this.sourceServerId = dump.source.serverId;
         if (dump.source.serverId === this.options.replicaServerId && !this.options.replicateSameServerId) {
-          throw Object.assign(new Error('Fatal error: The slave I/O thread stops because master and slave have ' +
-            'equal MySQL server ids; give the engine a serverId different from the source\'s ' +
-            `(${dump.source.serverId}), or set replicateSameServerId`), { errno: 1593 });
+          throw new ReplicationError('ER_SLAVE_FATAL_ERROR', 'Fatal error: The slave I/O thread stops because master ' +
+            'and slave have equal MySQL server ids; give the engine a serverId different from the source\'s ' +
+            `(${dump.source.serverId}), or set replicateSameServerId`);
         }
         this.running = 'Yes';
         this.options.logger.info({ source: `${source.host}:${source.port}`, serverVersion: dump.source.serverVersion,
@@ -467,8 +467,8 @@ export class IoStage {
         if (err instanceof RelayLogCutError) throw err;
         if (!isDiskFull(err)) {
           const e = err as NodeJS.ErrnoException;
-          throw Object.assign(new Error(`Relay log write failure: could not queue event from master ` +
-            `(${e.code ?? ''} ${e.message})`), { errno: 1595 });
+          throw new ReplicationError('ER_SLAVE_RELAY_LOG_WRITE_FAILURE', `Relay log write failure: could not queue ` +
+            `event from master (${e.code ?? ''} ${e.message})`);
         }
         if (!this.diskFull) {
           logger.warn({ dir: relayLog.options.dir }, 'Disk is full writing the relay log (Errcode: 28 "No space ' +
@@ -503,9 +503,10 @@ function decodeReceived(decoder: BinlogDecoder, raw: Buffer, at: SourcePosition)
     return decoder.decode(raw).event;
   } catch (err) {
     const checksum = err instanceof BinlogChecksumError;
-    throw Object.assign(new Error(`${checksum ? 'Replication event checksum verification failed while reading from ' +
-      'network' : 'Relay log write failure: could not queue event from master'}: ${(err as Error).message}, in the ` +
-      `event at source position ${at.file}:${at.pos}`), { errno: checksum ? 1743 : 1595 });
+    throw new ReplicationError(checksum ? 'ER_NETWORK_READ_EVENT_CHECKSUM_FAILURE' : 'ER_SLAVE_RELAY_LOG_WRITE_FAILURE',
+      `${checksum ? 'Replication event checksum verification failed while reading from network' : 'Relay log write ' +
+      'failure: could not queue event from master'}: ${(err as Error).message}, in the event at source position ` +
+      `${at.file}:${at.pos}`);
   }
 }
 

@@ -1,6 +1,6 @@
 // What the engine's log lines share: one shape for errors, and the secrets no line may show.
 import type { Logger } from 'pino';
-import { mysqlFailure } from './errors.js';
+import { mysqlFailure, ReplicationError } from './errors.js';
 
 /** The `err` of every log line: the error's type, MySQL's errno and symbolic code, its message and stack. */
 export interface LoggedError {
@@ -25,7 +25,7 @@ export function serializeError(err: unknown): LoggedError {
  * its type and stack.
  */
 export function failureError(failure: { errno: number; message: string }, cause?: unknown): Error {
-  const err = Object.assign(new Error(failure.message), { errno: failure.errno });
+  const err = new ReplicationError(failure.errno, failure.message);
   if (cause instanceof Error) {
     err.name = cause.name;
     if (cause.stack) err.stack = cause.stack;

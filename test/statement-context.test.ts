@@ -1,5 +1,5 @@
 // Statement context (querySessionSql, contextEventSql, queryStatements) and statement kinds (firstKeyword,
-// commitsImplicitly, isDatabaseStatement). Pure checks on hand-built events, then a STATEMENT-format source
+// commitsImplicitly, transactionControl). Pure checks on hand-built events, then a STATEMENT-format source
 // whose binlog is (1) compared with what mariadb-binlog prints for the same Query events and (2) replayed on a
 // target through these functions, as the applier does; the target must end up with the source's data.
 import { test, before, after, describe } from 'node:test';
@@ -12,7 +12,7 @@ import type { Connection } from 'mysql2/promise';
 import { BinlogDecoder, decodeHeader } from '../src/binlog/decoder.js';
 import type { BinlogEvent, DecodedEvent, ExecuteLoadQueryEvent, QueryEvent } from '../src/binlog/events.js';
 import { contextEventSql, loadDataFileName, querySessionSql, queryStatements, type Collation } from '../src/apply/statement-context.js';
-import { commitsImplicitly, firstKeyword, idempotentDdl, isDatabaseStatement, isTemporaryTableDdl } from '../src/apply/statement-kind.js';
+import { commitsImplicitly, firstKeyword, idempotentDdl, isTemporaryTableDdl, transactionControl } from '../src/apply/statement-kind.js';
 import { startMariaDb, type TestServer } from './helpers/servers.js';
 
 const run = promisify(execFile);
@@ -43,6 +43,18 @@ describe('firstKeyword', () => {
   }
 });
 
+describe('transactionControl', () => {
+  const cases: [string, string | undefined][] = [
+    ['BEGIN', 'BEGIN'], ['/* c */ begin', 'BEGIN'], ['COMMIT', 'COMMIT'], ['ROLLBACK', 'ROLLBACK'],
+    ["XA START 'x'", 'XA START'], ["xa end 'x'", 'XA END'], ["XA COMMIT 'x'", 'XA COMMIT'], ["XA ROLLBACK 'x'", 'XA ROLLBACK'],
+    ["XA PREPARE 'x'", undefined], ['INSERT INTO t VALUES (1)', undefined], ['SAVEPOINT s', undefined],
+    ['-- c\nCOMMIT', 'COMMIT'], ['`BEGIN`', undefined], ['/* unterminated', undefined],
+  ];
+  for (const [text, control] of cases) {
+    test(JSON.stringify(text), () => assert.equal(transactionControl(sql(text)), control));
+  }
+});
+
 describe('commitsImplicitly', () => {
   const yes = ['CREATE TABLE t (a INT)', 'ALTER TABLE t ADD b INT', 'DROP TABLE t', 'RENAME TABLE a TO b', 'TRUNCATE TABLE t',
     "GRANT SELECT ON *.* TO 'u'@'%'", "REVOKE ALL ON *.* FROM 'u'", 'ANALYZE TABLE t', 'OPTIMIZE TABLE t', 'REPAIR TABLE t',
@@ -63,16 +75,6 @@ describe('commitsImplicitly', () => {
   test('MariaDB CREATE OR REPLACE TEMPORARY TABLE does not commit', () => {
     assert.equal(commitsImplicitly(sql('CREATE OR REPLACE TEMPORARY TABLE t (a INT)')), false);
   });
-});
-
-describe('isDatabaseStatement', () => {
-  const yes = ['CREATE DATABASE d', 'create schema d', 'DROP DATABASE IF EXISTS d', 'ALTER DATABASE d CHARACTER SET latin1',
-    '/* x */ CREATE DATABASE d', 'CREATE DATABASE /*!32312 IF NOT EXISTS*/ `d` /*!40100 DEFAULT CHARACTER SET utf8mb4 */',
-    '  DROP\nSCHEMA d', 'CREATE OR REPLACE DATABASE d'];
-  const no = ['CREATE TABLE database_x (a INT)', 'CREATE TABLE d.t (a INT)', 'DROP TABLE d', 'INSERT INTO databases VALUES (1)',
-    'CREATE DATABASEX', 'ALTER TABLE t RENAME TO database'];
-  for (const text of yes) test(`database statement: ${text}`, () => assert.equal(isDatabaseStatement(sql(text)), true));
-  for (const text of no) test(`not a database statement: ${text}`, () => assert.equal(isDatabaseStatement(sql(text)), false));
 });
 
 describe('queryStatements', () => {

@@ -269,4 +269,9 @@ describe('tokenizeSql', () => {
   it('records the offset of every token', () => {
     assert.deepEqual(tokenizeSql('a  .b').map((t) => t.pos), [0, 3, 4]);
   });
+  it('with a limit, reads only the first tokens: what follows them may be cut off', () => {
+    assert.deepEqual(tokenizeSql("/*!40005 DROP TEMPORARY */ TABLE 'unterminated", {}, 3).map((t) => t.upper), ['DROP', 'TEMPORARY', 'TABLE']);
+    assert.deepEqual(tokenizeSql('/*!40005 DROP', {}, 1).map((t) => t.upper), ['DROP']);
+    assert.throws(() => tokenizeSql("BEGIN 'x", {}, 2), StatementParseError);
+  });
 });

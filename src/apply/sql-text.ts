@@ -1,7 +1,7 @@
 // SQL text for the target, built as "byte strings": JS strings whose every char is one byte (latin1 mapping),
 // sent by a connection whose client encoding is binary. That is what lets raw statement bytes of any character
 // set, and raw string values, reach the target unchanged (DESIGN.md "Value fidelity").
-import { ColumnType } from '../binlog/column-types.js';
+import { ColumnType, INTEGER_WIDTH } from '../binlog/column-types.js';
 import type { ColumnValue } from '../binlog/events.js';
 import type { TargetColumn } from './table-definitions.js';
 
@@ -16,11 +16,6 @@ export function sendAsWritten(sql: string, values: unknown): string {
   }
   return sql;
 }
-
-/** Bytes of an integer column type, for reading a signed value back as unsigned. */
-const INTEGER_WIDTH: Record<number, number> = {
-  [ColumnType.TINY]: 1, [ColumnType.SHORT]: 2, [ColumnType.INT24]: 3, [ColumnType.LONG]: 4, [ColumnType.LONGLONG]: 8,
-};
 
 /** A UTF-8 text (identifier, generated SQL) as a byte string. */
 export function bytes(text: string): string {

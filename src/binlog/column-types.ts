@@ -34,3 +34,8 @@ export const ColumnType = {
   STRING: 254,
   GEOMETRY: 255,
 } as const;
+
+/** Bytes of an integer column type, for reading a signed value back as unsigned. */
+export const INTEGER_WIDTH: Readonly<Record<number, number>> = {
+  [ColumnType.TINY]: 1, [ColumnType.SHORT]: 2, [ColumnType.INT24]: 3, [ColumnType.LONG]: 4, [ColumnType.LONGLONG]: 8,
+};

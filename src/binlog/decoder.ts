@@ -1,7 +1,7 @@
 // The binlog decoder: one raw event (exactly as in a binlog or relay log file) in, one decoded event out.
 // It keeps the state later events depend on: the last Format_description and the Table_maps by table id.
 import {
-  EVENT_HEADER_LENGTH, EventType, type BinlogEvent, type DecodedEvent, type EventHeader, type FormatDescriptionEvent,
+  EVENT_HEADER_LENGTH, EventType, LOG_EVENT_BINLOG_IN_USE_F, STMT_END_F, type BinlogEvent, type DecodedEvent, type EventHeader, type FormatDescriptionEvent,
   type TableMapEvent,
 } from './events.js';
 import { BinlogChecksumError, crc32 } from './checksum.js';
@@ -37,6 +37,11 @@ export function decodeHeader(buf: Buffer, offset = 0): EventHeader {
   };
 }
 
+/** Whether a type code is one of the rows events (every version, compressed or not, partial JSON updates). */
+export function isRowsEventType(typeCode: number): boolean {
+  return ROWS_LAYOUTS[typeCode] !== undefined;
+}
+
 const ROWS_LAYOUTS: Record<number, RowsLayout> = {
   [EventType.WRITE_ROWS_V1]: { kind: 'write', v2: false, compressed: false },
   [EventType.UPDATE_ROWS_V1]: { kind: 'update', v2: false, compressed: false },
@@ -59,8 +64,6 @@ const SIMPLE: Partial<Record<number, BinlogEvent['type']>> = {
   [EventType.MARIA_START_ENCRYPTION]: 'start_encryption',
 };
 
-const STMT_END_F = 0x0001;
-const LOG_EVENT_BINLOG_IN_USE_F = 0x0001;
 // Header, binlog version, server version, create timestamp, header length: what precedes the post-header table.
 const FORMAT_DESCRIPTION_MIN_LENGTH = EVENT_HEADER_LENGTH + 2 + 50 + 4 + 1;
 const EVENT_TYPE_NAMES = new Map<number, string>(Object.entries(EventType).map(([name, code]) => [code, name]));

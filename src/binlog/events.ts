@@ -59,6 +59,10 @@ export const EventType = {
 
 /** Header flag: the event was made up by the sender (fake Rotate etc.), it is not in the source's binlog. */
 export const LOG_EVENT_ARTIFICIAL_F = 0x20;
+/** Header flag of a Format_description: the binlog is being written (or was not closed properly). */
+export const LOG_EVENT_BINLOG_IN_USE_F = 0x0001;
+/** Rows event flag: the last rows event of its statement. */
+export const STMT_END_F = 0x0001;
 
 export const EVENT_HEADER_LENGTH = 19;
 export const BINLOG_MAGIC = Buffer.from([0xfe, 0x62, 0x69, 0x6e]);

@@ -1,6 +1,7 @@
-// Source binlog positions computed from the event stream, as DESIGN.md "Positions" says: by adding event
-// lengths, since MariaDB 11.4+ writes 0 as the end position of events inside transactions. One tracker serves
-// the I/O stage (Read_Master_Log_Pos) and the SQL stage (Exec_Master_Log_Pos).
+// Positions and their order, one module for all of them: source binlog positions, relay log positions and a
+// channel's positions. Source positions are computed from the event stream, as ARCHITECTURE.md "Positions" says:
+// by adding event lengths, since MariaDB 11.4+ writes 0 as the end position of events inside transactions. One
+// tracker serves the I/O stage (Read_Master_Log_Pos) and the SQL stage (Exec_Master_Log_Pos).
 import { EventType, LOG_EVENT_ARTIFICIAL_F, type BinlogEvent, type EventHeader } from './events.js';
 
 export interface SourcePosition {
@@ -19,10 +20,32 @@ export function compareSourcePositions(a: SourcePosition, b: SourcePosition): nu
   return a.pos - b.pos;
 }
 
-function binlogSequence(file: string): number {
+/** The sequence number of a binlog or relay log file name (`mysql-bin.000042` is 42); -1 when it has none. */
+export function binlogSequence(file: string): number {
   const dot = file.lastIndexOf('.');
   const seq = Number(file.slice(dot + 1));
   return Number.isFinite(seq) ? seq : -1;
+}
+
+/** A position in this replica's relay log (Relay_Log_File / Relay_Log_Pos). */
+export interface RelayLogPosition {
+  relayLogFile: string;
+  relayLogPos: number;
+}
+
+/** Orders two relay log positions: files by their sequence number, then positions. */
+export function compareRelayPositions(a: RelayLogPosition, b: RelayLogPosition): number {
+  return binlogSequence(a.relayLogFile) - binlogSequence(b.relayLogFile) || a.relayLogPos - b.relayLogPos;
+}
+
+/**
+ * Orders a channel's positions by their relay log position, which only grows while the SQL stage runs (source
+ * positions do not: a GTID channel moved to another source goes on in that source's files); an unknown
+ * position sorts first.
+ */
+export function compareChannelPositions(a: RelayLogPosition, b: RelayLogPosition | undefined): number {
+  if (!b) return 1;
+  return compareRelayPositions(a, b);
 }
 
 export class SourcePositionTracker {

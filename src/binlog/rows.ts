@@ -1,11 +1,10 @@
-import type { JsonDiff, RowImage, RowsEvent, RowsKind, TableMapEvent } from './events.js';
+import { STMT_END_F, type JsonDiff, type RowImage, type RowsEvent, type RowsKind, type TableMapEvent } from './events.js';
 import { ColumnType } from './column-types.js';
 import { mariadbUncompress } from './compression.js';
 import { decodeJsonDiffs } from './json-diff.js';
 import { BinlogFormatError, ByteReader, bitSet } from './reader.js';
 import { lengthBytes, readValue } from './values.js';
 
-const STMT_END_F = 0x0001;
 /** value_options bit: the row's JSON columns may hold partial updates (binlog_row_value_options=PARTIAL_JSON). */
 const PARTIAL_JSON_UPDATES = 1;
 

@@ -6,29 +6,24 @@
 // print are printed too, in MySQL's mysqlbinlog words where it has them: the events inside a
 // TRANSACTION_PAYLOAD, PARTIAL_UPDATE_ROWS (as JSON_REPLACE/... of the column), tagged GTIDs, VECTOR values.
 // Pure: raw events in, lines out. Control characters never reach the output (see `printable`).
-import { ColumnType as T } from '../binlog/column-types.js';
+import { INTEGER_WIDTH, ColumnType as T } from '../binlog/column-types.js';
 import { BinlogDecoder } from '../binlog/decoder.js';
-import { EventType, type ColumnValue, type DecodedEvent, type JsonDiff, type RowImage, type RowsEvent, type TableMapEvent } from '../binlog/events.js';
+import { eventTypeName } from '../binlog/event-names.js';
+import { EventType, LOG_EVENT_BINLOG_IN_USE_F, STMT_END_F, type ColumnValue, type DecodedEvent, type JsonDiff, type RowImage, type RowsEvent, type TableMapEvent } from '../binlog/events.js';
 import { jsonPathText } from '../binlog/json-diff.js';
 import { formatMysqlGtid, MysqlGtidSet } from '../gtid/mysql-gtid-set.js';
 import { userVarValue } from '../relaylog/event-info.js';
 import { printable } from './printable.js';
 
-const STMT_END_F = 0x0001;
-const LOG_EVENT_BINLOG_IN_USE_F = 0x0001;
 // MariaDB GTID flags2.
 const FL_GROUP_COMMIT_ID = 2;
 const FL_TRANSACTIONAL = 4;
 const FL_DDL = 32;
 
-const ROWS_NAMES: Record<number, string> = {
-  [EventType.WRITE_ROWS_V1]: 'Write_rows', [EventType.UPDATE_ROWS_V1]: 'Update_rows', [EventType.DELETE_ROWS_V1]: 'Delete_rows',
-  [EventType.WRITE_ROWS]: 'Write_rows', [EventType.UPDATE_ROWS]: 'Update_rows', [EventType.DELETE_ROWS]: 'Delete_rows',
-  [EventType.PARTIAL_UPDATE_ROWS]: 'Update_rows_partial',
-  [EventType.MARIA_WRITE_ROWS_COMPRESSED_V1]: 'Write_rows_compressed', [EventType.MARIA_UPDATE_ROWS_COMPRESSED_V1]: 'Update_rows_compressed',
-  [EventType.MARIA_DELETE_ROWS_COMPRESSED_V1]: 'Delete_rows_compressed', [EventType.MARIA_WRITE_ROWS_COMPRESSED]: 'Write_rows_compressed',
-  [EventType.MARIA_UPDATE_ROWS_COMPRESSED]: 'Update_rows_compressed', [EventType.MARIA_DELETE_ROWS_COMPRESSED]: 'Delete_rows_compressed',
-};
+/** A rows event's name in mariadb-binlog's header line: the servers' name without the version suffix. */
+function rowsName(typeCode: number): string {
+  return eventTypeName(typeCode).replace(/_v1$/, '');
+}
 
 const two = (n: number) => String(n).padStart(2, '0');
 
@@ -85,12 +80,10 @@ export function formatG(value: number, precision = 6): string {
   return trim(value.toFixed(Math.max(0, precision - 1 - exponent)));
 }
 
-const INT_BYTES: Record<number, number> = { [T.TINY]: 1, [T.SHORT]: 2, [T.INT24]: 3, [T.LONG]: 4, [T.LONGLONG]: 8 };
-
 /** One column value as `--verbose` shows it after `@N=`. */
 export function formatValue(value: ColumnValue, type: number, length = 0): string {
   if (value === null) return 'NULL';
-  const bytes = INT_BYTES[type];
+  const bytes = INTEGER_WIDTH[type];
   if (bytes !== undefined) {
     // Signed as stored, and the unsigned reading beside a negative one (the binlog does not say which it is).
     const signed = BigInt(value as number | bigint);
@@ -283,7 +276,7 @@ export class BinlogPrinter {
       case 'table_map':
         return [`Table_map: ${quoteName(event.database)}.${quoteName(event.table)} mapped to number ${event.tableId}`];
       case 'rows':
-        return [`${ROWS_NAMES[header.typeCode]}: table id ${event.tableId}${event.flags & STMT_END_F ? ' flags: STMT_END_F' : ''}`,
+        return [`${rowsName(header.typeCode)}: table id ${event.tableId}${event.flags & STMT_END_F ? ' flags: STMT_END_F' : ''}`,
           ...rowsLines(event)];
       case 'transaction_payload':
         return this.payload(event.events, pos);

@@ -1,20 +1,15 @@
 // Transactions behind, for the progress bars: the transactions the relay log holds past the applied position.
 // Each transaction of a source that writes GTIDs (MariaDB, MySQL 5.7+) starts with a GTID event, so they are
 // counted by reading event headers only, as the relay log grows; a source without GTID events shows none.
-import { open, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BINLOG_MAGIC, EVENT_HEADER_LENGTH, EventType } from '../binlog/events.js';
+import { BINLOG_MAGIC, EventType } from '../binlog/events.js';
 import { Channel } from '../channel.js';
+import { parseIndexNames, walkFileEvents, type RelayPosition } from '../relaylog/relay-log.js';
 
 const GROUP_STARTS: ReadonlySet<number> = new Set([EventType.MARIA_GTID, EventType.GTID, EventType.ANONYMOUS_GTID, EventType.GTID_TAGGED]);
-const CHUNK = 1 << 20;
 /** Bytes of relay log read per scan at most, so that a large backlog is counted over several ticks. */
 const SCAN_BUDGET = 64 << 20;
-
-export interface RelayPosition {
-  file: string;
-  pos: number;
-}
 
 /** Relay log file names end in a sequence number of fixed width, so names order as positions do. */
 function before(a: RelayPosition, b: RelayPosition): boolean {
@@ -42,7 +37,7 @@ export class RelayTransactionCounter {
     } catch {
       return;
     }
-    const files = index.split('\n').map((l) => l.trim().replace(/^\.\//, '')).filter(Boolean);
+    const files = parseIndexNames(index);
     let budget = SCAN_BUDGET;
     for (const file of files) {
       if (file < this.cursor.file || budget <= 0) continue;
@@ -55,36 +50,18 @@ export class RelayTransactionCounter {
   }
 
   /** Reads the headers of the whole events of `file` from `from`; returns where they end. */
-  private async scanFile(file: string, from: number, budget: number): Promise<number> {
-    const handle = await open(join(this.dataDir, file), 'r');
-    try {
-      const size = (await handle.stat()).size;
-      const buffer = Buffer.alloc(CHUNK);
-      let start = 0;
-      let filled = 0;
-      let pos = from;
-      while (pos + EVENT_HEADER_LENGTH <= size && pos - from < budget) {
-        if (pos < start || pos + EVENT_HEADER_LENGTH > start + filled) {
-          start = pos;
-          filled = (await handle.read(buffer, 0, CHUNK, pos)).bytesRead;
-          if (filled < EVENT_HEADER_LENGTH) break;
-        }
-        const at = pos - start;
-        const length = buffer.readUInt32LE(at + 9);
-        if (length < EVENT_HEADER_LENGTH || pos + length > size) break;
-        const type = buffer[at + 4]!;
-        if (GROUP_STARTS.has(type)) {
-          this.starts.push({ file, pos });
-          this.gtids = true;
-        } else if (type !== EventType.FORMAT_DESCRIPTION && type !== EventType.ROTATE && type !== EventType.PREVIOUS_GTIDS) {
-          this.gtids ??= false;
-        }
-        pos += length;
+  private scanFile(file: string, from: number, budget: number): Promise<number> {
+    return walkFileEvents(join(this.dataDir, file), from, (pos, header) => {
+      if (pos - from >= budget) return false;
+      if (GROUP_STARTS.has(header.typeCode)) {
+        this.starts.push({ file, pos });
+        this.gtids = true;
+      } else if (header.typeCode !== EventType.FORMAT_DESCRIPTION && header.typeCode !== EventType.ROTATE &&
+        header.typeCode !== EventType.PREVIOUS_GTIDS) {
+        this.gtids ??= false;
       }
-      return pos;
-    } finally {
-      await handle.close();
-    }
+      return undefined;
+    });
   }
 
   /** Transactions received and not applied; undefined when the source writes no GTIDs. */

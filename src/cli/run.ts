@@ -7,6 +7,7 @@ import { ReplicationEngine } from '../engine.js';
 import { ErrorCodes } from '../errors.js';
 import { emptyFilters } from '../filter/index.js';
 import { writeFileAtomic } from '../info/files.js';
+import { REDACTED_PATHS } from '../log.js';
 import type { ReplicaStatus } from '../status.js';
 import { ConfigError, parseConfig, type ChannelConfig, type CliConfig } from './config.js';
 import { CatchUpProgress } from './progress.js';
@@ -29,7 +30,6 @@ export interface CliIo {
 }
 
 /** Secrets never reach the log, even when a whole options object is logged. */
-const REDACT = ['password', 'sourcePassword', '*.password', '*.sourcePassword', '*.*.password', '*.*.sourcePassword'];
 const STATUS_INTERVAL_MS = 1000;
 
 export async function readConfig(path: string, env: CliIo['env']): Promise<CliConfig> {
@@ -52,7 +52,7 @@ function asConfigError(err: unknown): unknown {
 export async function run(configPath: string, io: CliIo, stop: Promise<string>): Promise<number> {
   const config = await readConfig(configPath, io.env);
   const progress = io.stderr.isTTY ? new CatchUpProgress(io.stderr) : undefined;
-  const logger = pino({ level: config.logLevel, redact: REDACT, base: { pid: process.pid } },
+  const logger = pino({ level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, base: { pid: process.pid } },
     progress ? { write: (line: string) => progress.log(line) } : pino.destination(2));
   let engine: ReplicationEngine | undefined;
   const statusPath = join(config.engine.dataDir, RUN_STATUS_FILE);

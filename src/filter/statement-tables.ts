@@ -85,7 +85,8 @@ function isSpace(code: number): boolean {
   return code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d || code === 0x0b || code === 0x0c;
 }
 
-export function tokenizeSql(sql: string, options: StatementParseOptions = {}): Token[] {
+/** The statement's tokens; with `limit`, only its first `limit` tokens (the text after them is not read). */
+export function tokenizeSql(sql: string, options: StatementParseOptions = {}, limit = Infinity): Token[] {
   const tokens: Token[] = [];
   const n = sql.length;
   let i = 0;
@@ -115,7 +116,7 @@ export function tokenizeSql(sql: string, options: StatementParseOptions = {}): T
     throw new StatementParseError(`unterminated ${quote} quote`, start);
   };
 
-  while (i < n) {
+  while (i < n && tokens.length < limit) {
     const c = sql[i]!;
     const code = sql.charCodeAt(i);
     if (isSpace(code)) {
@@ -183,7 +184,7 @@ export function tokenizeSql(sql: string, options: StatementParseOptions = {}): T
     push({ type: 'punct', text: c, upper: '', pos: i });
     i++;
   }
-  if (inVersioned) throw new StatementParseError('unterminated /*! comment', n);
+  if (inVersioned && tokens.length < limit) throw new StatementParseError('unterminated /*! comment', n);
   return tokens;
 }
 

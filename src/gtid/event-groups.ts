@@ -2,10 +2,22 @@
 // begins with its GTID event and ends with its XID, XA PREPARE, COMMIT or ROLLBACK, or, for a standalone group
 // (FL_STANDALONE: DDL and the like), with its one statement. Gtid_IO_Pos counts whole groups only, so that a
 // dump resumed from it sends a cut group again from its start. Pure.
-import { firstKeyword } from '../apply/statement-kind.js';
+import { transactionControl, type TransactionControl } from '../apply/statement-kind.js';
 import type { BinlogEvent } from '../binlog/events.js';
 import type { MariadbGtid } from './mariadb-gtid.js';
 import type { MysqlGtid } from './mysql-gtid-set.js';
+
+type GtidEvent = Extract<BinlogEvent, { type: 'gtid' }>;
+
+/** The GTID a MariaDB GTID event begins its group with. */
+export function mariadbGtidOf(e: GtidEvent & { flavor: 'mariadb' }): MariadbGtid {
+  return { domainId: e.domainId, serverId: e.serverId, seqNo: e.seqNo };
+}
+
+/** The GTID a MySQL GTID event begins its transaction with (not for an anonymous one). */
+export function mysqlGtidOf(e: GtidEvent & { flavor: 'mysql' }): MysqlGtid {
+  return { uuid: e.uuid, ...(e.tag ? { tag: e.tag } : {}), gno: e.gno };
+}
 
 export class MariadbGroupTracker {
   /** The group being read: its GTID, and whether its one statement ends it. */
@@ -15,13 +27,13 @@ export class MariadbGroupTracker {
   event(e: BinlogEvent): MariadbGtid | undefined {
     if (e.type === 'gtid') {
       this.open = e.flavor === 'mariadb'
-        ? { gtid: { domainId: e.domainId, serverId: e.serverId, seqNo: e.seqNo }, standalone: e.standalone }
+        ? { gtid: mariadbGtidOf(e), standalone: e.standalone }
         : undefined;
       return undefined;
     }
     const open = this.open;
     if (!open) return undefined;
-    if (e.type === 'xid' || e.type === 'xa_prepare' || (e.type === 'query' && (open.standalone || ends(e.sql)))) {
+    if (e.type === 'xid' || e.type === 'xa_prepare' || (e.type === 'query' && (open.standalone || ends(transactionControl(e.sql))))) {
       this.open = undefined;
       return open.gtid;
     }
@@ -46,19 +58,19 @@ export class MysqlGroupTracker {
   event(e: BinlogEvent | { type: 'xid' | 'xa_prepare' | 'transaction_payload' }): MysqlGtid | undefined {
     if (e.type === 'gtid') {
       this.open = e.flavor === 'mysql' && !e.anonymous
-        ? { gtid: { uuid: e.uuid, ...(e.tag ? { tag: e.tag } : {}), gno: e.gno }, begun: false }
+        ? { gtid: mysqlGtidOf(e), begun: false }
         : undefined;
       return undefined;
     }
     const open = this.open;
     if (!open) return undefined;
     if (e.type === 'query') {
-      const keyword = firstKeyword(e.sql);
-      if (!open.begun && (keyword === 'BEGIN' || (keyword === 'XA' && /^\s*XA\s+START/i.test(e.sql.toString('latin1', 0, 32))))) {
+      const control = transactionControl(e.sql);
+      if (!open.begun && (control === 'BEGIN' || control === 'XA START')) {
         open.begun = true;
         return undefined;
       }
-      if (open.begun && !ends(e.sql)) return undefined;
+      if (open.begun && !ends(control)) return undefined;
     } else if (e.type !== 'xid' && e.type !== 'xa_prepare' && e.type !== 'transaction_payload') {
       return undefined;
     }
@@ -67,8 +79,6 @@ export class MysqlGroupTracker {
   }
 }
 
-function ends(sql: Buffer): boolean {
-  const keyword = firstKeyword(sql);
-  return keyword === 'COMMIT' || keyword === 'ROLLBACK' ||
-    (keyword === 'XA' && /^\s*XA\s+(COMMIT|ROLLBACK)/i.test(sql.toString('latin1', 0, 32)));
+function ends(control: TransactionControl | undefined): boolean {
+  return control === 'COMMIT' || control === 'ROLLBACK' || control === 'XA COMMIT' || control === 'XA ROLLBACK';
 }

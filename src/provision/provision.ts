@@ -103,10 +103,7 @@ export async function provision(channel: Channel, settings: EngineSettings, opti
     throw new ReplicationError('ER_SLAVE_MUST_STOP', `This operation cannot be performed with a running slave; ` +
       `run stopReplica('${channel.name}') first`);
   }
-  if (!channel.sourceSettings().host) {
-    throw new ReplicationError('ER_BAD_SLAVE', `Misconfigured slave: MASTER_HOST was not set for channel ` +
-      `'${channel.name}'; set it with changeReplicationSource`);
-  }
+  channel.checkSourceHost();
   const run = new Provisioning(channel, settings, options, parallel, chunkRows);
   channel.provisionAbort = new AbortController();
   try {

@@ -74,10 +74,7 @@ export async function verify(channel: Channel, settings: EngineSettings, options
   if (!Number.isInteger(maxDifferences) || maxDifferences < 0) {
     throw new ReplicationError('ER_WRONG_ARGUMENTS', `maxDifferences must be an integer >= 0, got ${maxDifferences}`);
   }
-  if (!channel.sourceSettings().host) {
-    throw new ReplicationError('ER_BAD_SLAVE', `Misconfigured slave: MASTER_HOST was not set for channel ` +
-      `'${channel.name}'; set it with changeReplicationSource`);
-  }
+  channel.checkSourceHost();
   if (channel.runningUntil()) {
     throw new ReplicationError('ER_SLAVE_MUST_STOP', `the SQL stage of channel '${channel.name}' runs with an UNTIL ` +
       'condition, which verifyChannel would have to replace; call it when the stage has stopped, or restart it without one');

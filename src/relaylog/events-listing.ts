@@ -1,8 +1,8 @@
 // SHOW RELAYLOG EVENTS: the events of one relay log file as rows, read from the file up to the size the relay
 // log knows holds whole events (never the part the I/O stage is writing).
 import { open } from 'node:fs/promises';
-import { BINLOG_MAGIC, EVENT_HEADER_LENGTH, EventType, type DecodedEvent } from '../binlog/events.js';
-import { BinlogDecoder, decodeHeader } from '../binlog/decoder.js';
+import { BINLOG_MAGIC, EVENT_HEADER_LENGTH, EventType, STMT_END_F, type DecodedEvent } from '../binlog/events.js';
+import { BinlogDecoder, decodeHeader, isRowsEventType } from '../binlog/decoder.js';
 import { ReplicationError } from '../errors.js';
 import { eventInfo, eventTypeName } from './event-info.js';
 import type { RelayLog } from './relay-log.js';
@@ -35,13 +35,6 @@ export interface RelayLogEventsOptions {
   offset?: number;
 }
 
-const ROWS_TYPES: ReadonlySet<number> = new Set([
-  EventType.WRITE_ROWS_V1, EventType.UPDATE_ROWS_V1, EventType.DELETE_ROWS_V1, EventType.WRITE_ROWS,
-  EventType.UPDATE_ROWS, EventType.DELETE_ROWS, EventType.PARTIAL_UPDATE_ROWS, EventType.MARIA_WRITE_ROWS_COMPRESSED_V1,
-  EventType.MARIA_UPDATE_ROWS_COMPRESSED_V1, EventType.MARIA_DELETE_ROWS_COMPRESSED_V1,
-  EventType.MARIA_WRITE_ROWS_COMPRESSED, EventType.MARIA_UPDATE_ROWS_COMPRESSED, EventType.MARIA_DELETE_ROWS_COMPRESSED,
-]);
-const STMT_END_F = 0x0001;
 
 function commandError(reason: string): ReplicationError {
   return new ReplicationError('ER_ERROR_WHEN_EXECUTING_COMMAND', `Error when executing command SHOW RELAYLOG EVENTS: ${reason}`);
@@ -56,7 +49,7 @@ function checkCount(name: string, value: number | undefined): void {
 /** Event_type and Info of a decoded event (rows events are read only as far as table id and flags). */
 function describe(raw: Buffer, decoder: BinlogDecoder): { eventType: string; info: string } {
   const typeCode = raw[4]!;
-  if (ROWS_TYPES.has(typeCode)) {
+  if (isRowsEventType(typeCode)) {
     // Only table id and flags show, so the row images (which need their Table_map, perhaps before `pos`)
     // are not decoded.
     const idBytes = decoder.format?.postHeaderLengths[typeCode - 1] === 6 ? 4 : 6;

@@ -361,7 +361,7 @@ export class RelayLog extends EventEmitter {
   }
 }
 
-function parseIndexNames(index: string): string[] {
+export function parseIndexNames(index: string): string[] {
   return index.split('\n').map((line) => line.trim().replace(/^\.\//, '')).filter(Boolean);
 }
 
@@ -438,6 +438,20 @@ async function walkEvents(window: FileWindow, from: number, end: number,
     pos += header.eventLength;
   }
   return pos;
+}
+
+/**
+ * walkEvents over the file at `path` up to its current size, for readers outside the relay log (the CLI's
+ * transaction counter); returns where the walk stopped.
+ */
+export async function walkFileEvents(path: string, from: number, visit: (pos: number, header: EventHeader) => boolean | void): Promise<number> {
+  const handle = await open(path, 'r');
+  const window = new FileWindow(handle, path, HEADER_WINDOW, true);
+  try {
+    return await walkEvents(window, from, (await handle.stat()).size, async (pos, header) => visit(pos, header));
+  } finally {
+    await window.close();
+  }
 }
 
 /** Error 1594: an event of the relay log that does not decode, named by where it is. */
