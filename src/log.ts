@@ -1,5 +1,5 @@
 // What the engine's log lines share: one shape for errors, and the secrets no line may show.
-import type { Logger } from 'pino';
+import { symbols, type Logger } from 'pino';
 import { mysqlFailure, ReplicationError } from './errors.js';
 
 /** The `err` of every log line: the error's type, MySQL's errno and symbolic code, its message and stack. */
@@ -41,13 +41,42 @@ const DEPTHS = ['', '*.', '*.*.', '*.*.*.'];
 /** pino `redact` paths: the secret keys at the top of a line and up to three levels into the objects it logs. */
 export const REDACTED_PATHS = DEPTHS.flatMap((prefix) => SECRET_KEYS.map((key) => prefix + key));
 
+/** pino's `redact` option for every logger of ours. */
+export const REDACTION = { paths: REDACTED_PATHS, censor: '[redacted]' };
+
+const SHOWN_BYTES = 64;
+
+/**
+ * pino's redaction copies each object along its wildcard paths into a new object of the same prototype, and a
+ * Buffer copied so has no bytes behind it: writing the line then throws. So bytes in a logged object, as deep as
+ * the redaction looks, are shown as their length and their first bytes in hex before the redaction sees them.
+ */
+export function bytesShown(value: object, depth = DEPTHS.length): object {
+  if (ArrayBuffer.isView(value)) {
+    const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    return { bytes: bytes.length, hex: bytes.subarray(0, SHOWN_BYTES).toString('hex') + (bytes.length > SHOWN_BYTES ? '...' : '') };
+  }
+  if (depth === 0) return value;
+  let copy: Record<string, unknown> | undefined;
+  for (const [key, v] of Object.entries(value)) {
+    if (v === null || typeof v !== 'object') continue;
+    const shown = bytesShown(v as object, depth - 1);
+    if (shown === v) continue;
+    copy ??= (Array.isArray(value) ? [...value] : Object.assign(Object.create(Object.getPrototypeOf(value)) as object, value)) as Record<string, unknown>;
+    copy[key] = shown;
+  }
+  return copy ?? value;
+}
+
 /**
  * The engine's logger: the user's, with the error serializer and redaction added, so that lines a channel
  * writes never show a secret, whatever object they log.
  */
 export function engineLogger(logger: Logger): Logger {
+  const userLog = (logger as unknown as Record<symbol, { log?: (o: object) => object }>)[symbols.formattersSym]?.log;
   return logger.child({}, {
-    redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    redact: REDACTION,
     serializers: { err: serializeError },
+    formatters: { log: (o: object) => (userLog ? userLog(bytesShown(o)) : bytesShown(o)) as Record<string, unknown> },
   });
 }

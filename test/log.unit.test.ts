@@ -34,3 +34,15 @@ test('secrets are redacted at any of the first levels of a logged object, other 
   assert.equal(line.channel, 'c');
   assert.deepEqual(line.options.admin, { user: 'admin', password: '[redacted]' });
 });
+
+test('bytes anywhere in a logged object are shown as length and hex, and the user\'s own log formatter still runs', () => {
+  const lines: string[] = [];
+  const user = pino({ level: 'info', formatters: { log: (o) => ({ ...o, mine: true }) } }, { write: (line: string) => { lines.push(line); } });
+  const logger = engineLogger(user).child({ channel: 'c' });
+  // pino's redaction copies these objects along its wildcard paths: a copied Buffer made writing the line throw.
+  logger.info({ raw: Buffer.from('abc'), relayLog: { event: { raw: Buffer.alloc(70, 1), password: 'S1' } } }, 'bytes');
+  const line = JSON.parse(lines.join('')) as Record<string, any>;
+  assert.deepEqual(line.raw, { bytes: 3, hex: '616263' });
+  assert.deepEqual(line.relayLog.event, { raw: { bytes: 70, hex: '01'.repeat(64) + '...' }, password: '[redacted]' });
+  assert.equal(line.mine, true);
+});

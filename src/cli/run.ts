@@ -7,7 +7,7 @@ import { ReplicationEngine } from '../engine.js';
 import { ErrorCodes } from '../errors.js';
 import { emptyFilters } from '../filter/index.js';
 import { writeFileAtomic } from '../info/files.js';
-import { REDACTED_PATHS } from '../log.js';
+import { bytesShown, REDACTION } from '../log.js';
 import type { ReplicaStatus } from '../status.js';
 import { ConfigError, parseConfig, type ChannelConfig, type CliConfig } from './config.js';
 import { CatchUpProgress } from './progress.js';
@@ -52,7 +52,7 @@ function asConfigError(err: unknown): unknown {
 export async function run(configPath: string, io: CliIo, stop: Promise<string>): Promise<number> {
   const config = await readConfig(configPath, io.env);
   const progress = io.stderr.isTTY ? new CatchUpProgress(io.stderr) : undefined;
-  const logger = pino({ level: config.logLevel, redact: { paths: REDACTED_PATHS, censor: '[redacted]' }, base: { pid: process.pid } },
+  const logger = pino({ level: config.logLevel, redact: REDACTION, formatters: { log: (o) => bytesShown(o) as Record<string, unknown> }, base: { pid: process.pid } },
     progress ? { write: (line: string) => progress.log(line) } : pino.destination(2));
   let engine: ReplicationEngine | undefined;
   const statusPath = join(config.engine.dataDir, RUN_STATUS_FILE);
