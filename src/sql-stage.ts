@@ -354,7 +354,7 @@ export class SqlStage {
       }
       while (!signal.aborted) {
         const inner = unpacked.shift();
-        let event = inner?.event ?? await read(false);
+        let event = inner?.event ?? reader.take() ?? await read(false);
         if (!event) {
           await flush();
           await saveBetween();

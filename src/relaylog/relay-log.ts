@@ -395,10 +395,16 @@ class FileWindow {
   constructor(private readonly handle: FileHandle, private readonly file: string, private readonly window: number,
     private readonly reuse = false) {}
 
+  /** `length` bytes at `pos` if the last read holds them. */
+  held(pos: number, length: number): Buffer | undefined {
+    const offset = pos - this.start;
+    return offset >= 0 && offset + length <= this.filled ? this.buffer.subarray(offset, offset + length) : undefined;
+  }
+
   /** `length` bytes at `pos`; `size` is where the readable part of the file ends. */
   async bytes(pos: number, length: number, size: number): Promise<Buffer> {
-    const offset = pos - this.start;
-    if (offset >= 0 && offset + length <= this.filled) return this.buffer.subarray(offset, offset + length);
+    const held = this.held(pos, length);
+    if (held) return held;
     const want = Math.min(Math.max(length, this.window), size - pos);
     if (!this.reuse || this.buffer.length < want) this.buffer = Buffer.allocUnsafe(want);
     this.filled = 0;
@@ -580,6 +586,26 @@ export class RelayLogReader {
       if (event) return event;
       if (!this.advanceFile()) return null;
     }
+  }
+
+  /**
+   * The next event if it lies whole in what was last read from the file, without a promise or a read: the
+   * SQL stage takes the events of one chunk this way. Undefined otherwise (also where `tryNext` would report
+   * damage: it does so).
+   */
+  take(): RelayEvent | undefined {
+    const window = this.window;
+    const size = this.log.size(this.file);
+    if (!window || !this.checked || size === undefined || this.pos + EVENT_HEADER_LENGTH > size) return undefined;
+    const header = window.held(this.pos, EVENT_HEADER_LENGTH);
+    if (!header) return undefined;
+    const length = header.readUInt32LE(9);
+    if (length < EVENT_HEADER_LENGTH || this.pos + length > size) return undefined;
+    const raw = window.held(this.pos, length);
+    if (!raw) return undefined;
+    const event = { raw, file: this.file, pos: this.pos, endPos: this.pos + length };
+    this.pos += length;
+    return event;
   }
 
   async close(): Promise<void> {
