@@ -78,8 +78,8 @@ export interface SourceInfo {
  * source), below the low mark it resumes. One socket chunk may still arrive after the pause, and one event
  * can be larger than the bound by itself.
  */
-const PAUSE_ABOVE_BYTES = 8 * 1024 * 1024;
-const RESUME_BELOW_BYTES = 2 * 1024 * 1024;
+const PAUSE_ABOVE_BYTES = 1024 * 1024;
+const RESUME_BELOW_BYTES = 256 * 1024;
 
 const EVENT_HEADER_LENGTH = 19;
 
