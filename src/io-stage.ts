@@ -78,7 +78,7 @@ export interface IoStageOptions {
   mysqlGtid?: { executed: () => MysqlGtidSet; retrieved: MysqlGtidSet } | undefined;
 }
 
-const FLUSH_BYTES = 1 << 20;
+const FLUSH_BYTES = 256 << 10;
 const NOT_YET = Symbol('not yet');
 /** A write that found the disk full is tried again after this long, or as soon as a purge frees space. */
 const DISK_FULL_RETRY_MS = 1000;

@@ -546,7 +546,7 @@ export async function scanRelayFile(log: RelayLog, file: string, until = Infinit
   return { decoder, source: tracker?.position() };
 }
 
-const CHUNK = 1 << 20;
+const CHUNK = 256 << 10;
 
 /**
  * Follows the relay log from a position, across files, waiting for the writer at the end. Whatever lies
