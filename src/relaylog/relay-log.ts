@@ -636,21 +636,22 @@ export class RelayLogReader {
       throw new Error(`relay log file ${this.file} is not in the relay log index`);
     }
     if (this.pos >= size) return null;
-    const corrupt = (pos: number, reason: string) => new RelayLogCorruptError(this.file, pos, reason);
     if (!this.checked) {
       if (!(await this.bytes(0, BINLOG_MAGIC.length, size)).equals(BINLOG_MAGIC)) {
-        throw corrupt(0, 'the file does not start with the binlog magic number');
+        throw new RelayLogCorruptError(this.file, 0, 'the file does not start with the binlog magic number');
       }
       this.checked = true;
     }
     if (this.pos + EVENT_HEADER_LENGTH > size) {
-      throw corrupt(this.pos, `${size - this.pos} bytes at the end of the file, fewer than an event header`);
+      throw new RelayLogCorruptError(this.file, this.pos,
+        `${size - this.pos} bytes at the end of the file, fewer than an event header`);
     }
     const header = await this.bytes(this.pos, EVENT_HEADER_LENGTH, size);
     const length = header.readUInt32LE(9);
-    if (length < EVENT_HEADER_LENGTH) throw corrupt(this.pos, `event length ${length}`);
+    if (length < EVENT_HEADER_LENGTH) throw new RelayLogCorruptError(this.file, this.pos, `event length ${length}`);
     if (this.pos + length > size) {
-      throw corrupt(this.pos, `event length ${length} runs past the end of the file at ${size} (a torn event)`);
+      throw new RelayLogCorruptError(this.file, this.pos,
+        `event length ${length} runs past the end of the file at ${size} (a torn event)`);
     }
     const raw = await this.bytes(this.pos, length, size);
     const event = { raw, file: this.file, pos: this.pos, endPos: this.pos + length };
