@@ -209,7 +209,7 @@ export class SqlStage {
     const ddlMaybeDone = (group: TransactionGroup) => this.stored?.ddlEndSourceLogFile === group.end.sourceLogFile &&
       this.stored.ddlEndSourceLogPos === group.end.sourceLogPos;
     const maxGroups = this.options.maxBatchGroups ?? Number(process.env.TRIB_MAXG ?? 1000);
-    const maxBytes = this.options.maxBatchBytes ?? 8 << 20;
+    const maxBytes = this.options.maxBatchBytes ?? 2 << 20;
 
     const database = filter.database.bind(filter);
     let group: OpenGroup | undefined;
