@@ -98,6 +98,7 @@ async function run(job: Job): Promise<Outcome> {
       await profiler.post('Profiler.enable');
       await profiler.post('Profiler.start');
     }
+    // BENCH_HEAP_PROFILE=<file>: where the window's allocations come from, garbage included.
     const heapProfiler = process.env.BENCH_HEAP_PROFILE ? new Session() : undefined;
     if (heapProfiler) {
       heapProfiler.connect();
@@ -106,14 +107,20 @@ async function run(job: Job): Promise<Outcome> {
     }
     const startRss = process.memoryUsage.rss();
     let windowRss = startRss;
-    let ticks = 0; let live = 0;
+    // BENCH_MEMORY_PARTS: the peaks of V8's heap and of Buffers beside RSS, and with --expose-gc in
+    // BENCH_CHILD_NODE_OPTIONS the live heap (after a full collection every second): data held, not garbage.
     const parts = { heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0 };
+    const gc = (globalThis as { gc?: () => void }).gc;
+    let samples = 0;
+    let live = 0;
     const sampler = setInterval(() => {
       const m = process.memoryUsage();
       windowRss = Math.max(windowRss, m.rss);
       for (const k of Object.keys(parts) as (keyof typeof parts)[]) parts[k] = Math.max(parts[k], m[k]);
-      const gc = (globalThis as { gc?: () => void }).gc;
-      if (gc && ++ticks % 10 === 0) { gc(); live = Math.max(live, process.memoryUsage().heapUsed); }
+      if (gc && ++samples % 10 === 0) {
+        gc();
+        live = Math.max(live, process.memoryUsage().heapUsed);
+      }
     }, SAMPLE_MS);
     const serverBefore = processCpu(job.target.pid);
     const nodeBefore = process.cpuUsage();
@@ -129,7 +136,9 @@ async function run(job: Job): Promise<Outcome> {
     const node = process.cpuUsage(nodeBefore);
     clearInterval(sampler);
     if (process.env.BENCH_MEMORY_PARTS === '1') {
-      process.stderr.write(`memory peaks (MiB): ${Object.entries(parts).map(([k, v]) => `${k} ${(v / 1048576).toFixed(1)}`).join(', ')}, live ${(live / 1048576).toFixed(1)}\n`);
+      const mib = (bytes: number) => (bytes / 1048576).toFixed(1);
+      process.stderr.write(`memory peaks (MiB): ${Object.entries(parts).map(([k, v]) => `${k} ${mib(v)}`).join(', ')}` +
+        `${gc ? `, live ${mib(live)}` : ''}\n`);
     }
     const outcome: Outcome = {
       seconds,
