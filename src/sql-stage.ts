@@ -208,7 +208,7 @@ export class SqlStage {
     this.stored = stored;
     const ddlMaybeDone = (group: TransactionGroup) => this.stored?.ddlEndSourceLogFile === group.end.sourceLogFile &&
       this.stored.ddlEndSourceLogPos === group.end.sourceLogPos;
-    const maxGroups = this.options.maxBatchGroups ?? Number(process.env.TRIB_MAXG ?? 1000);
+    const maxGroups = this.options.maxBatchGroups ?? 1000;
     const maxBytes = this.options.maxBatchBytes ?? 2 << 20;
 
     const database = filter.database.bind(filter);
