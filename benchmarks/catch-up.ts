@@ -36,7 +36,21 @@ const WORKLOADS = (process.env.BENCH_WORKLOADS || DEFAULT_WORKLOADS).split(',').
 const MODES = ['catch-up', 'io', 'restart'] as const;
 type Mode = (typeof MODES)[number];
 const PROFILE_DIR = fileURLToPath(new URL('./profiles/', import.meta.url));
-const CHILD = fileURLToPath(new URL('./tributary-child.ts', import.meta.url));
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+/** Where benchmarks/tsconfig.child.json compiles the child and the library to (inside the checkout, so that
+ *  node_modules resolves). */
+const BUILD = fileURLToPath(new URL('./.build/', import.meta.url));
+
+/**
+ * tributary's process runs the library compiled by tsc, as a user's does, not under tsx: tsx's loader thread
+ * and transforms alone add some 48 MiB of RSS (and esbuild's keepNames closures some CPU) that no user pays.
+ */
+function compiledChild(): string {
+  execFileSync(process.execPath, [`${ROOT}node_modules/typescript/bin/tsc`, '-p', `${ROOT}benchmarks/tsconfig.child.json`],
+    { stdio: 'inherit' });
+  return `${BUILD}benchmarks/tributary-child.js`;
+}
+let compiled: string | undefined;
 
 cleanupOnSignals();
 
@@ -227,7 +241,9 @@ async function runNative(backlog: Backlog, parallel: boolean): Promise<Measureme
 
 /** One job in a fresh tributary process (tributary-child.ts). */
 async function inChild(job: Job): Promise<Outcome> {
-  const child = track(fork(CHILD, [], { stdio: 'inherit' }), async (c) => {
+  compiled ??= compiledChild();
+  const execArgv = (process.env.BENCH_CHILD_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
+  const running = track(fork(compiled, [], { stdio: 'inherit', execArgv }), async (c) => {
     if (c.exitCode === null && c.signalCode === null) {
       const exited = new Promise((resolve) => c.once('exit', resolve));
       c.kill('SIGKILL');
@@ -236,15 +252,15 @@ async function inChild(job: Job): Promise<Outcome> {
   });
   try {
     const reply = await new Promise<{ outcome?: Outcome; error?: string }>((resolve, reject) => {
-      child.value.once('message', (m) => resolve(m as { outcome?: Outcome; error?: string }));
-      child.value.once('close', (code, signal) => reject(new Error(`tributary's process exited (${signal ?? code}) without an answer`)));
-      child.value.send(job);
+      running.value.once('message', (m) => resolve(m as { outcome?: Outcome; error?: string }));
+      running.value.once('close', (code, signal) => reject(new Error(`tributary's process exited (${signal ?? code}) without an answer`)));
+      running.value.send(job);
     });
     if (reply.error !== undefined) throw new Error(`in tributary's process: ${reply.error}`);
-    await new Promise((resolve) => (child.value.exitCode === null ? child.value.once('exit', resolve) : resolve(undefined)));
+    await new Promise((resolve) => (running.value.exitCode === null ? running.value.once('exit', resolve) : resolve(undefined)));
     return reply.outcome!;
   } finally {
-    await child.release();
+    await running.release();
   }
 }
 

@@ -98,10 +98,29 @@ async function run(job: Job): Promise<Outcome> {
       await profiler.post('Profiler.enable');
       await profiler.post('Profiler.start');
     }
+    // BENCH_HEAP_PROFILE=<file>: where the window's allocations come from, garbage included.
+    const heapProfiler = process.env.BENCH_HEAP_PROFILE ? new Session() : undefined;
+    if (heapProfiler) {
+      heapProfiler.connect();
+      await heapProfiler.post('HeapProfiler.startSampling', { samplingInterval: 32768,
+        includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
+    }
     const startRss = process.memoryUsage.rss();
     let windowRss = startRss;
+    // BENCH_MEMORY_PARTS: the peaks of V8's heap and of Buffers beside RSS, and with --expose-gc in
+    // BENCH_CHILD_NODE_OPTIONS the live heap (after a full collection every second): data held, not garbage.
+    const parts = { heapUsed: 0, heapTotal: 0, external: 0, arrayBuffers: 0 };
+    const gc = (globalThis as { gc?: () => void }).gc;
+    let samples = 0;
+    let live = 0;
     const sampler = setInterval(() => {
-      windowRss = Math.max(windowRss, process.memoryUsage.rss());
+      const m = process.memoryUsage();
+      windowRss = Math.max(windowRss, m.rss);
+      for (const k of Object.keys(parts) as (keyof typeof parts)[]) parts[k] = Math.max(parts[k], m[k]);
+      if (gc && ++samples % 10 === 0) {
+        gc();
+        live = Math.max(live, process.memoryUsage().heapUsed);
+      }
     }, SAMPLE_MS);
     const serverBefore = processCpu(job.target.pid);
     const nodeBefore = process.cpuUsage();
@@ -116,6 +135,11 @@ async function run(job: Job): Promise<Outcome> {
     const seconds = (performance.now() - started) / 1000;
     const node = process.cpuUsage(nodeBefore);
     clearInterval(sampler);
+    if (process.env.BENCH_MEMORY_PARTS === '1') {
+      const mib = (bytes: number) => (bytes / 1048576).toFixed(1);
+      process.stderr.write(`memory peaks (MiB): ${Object.entries(parts).map(([k, v]) => `${k} ${mib(v)}`).join(', ')}` +
+        `${gc ? `, live ${mib(live)}` : ''}\n`);
+    }
     const outcome: Outcome = {
       seconds,
       serverCpu: processCpu(job.target.pid) - serverBefore,
@@ -125,6 +149,11 @@ async function run(job: Job): Promise<Outcome> {
       peakRss: process.resourceUsage().maxRSS * 1024,
       relayBytes: await relayBytes(job.dataDir),
     };
+    if (heapProfiler) {
+      const { profile } = await heapProfiler.post('HeapProfiler.stopSampling');
+      await writeFile(process.env.BENCH_HEAP_PROFILE!, JSON.stringify(profile));
+      heapProfiler.disconnect();
+    }
     if (profiler) {
       const { profile } = await profiler.post('Profiler.stop');
       await writeFile(job.profile!, JSON.stringify(profile));

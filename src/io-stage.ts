@@ -8,7 +8,7 @@ import {
 import { encodeGtidList } from './binlog/encode.js';
 import { EventType, LOG_EVENT_ARTIFICIAL_F, type BinlogEvent } from './binlog/events.js';
 import { MariadbGroupTracker, MysqlGroupTracker } from './gtid/event-groups.js';
-import { MYSQL_GROUP_ENDS, relayLogGtidPosition, relayLogMysqlGtids } from './gtid/relay-gtid.js';
+import { mysqlGroupEvent, relayLogGtidPosition, relayLogMysqlGtids } from './gtid/relay-gtid.js';
 import type { MysqlGtid, MysqlGtidSet } from './gtid/mysql-gtid-set.js';
 import { GTID_LIST_IGN_GTIDS, GTID_LIST_UNTIL_REACHED, type MariadbGtidPosition } from './gtid/mariadb-gtid.js';
 import { SourcePositionTracker, type SourcePosition } from './binlog/position.js';
@@ -78,7 +78,7 @@ export interface IoStageOptions {
   mysqlGtid?: { executed: () => MysqlGtidSet; retrieved: MysqlGtidSet } | undefined;
 }
 
-const FLUSH_BYTES = 1 << 20;
+const FLUSH_BYTES = 256 << 10;
 const NOT_YET = Symbol('not yet');
 /** A write that found the disk full is tried again after this long, or as soon as a purge frees space. */
 const DISK_FULL_RETRY_MS = 1000;
@@ -296,21 +296,12 @@ export class IoStage {
     await rotate();
     // MASTER_AUTO_POSITION: the MySQL transactions read, each added to Retrieved_Gtid_Set once written whole.
     const mysqlGroups = this.retrievedGtidSet ? new MysqlGroupTracker() : undefined;
-    let pending: Buffer[] = [];
-    /**
-     * The source position after each pending event, the GTID position of the whole groups up to it, and the
-     * MySQL transaction it ends.
-     */
-    let ends: SourcePosition[] = [];
-    let gtidEnds: (MariadbGtidPosition | undefined)[] = [];
-    let mysqlEnds: (MysqlGtid | undefined)[] = [];
+    const decodeMysqlGroupEvent = (raw: Buffer) => decodeReceived(decoder, raw, this.position);
+    let pending: PendingEvent[] = [];
     let pendingBytes = 0;
     let skipped = false;
     const queue = (raw: Buffer, mysqlEnded?: MysqlGtid) => {
-      pending.push(raw);
-      ends.push(tracker.position());
-      gtidEnds.push(gtid);
-      mysqlEnds.push(mysqlEnded);
+      pending.push({ raw, file: tracker.file, pos: tracker.pos, gtid, mysqlEnded });
       pendingBytes += raw.length;
     };
     /** The last wait of the SQL stage at the end of the relay log that let an event past the space limit. */
@@ -321,20 +312,18 @@ export class IoStage {
       // purged, making room for the rest.
       for (let done = 0, batch = pending.length; done < pending.length; batch = 1) {
         this.state = IoState.queueing;
-        const events = batch === pending.length ? pending : pending.slice(done, done + batch);
-        if (!await this.write(() => relayLog.append(events, epoch), batch === 1)) continue;
-        for (const ended of mysqlEnds.slice(done, done + batch)) if (ended) this.retrievedGtidSet!.add(ended);
+        const events = pending.slice(done, done + batch);
+        if (!await this.write(() => relayLog.append(events.map((e) => e.raw), epoch), batch === 1)) continue;
+        for (const { mysqlEnded } of events) if (mysqlEnded) this.retrievedGtidSet!.add(mysqlEnded);
         done += batch;
-        this.position = ends[done - 1]!;
-        this.gtidPosition = gtidEnds[done - 1];
+        const last = events.at(-1)!;
+        this.position = { file: last.file, pos: last.pos };
+        this.gtidPosition = last.gtid;
         this.options.onPosition(this.position);
         // Event by event, files still end at max_relay_log_size, so that the SQL stage can purge them.
         if (batch === 1 && done < pending.length && relayLog.needsRotation()) await rotate(this.position);
       }
       pending = [];
-      ends = [];
-      gtidEnds = [];
-      mysqlEnds = [];
       pendingBytes = 0;
       if (relayLog.needsRotation()) await rotate();
       if (this.diskFull) this.options.logger.info('the relay log has caught up with what was received after the disk was full');
@@ -361,22 +350,9 @@ export class IoStage {
 
     this.state = IoState.waitingForEvent;
     for (;;) {
-      const next = dump.next();
-      let raw = await Promise.race([next, new Promise<typeof NOT_YET>((r) => setImmediate(() => r(NOT_YET)))]);
-      if (raw === NOT_YET) {
-        await flush();
-        for (;;) {
-          const asked = this.rotationAsked;
-          if (asked) {
-            await rotate();
-            this.rotationAsked = undefined;
-            asked.resolve();
-          }
-          const woken = new Promise<typeof NOT_YET>((r) => { this.wakeReceiver = () => r(NOT_YET); });
-          raw = await Promise.race([next, woken]);
-          if (raw !== NOT_YET) break;
-        }
-      }
+      // What has been received is taken without a promise per event; the relay log is written when the source
+      // has sent nothing more for a turn of the event loop (or every FLUSH_BYTES).
+      const raw = dump.take() ?? await this.waitForEvent(dump, flush, rotate);
       if (raw === null) {
         await flush();
         return;
@@ -438,17 +414,31 @@ export class IoStage {
       }
       tracker.advance(header, decoded);
       if (ended) gtid = gtid!.with(ended);
-      queue(raw, mysqlGroups && this.mysqlGroupEvent(mysqlGroups, decoder, header.typeCode, raw));
+      queue(raw, mysqlGroups && mysqlGroupEvent(mysqlGroups, header.typeCode, raw, decodeMysqlGroupEvent));
       if (pendingBytes >= FLUSH_BYTES) await flush();
     }
   }
 
-  /** Feeds a MySQL transaction tracker; the GTID of the transaction the event ends, if it ends one. */
-  private mysqlGroupEvent(groups: MysqlGroupTracker, decoder: BinlogDecoder, typeCode: number, raw: Buffer): MysqlGtid | undefined {
-    const end = MYSQL_GROUP_ENDS.get(typeCode);
-    if (end) return groups.event({ type: end });
-    if (!MYSQL_GROUP_DECODED.has(typeCode)) return undefined;
-    return groups.event(decodeReceived(decoder, raw, this.position));
+  /**
+   * The next event once none is queued: after one turn of the event loop without one, what is pending is
+   * written, and FLUSH RELAY LOGS served, while the source is quiet. Null when the dump ends.
+   */
+  private async waitForEvent(dump: BinlogDump, flush: () => Promise<void>, rotate: () => Promise<void>): Promise<Buffer | null> {
+    const next = dump.next();
+    const raw = await Promise.race([next, new Promise<typeof NOT_YET>((r) => setImmediate(() => r(NOT_YET)))]);
+    if (raw !== NOT_YET) return raw;
+    await flush();
+    for (;;) {
+      const asked = this.rotationAsked;
+      if (asked) {
+        await rotate();
+        this.rotationAsked = undefined;
+        asked.resolve();
+      }
+      const woken = new Promise<typeof NOT_YET>((r) => { this.wakeReceiver = () => r(NOT_YET); });
+      const raw = await Promise.race([next, woken]);
+      if (raw !== NOT_YET) return raw;
+    }
   }
 
   /**
@@ -490,8 +480,17 @@ export class IoStage {
 const GROUP_EVENTS = new Set<number>([EventType.MARIA_GTID, EventType.MARIA_GTID_LIST, EventType.XID, EventType.XA_PREPARE,
   EventType.QUERY]);
 
-/** The events a MySQL transaction tracker reads decoded (MASTER_AUTO_POSITION). */
-const MYSQL_GROUP_DECODED = new Set<number>([EventType.GTID, EventType.GTID_TAGGED, EventType.QUERY]);
+/**
+ * An event queued for the relay log, with what its write makes true: the source position after it, the GTID
+ * position of the whole groups up to it, and the MySQL transaction it ends.
+ */
+interface PendingEvent {
+  raw: Buffer;
+  file: string;
+  pos: number;
+  gtid: MariadbGtidPosition | undefined;
+  mysqlEnded: MysqlGtid | undefined;
+}
 
 function unlessCut(err: unknown): void {
   if (!(err instanceof RelayLogCutError)) throw err;

@@ -201,7 +201,7 @@ export class SqlStage {
         return;
       }
       while (!signal.aborted) {
-        let event = await events.next(false, signal);
+        let event = events.take() ?? await events.next(false, signal);
         if (!event) {
           await stopHere();
           caughtUp.idle(this.position);
@@ -411,6 +411,11 @@ class RelayEvents {
     this.reader = relayLog.reader(start);
   }
 
+  /** The next event if it is already in memory, without a promise (most events of a backlog are). */
+  take(): StageEvent | undefined {
+    return this.unpacked.shift() ?? this.reader.take();
+  }
+
   /** The next event; with `wait`, waits for the relay log to grow; null at its end, or when the stage stops. */
   async next(wait: boolean, signal: AbortSignal): Promise<StageEvent | null> {
     const inner = this.unpacked.shift();
@@ -487,7 +492,7 @@ class Batches {
   constructor(private readonly options: SqlStageOptions,
     private readonly apply: (batch: TransactionGroup[], prepared?: PreparedBatch) => Promise<void>) {
     this.maxGroups = options.maxBatchGroups ?? 1000;
-    this.maxBytes = options.maxBatchBytes ?? 8 << 20;
+    this.maxBytes = options.maxBatchBytes ?? 2 << 20;
   }
 
   /** The batch is full: a backlog is being applied. */

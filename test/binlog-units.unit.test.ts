@@ -390,3 +390,18 @@ test('counts and lengths are checked against the bytes present; other failures a
   assert.throws(() => new BinlogDecoder().decode(event(EventType.FORMAT_DESCRIPTION, Buffer.alloc(10))),
     formatError(/Format_description of 33 bytes/));
 });
+
+test('a Table_map mapped again with the same bytes is the same decoded map; changed bytes are decoded anew', () => {
+  const d = decoderWithFormat(1);
+  const map = (table: string) => d.decode(tableMapEvent({ tableId: 7, database: 'd', table, types: [ColumnType.LONG],
+    meta: Buffer.alloc(0) })).event;
+  const first = map('t');
+  assert.equal(map('t'), first);
+  const altered = map('u');
+  assert.ok(altered.type === 'table_map' && altered.table === 'u');
+  // A rows event after the changed map decodes against it.
+  const { event: e } = d.decode(event(EventType.WRITE_ROWS_V1, Buffer.concat([Buffer.from([7, 0, 0, 0, 0, 0]), u16(1),
+    Buffer.from([1, 1, 0]), u32(42)])));
+  assert.ok(e.type === 'rows' && e.tableMap.table === 'u');
+  assert.deepEqual(e.rows, [{ after: [42] }]);
+});

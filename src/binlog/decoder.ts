@@ -64,6 +64,8 @@ const SIMPLE: Partial<Record<number, BinlogEvent['type']>> = {
   [EventType.MARIA_START_ENCRYPTION]: 'start_encryption',
 };
 
+/** Table_maps kept decoded: more tables than a transaction usually touches, few enough to stay small. */
+const TABLE_MAP_CACHE_SIZE = 256;
 // Header, binlog version, server version, create timestamp, header length: what precedes the post-header table.
 const FORMAT_DESCRIPTION_MIN_LENGTH = EVENT_HEADER_LENGTH + 2 + 50 + 4 + 1;
 const EVENT_TYPE_NAMES = new Map<number, string>(Object.entries(EventType).map(([name, code]) => [code, name]));
@@ -91,6 +93,11 @@ export interface DecodeOptions {
 export class BinlogDecoder {
   #format: FormatDescriptionEvent | undefined;
   readonly #tableMaps = new Map<bigint, TableMapEvent>();
+  /**
+   * The last Table_map decoded for each table id, with its body: every transaction maps its tables again, and
+   * comparing the bytes costs less than decoding them again (a 100-column map's metadata, names, charsets).
+   */
+  readonly #tableMapCache = new Map<number, { body: Buffer; event: TableMapEvent }>();
 
   /** The last Format_description decoded (it governs checksums and post-header sizes of what follows). */
   get format(): FormatDescriptionEvent | undefined {
@@ -154,12 +161,28 @@ export class BinlogDecoder {
     }
     const event = decodeFormatDescription(raw);
     this.#format = event;
+    this.#tableMapCache.clear();
     return { header, event };
   }
 
   #postHeaderLength(typeCode: number): number {
     const table = this.#format?.postHeaderLengths ?? MARIADB_POST_HEADER_LENGTHS;
     return table[typeCode - 1] ?? 0;
+  }
+
+  #tableMap(r: ByteReader, postHeader: number): TableMapEvent {
+    const tableIdSize = postHeader === 6 ? 4 : 6;
+    r.need(tableIdSize, 'table id');
+    const tableId = r.buf.readUIntLE(r.pos, tableIdSize);
+    const body = r.buf.subarray(r.pos, r.end);
+    const cached = this.#tableMapCache.get(tableId);
+    if (cached?.body.equals(body)) return cached.event;
+    const mariadb = this.#format?.serverVersion.includes('MariaDB') ?? true;
+    const event = decodeTableMap(r, tableIdSize, postHeader, mariadb);
+    // Table ids grow with every table opened anew on the source: the cache keeps the recent ones.
+    if (this.#tableMapCache.size >= TABLE_MAP_CACHE_SIZE) this.#tableMapCache.clear();
+    this.#tableMapCache.set(tableId, { body: Buffer.from(body), event });
+    return event;
   }
 
   #body(header: EventHeader, r: ByteReader): BinlogEvent {
@@ -193,8 +216,7 @@ export class BinlogDecoder {
       case EventType.NEW_LOAD:
         return { type: 'legacy_load', typeCode: type };
       case EventType.TABLE_MAP: {
-        const mariadb = this.#format?.serverVersion.includes('MariaDB') ?? true;
-        const event = decodeTableMap(r, postHeader === 6 ? 4 : 6, postHeader, mariadb);
+        const event = this.#tableMap(r, postHeader);
         this.#tableMaps.set(event.tableId, event);
         return event;
       }

@@ -3,11 +3,11 @@
 // groups after that in the last file move it on. The relay log is written before anything else records what
 // was received, so nothing kept beside it can be ahead of or behind it.
 import { BinlogDecoder, decodeHeader } from '../binlog/decoder.js';
-import { EventType } from '../binlog/events.js';
+import { EventType, type BinlogEvent } from '../binlog/events.js';
 import type { RelayLog } from '../relaylog/relay-log.js';
 import { MariadbGroupTracker, MysqlGroupTracker } from './event-groups.js';
 import { MariadbGtidPosition } from './mariadb-gtid.js';
-import { MysqlGtidSet } from './mysql-gtid-set.js';
+import { MysqlGtidSet, type MysqlGtid } from './mysql-gtid-set.js';
 
 /** The events read: the ones a group tracker needs, and those that keep the decoder's format. */
 const READ = new Set<number>([EventType.FORMAT_DESCRIPTION, EventType.MARIA_GTID, EventType.MARIA_GTID_LIST,
@@ -60,12 +60,24 @@ async function gtidPositionFrom(relayLog: RelayLog, file: string, replicaServerI
   return position;
 }
 
-/** The events a MySQL transaction tracker reads decoded, and those that keep the decoder's format. */
-const DECODE_MYSQL = new Set<number>([EventType.FORMAT_DESCRIPTION, EventType.GTID, EventType.GTID_TAGGED, EventType.QUERY]);
+/** The events a MySQL transaction tracker reads decoded. */
+const MYSQL_GROUP_DECODED = new Set<number>([EventType.GTID, EventType.GTID_TAGGED, EventType.QUERY]);
 
 /** The events that end a MySQL transaction by their type alone. */
-export const MYSQL_GROUP_ENDS = new Map<number, 'xid' | 'xa_prepare' | 'transaction_payload'>([
+const MYSQL_GROUP_ENDS = new Map<number, 'xid' | 'xa_prepare' | 'transaction_payload'>([
   [EventType.XID, 'xid'], [EventType.XA_PREPARE, 'xa_prepare'], [EventType.TRANSACTION_PAYLOAD, 'transaction_payload']]);
+
+/**
+ * Feeds a MySQL transaction tracker one event, decoding it (with `decode`) only when its type is not enough;
+ * the GTID of the transaction it ends, if it ends one. The I/O stage as it receives and the relay log scan
+ * after a restart count transactions the same way.
+ */
+export function mysqlGroupEvent(groups: MysqlGroupTracker, typeCode: number, raw: Buffer,
+  decode: (raw: Buffer) => BinlogEvent): MysqlGtid | undefined {
+  const end = MYSQL_GROUP_ENDS.get(typeCode);
+  if (end) return groups.event({ type: end });
+  return MYSQL_GROUP_DECODED.has(typeCode) ? groups.event(decode(raw)) : undefined;
+}
 
 /**
  * Retrieved_Gtid_Set found again after a restart: the MySQL GTIDs of the whole transactions the relay log
@@ -80,13 +92,14 @@ export async function relayLogMysqlGtids(relayLog: RelayLog): Promise<MysqlGtidS
   // One tracker across files: a transaction goes on in the next file after a rotation for size, and one cut
   // by a new connection is never ended (the source sends it again from its GTID event, which starts afresh).
   const decoder = new BinlogDecoder();
+  const decode = (raw: Buffer) => decoder.decode(raw).event;
   const groups = new MysqlGroupTracker();
   try {
     for (let event = await reader.tryNext(); event; event = await reader.tryNext()) {
       const typeCode = decodeHeader(event.raw).typeCode;
-      const end = MYSQL_GROUP_ENDS.get(typeCode);
-      if (!end && !DECODE_MYSQL.has(typeCode)) continue;
-      const ended = groups.event(end ? { type: end } : decoder.decode(event.raw).event);
+      // The format the events after it decode with.
+      if (typeCode === EventType.FORMAT_DESCRIPTION) decode(event.raw);
+      const ended = mysqlGroupEvent(groups, typeCode, event.raw, decode);
       if (ended) set.add(ended);
     }
   } finally {

@@ -78,8 +78,8 @@ export interface SourceInfo {
  * source), below the low mark it resumes. One socket chunk may still arrive after the pause, and one event
  * can be larger than the bound by itself.
  */
-const PAUSE_ABOVE_BYTES = 8 * 1024 * 1024;
-const RESUME_BELOW_BYTES = 2 * 1024 * 1024;
+const PAUSE_ABOVE_BYTES = 1024 * 1024;
+const RESUME_BELOW_BYTES = 256 * 1024;
 
 const EVENT_HEADER_LENGTH = 19;
 
@@ -345,29 +345,38 @@ export class BinlogDump {
   }
 
   /**
+   * The next event already received, without a promise: a reader drains what one socket chunk brought in a
+   * synchronous loop and awaits `next()` only when this returns undefined. Undefined too after a failure, which
+   * `next()` then reports.
+   */
+  take(): Buffer | undefined {
+    if (this.closed || this.head >= this.queue.length) return undefined;
+    const event = this.queue[this.head]!;
+    this.queue[this.head++] = undefined as unknown as Buffer;
+    this.queuedBytes -= event.length;
+    if (this.head === this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+    } else if (this.head > 4096 && this.head * 2 > this.queue.length) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+    if (this.paused && this.queuedBytes < RESUME_BELOW_BYTES && !this.failure) {
+      this.paused = false;
+      this.core.stream.resume();
+      this.armIdleTimer();
+    }
+    return event;
+  }
+
+  /**
    * The next event, raw. Events received before a failure are still handed out, then the failure rejects
    * (every call from then on). Resolves null once closed.
    */
   next(): Promise<Buffer | null> {
     if (this.closed) return Promise.resolve(null);
-    if (this.head < this.queue.length) {
-      const event = this.queue[this.head]!;
-      this.queue[this.head++] = undefined as unknown as Buffer;
-      this.queuedBytes -= event.length;
-      if (this.head === this.queue.length) {
-        this.queue.length = 0;
-        this.head = 0;
-      } else if (this.head > 4096 && this.head * 2 > this.queue.length) {
-        this.queue.splice(0, this.head);
-        this.head = 0;
-      }
-      if (this.paused && this.queuedBytes < RESUME_BELOW_BYTES && !this.failure) {
-        this.paused = false;
-        this.core.stream.resume();
-        this.armIdleTimer();
-      }
-      return Promise.resolve(event);
-    }
+    const event = this.take();
+    if (event) return Promise.resolve(event);
     if (this.failure) return Promise.reject(this.failure);
     if (this.waiter) return Promise.reject(new Error('BinlogDump.next() called while a previous next() is pending'));
     return new Promise((resolve, reject) => {

@@ -395,10 +395,16 @@ class FileWindow {
   constructor(private readonly handle: FileHandle, private readonly file: string, private readonly window: number,
     private readonly reuse = false) {}
 
+  /** `length` bytes at `pos` if the last read holds them. */
+  held(pos: number, length: number): Buffer | undefined {
+    const offset = pos - this.start;
+    return offset >= 0 && offset + length <= this.filled ? this.buffer.subarray(offset, offset + length) : undefined;
+  }
+
   /** `length` bytes at `pos`; `size` is where the readable part of the file ends. */
   async bytes(pos: number, length: number, size: number): Promise<Buffer> {
-    const offset = pos - this.start;
-    if (offset >= 0 && offset + length <= this.filled) return this.buffer.subarray(offset, offset + length);
+    const held = this.held(pos, length);
+    if (held) return held;
     const want = Math.min(Math.max(length, this.window), size - pos);
     if (!this.reuse || this.buffer.length < want) this.buffer = Buffer.allocUnsafe(want);
     this.filled = 0;
@@ -554,7 +560,7 @@ export async function scanRelayFile(log: RelayLog, file: string, until = Infinit
   return { decoder, source: tracker?.position() };
 }
 
-const CHUNK = 1 << 20;
+const CHUNK = 256 << 10;
 
 /**
  * Follows the relay log from a position, across files, waiting for the writer at the end. Whatever lies
@@ -596,6 +602,26 @@ export class RelayLogReader {
     }
   }
 
+  /**
+   * The next event if it lies whole in what was last read from the file, without a promise or a read: the
+   * SQL stage takes the events of one chunk this way. Undefined otherwise (also where `tryNext` would report
+   * damage: it does so).
+   */
+  take(): RelayEvent | undefined {
+    const window = this.window;
+    const size = this.log.size(this.file);
+    if (!window || !this.checked || size === undefined || this.pos + EVENT_HEADER_LENGTH > size) return undefined;
+    const header = window.held(this.pos, EVENT_HEADER_LENGTH);
+    if (!header) return undefined;
+    const length = header.readUInt32LE(9);
+    if (length < EVENT_HEADER_LENGTH || this.pos + length > size) return undefined;
+    const raw = window.held(this.pos, length);
+    if (!raw) return undefined;
+    const event = { raw, file: this.file, pos: this.pos, endPos: this.pos + length };
+    this.pos += length;
+    return event;
+  }
+
   async close(): Promise<void> {
     const window = this.window;
     this.window = undefined;
@@ -624,21 +650,22 @@ export class RelayLogReader {
       throw new Error(`relay log file ${this.file} is not in the relay log index`);
     }
     if (this.pos >= size) return null;
-    const corrupt = (pos: number, reason: string) => new RelayLogCorruptError(this.file, pos, reason);
     if (!this.checked) {
       if (!(await this.bytes(0, BINLOG_MAGIC.length, size)).equals(BINLOG_MAGIC)) {
-        throw corrupt(0, 'the file does not start with the binlog magic number');
+        throw new RelayLogCorruptError(this.file, 0, 'the file does not start with the binlog magic number');
       }
       this.checked = true;
     }
     if (this.pos + EVENT_HEADER_LENGTH > size) {
-      throw corrupt(this.pos, `${size - this.pos} bytes at the end of the file, fewer than an event header`);
+      throw new RelayLogCorruptError(this.file, this.pos,
+        `${size - this.pos} bytes at the end of the file, fewer than an event header`);
     }
     const header = await this.bytes(this.pos, EVENT_HEADER_LENGTH, size);
     const length = header.readUInt32LE(9);
-    if (length < EVENT_HEADER_LENGTH) throw corrupt(this.pos, `event length ${length}`);
+    if (length < EVENT_HEADER_LENGTH) throw new RelayLogCorruptError(this.file, this.pos, `event length ${length}`);
     if (this.pos + length > size) {
-      throw corrupt(this.pos, `event length ${length} runs past the end of the file at ${size} (a torn event)`);
+      throw new RelayLogCorruptError(this.file, this.pos,
+        `event length ${length} runs past the end of the file at ${size} (a torn event)`);
     }
     const raw = await this.bytes(this.pos, length, size);
     const event = { raw, file: this.file, pos: this.pos, endPos: this.pos + length };
