@@ -28,7 +28,7 @@ const updates = (map: TableMapEvent, ...pairs: [RowImage, RowImage][]) =>
 
 function target(columns: (string | { name: string; unsigned?: boolean; generated?: boolean })[], key: number[] = []): TargetTable {
   return {
-    database: 'd', table: 't', key,
+    database: 'd', table: 't', key, triggers: false,
     columns: columns.map((c) => (typeof c === 'string' ? { name: c, unsigned: false, generated: false }
       : { name: c.name, unsigned: c.unsigned ?? false, generated: c.generated ?? false })),
   };
@@ -143,7 +143,7 @@ describe('rowStatements, text', () => {
   test('values rendered through the target column: unsigned, bytes, identifiers', () => {
     const map = tableMap('d', 't', [T.TINY, T.VARCHAR, T.LONGLONG]);
     const table: TargetTable = {
-      database: 'd`b', table: 'tä', key: [],
+      database: 'd`b', table: 'tä', key: [], triggers: false,
       columns: [{ name: 'u', unsigned: true, generated: false },
         { name: 's`', unsigned: false, generated: false },
         { name: 'n', unsigned: true, generated: false }],

@@ -92,9 +92,65 @@ function checkShape(event: RowsEvent, table: TargetTable): void {
   }
 }
 
+// Key column types whose literals find the same rows in a list (`k IN (...)`) or through a derived table's column
+// as in `k=literal`: every literal of one column is of one SQL type (integer, exact decimal, string, temporal
+// string), so nothing is converted on the way. Float, BIT, JSON and spatial keys keep one statement per row.
+const SET_KEY_TYPES = new Set<number>([
+  ColumnType.TINY, ColumnType.SHORT, ColumnType.INT24, ColumnType.LONG, ColumnType.LONGLONG, ColumnType.YEAR,
+  ColumnType.DECIMAL, ColumnType.NEWDECIMAL, ColumnType.DATE, ColumnType.NEWDATE, ColumnType.TIME, ColumnType.TIME2,
+  ColumnType.DATETIME, ColumnType.DATETIME2, ColumnType.TIMESTAMP, ColumnType.TIMESTAMP2, ColumnType.ENUM,
+  ColumnType.SET, ColumnType.VARCHAR, ColumnType.VAR_STRING, ColumnType.STRING, ColumnType.TINY_BLOB,
+  ColumnType.MEDIUM_BLOB, ColumnType.LONG_BLOB, ColumnType.BLOB,
+]);
+
+/** Most rows one set-based statement changes: bounds the target's derived table and the statement's locks. */
+export const MAX_SET_ROWS = 1000;
+
+/**
+ * The literals of the target key's columns in a before image, when the row can be changed in a set with others:
+ * the table has a key and no triggers (which would fire in the target's order, not the source's), and the image
+ * holds every key column, not NULL, of a type in SET_KEY_TYPES.
+ */
+function keyLiterals(image: RowImage, event: RowsEvent, table: TargetTable): string[] | undefined {
+  if (table.key.length === 0 || table.triggers) return undefined;
+  const types = event.tableMap.columnMeta;
+  const literals: string[] = [];
+  for (const i of table.key) {
+    const value = image[i];
+    const type = types[i]?.realType;
+    if (value === undefined || value === null || type === undefined || !SET_KEY_TYPES.has(type)) return undefined;
+    literals.push(renderValue(value, type, table.columns[i]!));
+  }
+  return literals;
+}
+
+/** A row to delete or update: its event, before image and (update) the values of the columns set, rendered. */
+interface SetRow {
+  event: RowsEvent;
+  before: RowImage;
+  values: string[];
+}
+
+/** Rows of one kind and SET column list, each found by its own key, to change with one statement. */
+interface RowSet {
+  kind: 'delete' | 'update';
+  /** update: the columns set, the same for every row (`shape` joins them). */
+  columns: number[];
+  shape: string;
+  rows: (SetRow & { keys: string[] })[];
+  /** Keys already in the set: a row changed twice goes in order, in the next set. */
+  seen: Set<string>;
+  bytes: number;
+}
+
 /**
  * Statements for a run of rows events on one table. Consecutive write events with the same columns become one
- * multi-row INSERT.
+ * multi-row INSERT. Consecutive deletes, and consecutive updates of the same columns, of rows found by the
+ * target's key become one statement (`DELETE ... WHERE key IN (...)`, `UPDATE ... JOIN (derived table)`) when
+ * the result is the one the rows would give one by one: each row by its own key, no key twice, no key changed,
+ * no triggers; the statement must touch as many rows as it names (with CLIENT_FOUND_ROWS, an update counts the
+ * rows it matched), and when it does not, the applier replays the transaction one statement per row, which names
+ * the row. A `maxStatementBytes` of 0 gives one statement per row.
  */
 export function rowStatements(events: RowsEvent[], table: TargetTable, maxStatementBytes: number): RowStatement[] {
   const out: RowStatement[] = [];
@@ -104,10 +160,18 @@ export function rowStatements(events: RowsEvent[], table: TargetTable, maxStatem
     if (insert) out.push({ sql: insert.head + insert.tuples.join(','), source: insert.source });
     insert = undefined;
   };
+  let set: RowSet | undefined;
+  const flushSet = () => {
+    if (set) {
+      out.push(set.rows.length === 1 ? oneRow(set.kind, set.columns, set.rows[0]!, name, table) : setStatement(set, name, table));
+    }
+    set = undefined;
+  };
 
   for (const event of events) {
     checkShape(event, table);
     if (event.kind === 'write') {
+      flushSet();
       for (const row of event.rows) {
         const columns = usableColumns(row.after!, table);
         const head = `INSERT INTO ${name} (${columns.map((i) => quoteIdentifier(table.columns[i]!.name)).join(',')}) VALUES `;
@@ -122,29 +186,82 @@ export function rowStatements(events: RowsEvent[], table: TargetTable, maxStatem
       continue;
     }
     flushInsert();
+    const kind = event.kind;
+    const types = event.tableMap.columnMeta;
     for (const row of event.rows) {
-      const where = rowCondition(row.before!, event, table);
-      if (event.kind === 'delete') {
-        out.push({ sql: `DELETE FROM ${name} WHERE ${where} LIMIT 1`, expectRows: 1, source: event });
+      const before = row.before!;
+      let columns: number[] = [];
+      let values: string[] = [];
+      if (kind === 'update') {
+        const diffs = row.jsonDiffs;
+        // Only a partial JSON update adds columns absent from the image; usableColumns is in column order already.
+        columns = diffs
+          ? [...usableColumns(row.after!, table),
+            ...[...diffs.keys()].filter((i) => i < table.columns.length && !table.columns[i]!.generated)].sort((a, b) => a - b)
+          : usableColumns(row.after!, table);
+        if (columns.length === 0) continue;
+        values = columns.map((i) => {
+          const columnDiffs = diffs?.get(i);
+          return columnDiffs ? jsonDiffSql(quoteIdentifier(table.columns[i]!.name), columnDiffs, table.columns[i]!)
+            : renderValue(row.after![i]!, types[i]!.realType, table.columns[i]!);
+        });
+      }
+      const keys = row.jsonDiffs ? undefined : keyLiterals(before, event, table);
+      // A key column the update changes (bytes differ) moves the row: its place in a set would matter.
+      const keyMoves = kind === 'update' && keys !== undefined && table.key.some((i, k) => {
+        const at = columns.indexOf(i);
+        return at >= 0 && values[at] !== keys[k];
+      });
+      if (keys === undefined || keyMoves) {
+        flushSet();
+        out.push(oneRow(kind, columns, { event, before, values }, name, table));
         continue;
       }
-      const diffs = row.jsonDiffs;
-      // Only a partial JSON update adds columns absent from the image; usableColumns is in column order already.
-      const columns = diffs
-        ? [...usableColumns(row.after!, table),
-          ...[...diffs.keys()].filter((i) => i < table.columns.length && !table.columns[i]!.generated)].sort((a, b) => a - b)
-        : usableColumns(row.after!, table);
-      if (columns.length === 0) continue;
-      const types = event.tableMap.columnMeta;
-      const set = columns.map((i) => {
-        const name = quoteIdentifier(table.columns[i]!.name);
-        const columnDiffs = diffs?.get(i);
-        return `${name}=` + (columnDiffs ? jsonDiffSql(name, columnDiffs, table.columns[i]!)
-          : renderValue(row.after![i]!, types[i]!.realType, table.columns[i]!));
-      }).join(',');
-      out.push({ sql: `UPDATE ${name} SET ${set} WHERE ${where} LIMIT 1`, expectRows: 1, source: event });
+      const key = keys.join(',');
+      const bytes = key.length + values.reduce((n, v) => n + v.length + 1, 3);
+      const shape = columns.join();
+      if (!set || set.kind !== kind || set.shape !== shape || set.seen.has(key) || set.rows.length >= MAX_SET_ROWS
+        || set.bytes + bytes > maxStatementBytes) {
+        flushSet();
+        set = { kind, columns, shape, rows: [], seen: new Set(), bytes: name.length + 64 };
+      }
+      set.rows.push({ event, before, keys, values });
+      set.seen.add(key);
+      set.bytes += bytes;
     }
   }
+  flushSet();
   flushInsert();
   return out;
+}
+
+/** The statement for one row, found by its key or, without one, by every column it has. */
+function oneRow(kind: RowSet['kind'], columns: number[], { event, before, values }: SetRow, name: string,
+  table: TargetTable): RowStatement {
+  const where = rowCondition(before, event, table);
+  if (kind === 'delete') return { sql: `DELETE FROM ${name} WHERE ${where} LIMIT 1`, expectRows: 1, source: event };
+  const assignments = columns.map((i, k) => `${quoteIdentifier(table.columns[i]!.name)}=${values[k]}`).join(',');
+  return { sql: `UPDATE ${name} SET ${assignments} WHERE ${where} LIMIT 1`, expectRows: 1, source: event };
+}
+
+/**
+ * One statement for the rows of a set: a DELETE by the list of their keys, or an UPDATE joining a derived table
+ * of keys (k0 ...) and after images (c0 ...), one SELECT per row (MySQL and MariaDB both read it).
+ */
+function setStatement(set: RowSet, name: string, table: TargetTable): RowStatement {
+  const keyNames = table.key.map((i) => quoteIdentifier(table.columns[i]!.name));
+  const source = set.rows[0]!.event;
+  const expectRows = set.rows.length;
+  if (set.kind === 'delete') {
+    const single = keyNames.length === 1;
+    const list = set.rows.map((r) => (single ? r.keys[0]! : `(${r.keys.join(',')})`)).join(',');
+    return { sql: `DELETE FROM ${name} WHERE ${single ? keyNames[0] : `(${keyNames.join(',')})`} IN (${list})`,
+      expectRows, source };
+  }
+  const [first, ...rest] = set.rows;
+  const head = [...first!.keys.map((k, i) => `${k} AS k${i}`), ...first!.values.map((v, i) => `${v} AS c${i}`)].join(',');
+  const derived = `SELECT ${head}` + rest.map((r) => ` UNION ALL SELECT ${[...r.keys, ...r.values].join(',')}`).join('');
+  const on = keyNames.map((k, i) => `r.${k}=v.k${i}`).join(' AND ');
+  const assignments = set.columns.map((i, k) => `r.${quoteIdentifier(table.columns[i]!.name)}=v.c${k}`).join(',');
+  return { sql: `UPDATE ${name} AS r JOIN (${derived}) AS v ON ${on} SET ${assignments}`, expectRows, source };
 }
