@@ -92,24 +92,37 @@ function checkShape(event: RowsEvent, table: TargetTable): void {
   }
 }
 
-// Key column types whose literals find the same rows in a list (`k IN (...)`) or through a derived table's column
-// as in `k=literal`: every literal of one column is of one SQL type (integer, exact decimal, string, temporal
-// string), so nothing is converted on the way. Float, BIT, JSON and spatial keys keep one statement per row.
+// Key column types whose literals find the same rows in a list (`k IN (...)`) as in `k=literal`: every literal of
+// one column is of one SQL type (integer, exact decimal, string, temporal string), so nothing is converted on the
+// way. Float, BIT, ENUM, SET, JSON and spatial keys keep one statement per row.
 const SET_KEY_TYPES = new Set<number>([
   ColumnType.TINY, ColumnType.SHORT, ColumnType.INT24, ColumnType.LONG, ColumnType.LONGLONG, ColumnType.YEAR,
   ColumnType.DECIMAL, ColumnType.NEWDECIMAL, ColumnType.DATE, ColumnType.NEWDATE, ColumnType.TIME, ColumnType.TIME2,
-  ColumnType.DATETIME, ColumnType.DATETIME2, ColumnType.TIMESTAMP, ColumnType.TIMESTAMP2, ColumnType.ENUM,
-  ColumnType.SET, ColumnType.VARCHAR, ColumnType.VAR_STRING, ColumnType.STRING, ColumnType.TINY_BLOB,
-  ColumnType.MEDIUM_BLOB, ColumnType.LONG_BLOB, ColumnType.BLOB,
+  ColumnType.DATETIME, ColumnType.DATETIME2, ColumnType.TIMESTAMP, ColumnType.TIMESTAMP2, ColumnType.VARCHAR,
+  ColumnType.VAR_STRING, ColumnType.STRING, ColumnType.TINY_BLOB, ColumnType.MEDIUM_BLOB, ColumnType.LONG_BLOB,
+  ColumnType.BLOB,
 ]);
 
-/** Most rows one set-based statement changes: bounds the target's derived table and the statement's locks. */
-export const MAX_SET_ROWS = 1000;
+/**
+ * Whether a column's values reach the target unchanged through a CASE, whose type is the aggregate of all its
+ * values: not for integers above 2^63 beside smaller ones (the aggregate is DECIMAL, which SET and BIT columns
+ * take differently from an integer), nor for floats (-0, and DECIMAL beside DOUBLE literals).
+ */
+function passesCase(type: number, column: TargetColumn): boolean {
+  return type !== ColumnType.FLOAT && type !== ColumnType.DOUBLE && type !== ColumnType.BIT && type !== ColumnType.SET
+    && !(type === ColumnType.LONGLONG && column.unsigned);
+}
+
+/**
+ * Most rows one set-based statement changes. An UPDATE's CASE is read once per row it changes, so its cost grows
+ * with the square of its rows: 64 is about where it stops paying (measured on MariaDB 10.11, benchmarks/README.md).
+ */
+export const MAX_SET_ROWS = { delete: 1000, update: 64 } as const;
 
 /**
  * The literals of the target key's columns in a before image, when the row can be changed in a set with others:
  * the table has a key and no triggers (which would fire in the target's order, not the source's), and the image
- * holds every key column, not NULL, of a type in SET_KEY_TYPES.
+ * holds every key column, not NULL, not generated, of a type in SET_KEY_TYPES.
  */
 function keyLiterals(image: RowImage, event: RowsEvent, table: TargetTable): string[] | undefined {
   if (table.key.length === 0 || table.triggers) return undefined;
@@ -118,16 +131,17 @@ function keyLiterals(image: RowImage, event: RowsEvent, table: TargetTable): str
   for (const i of table.key) {
     const value = image[i];
     const type = types[i]?.realType;
-    if (value === undefined || value === null || type === undefined || !SET_KEY_TYPES.has(type)) return undefined;
+    if (value === undefined || value === null || type === undefined || !SET_KEY_TYPES.has(type)
+      || table.columns[i]!.generated) return undefined;
     literals.push(renderValue(value, type, table.columns[i]!));
   }
   return literals;
 }
 
-/** A row to delete or update: its event, before image and (update) the values of the columns set, rendered. */
+/** A row to delete or update: its event, the WHERE that finds it alone and (update) the values set, rendered. */
 interface SetRow {
   event: RowsEvent;
-  before: RowImage;
+  where: string;
   values: string[];
 }
 
@@ -146,11 +160,12 @@ interface RowSet {
 /**
  * Statements for a run of rows events on one table. Consecutive write events with the same columns become one
  * multi-row INSERT. Consecutive deletes, and consecutive updates of the same columns, of rows found by the
- * target's key become one statement (`DELETE ... WHERE key IN (...)`, `UPDATE ... JOIN (derived table)`) when
- * the result is the one the rows would give one by one: each row by its own key, no key twice, no key changed,
- * no triggers; the statement must touch as many rows as it names (with CLIENT_FOUND_ROWS, an update counts the
- * rows it matched), and when it does not, the applier replays the transaction one statement per row, which names
- * the row. A `maxStatementBytes` of 0 gives one statement per row.
+ * target's key become one statement (`DELETE ... WHERE key IN (...)`, `UPDATE ... SET c=CASE WHEN <the row's
+ * WHERE> THEN <value> ... END ... WHERE key IN (...)`) where the result is the one the rows would give one by
+ * one: each row by its own key, no key twice, no key changed, no triggers, values that a CASE keeps as they are.
+ * The statement must touch as many rows as it names (with CLIENT_FOUND_ROWS, an update counts the rows it
+ * matched); when it does not, the applier replays the transaction one statement per row, which names the row.
+ * A `maxStatementBytes` of 0 gives one statement per row.
  */
 export function rowStatements(events: RowsEvent[], table: TargetTable, maxStatementBytes: number): RowStatement[] {
   const out: RowStatement[] = [];
@@ -206,26 +221,29 @@ export function rowStatements(events: RowsEvent[], table: TargetTable, maxStatem
             : renderValue(row.after![i]!, types[i]!.realType, table.columns[i]!);
         });
       }
+      const where = rowCondition(before, event, table);
       const keys = row.jsonDiffs ? undefined : keyLiterals(before, event, table);
-      // A key column the update changes (bytes differ) moves the row: its place in a set would matter.
-      const keyMoves = kind === 'update' && keys !== undefined && table.key.some((i, k) => {
-        const at = columns.indexOf(i);
-        return at >= 0 && values[at] !== keys[k];
-      });
-      if (keys === undefined || keyMoves) {
+      // An update that changes a key column (its bytes) moves the row, and the CASEs after it would not find it.
+      const inSet = keys !== undefined && (kind === 'delete' || columns.every((i) => passesCase(types[i]!.realType, table.columns[i]!))
+        && table.key.every((i, k) => {
+          const after = row.after![i];
+          return after === undefined || (after !== null && renderValue(after, types[i]!.realType, table.columns[i]!) === keys[k]);
+        }));
+      if (!inSet) {
         flushSet();
-        out.push(oneRow(kind, columns, { event, before, values }, name, table));
+        out.push(oneRow(kind, columns, { event, where, values }, name, table));
         continue;
       }
       const key = keys.join(',');
-      const bytes = key.length + values.reduce((n, v) => n + v.length + 1, 3);
+      // What the row adds to the statement: its key in the list, and a WHEN for each column set.
+      const bytes = key.length + 3 + values.reduce((n, v) => n + v.length + where.length + ' WHEN  THEN '.length, 0);
       const shape = columns.join();
-      if (!set || set.kind !== kind || set.shape !== shape || set.seen.has(key) || set.rows.length >= MAX_SET_ROWS
+      if (!set || set.kind !== kind || set.shape !== shape || set.seen.has(key) || set.rows.length >= MAX_SET_ROWS[kind]
         || set.bytes + bytes > maxStatementBytes) {
         flushSet();
-        set = { kind, columns, shape, rows: [], seen: new Set(), bytes: name.length + 64 };
+        set = { kind, columns, shape, rows: [], seen: new Set(), bytes: setHeadBytes(columns, name, table) };
       }
-      set.rows.push({ event, before, keys, values });
+      set.rows.push({ event, where, keys, values });
       set.seen.add(key);
       set.bytes += bytes;
     }
@@ -235,33 +253,34 @@ export function rowStatements(events: RowsEvent[], table: TargetTable, maxStatem
   return out;
 }
 
+/** An upper bound of the bytes of a set statement besides its rows (setStatement): the names. */
+function setHeadBytes(columns: number[], name: string, table: TargetTable): number {
+  const named = (n: number, i: number) => n + quoteIdentifier(table.columns[i]!.name).length + '=CASE END,'.length;
+  return 64 + name.length + table.key.reduce(named, 0) + columns.reduce(named, 0);
+}
+
 /** The statement for one row, found by its key or, without one, by every column it has. */
-function oneRow(kind: RowSet['kind'], columns: number[], { event, before, values }: SetRow, name: string,
+function oneRow(kind: RowSet['kind'], columns: number[], { event, where, values }: SetRow, name: string,
   table: TargetTable): RowStatement {
-  const where = rowCondition(before, event, table);
   if (kind === 'delete') return { sql: `DELETE FROM ${name} WHERE ${where} LIMIT 1`, expectRows: 1, source: event };
   const assignments = columns.map((i, k) => `${quoteIdentifier(table.columns[i]!.name)}=${values[k]}`).join(',');
   return { sql: `UPDATE ${name} SET ${assignments} WHERE ${where} LIMIT 1`, expectRows: 1, source: event };
 }
 
 /**
- * One statement for the rows of a set: a DELETE by the list of their keys, or an UPDATE joining a derived table
- * of keys (k0 ...) and after images (c0 ...), one SELECT per row (MySQL and MariaDB both read it).
+ * One statement for the rows of a set, finding them by the list of their keys. An UPDATE picks each row's value
+ * by the same condition as its one-row statement; assignments run left to right, and a key column is only ever
+ * set to the value its condition compares with, so the conditions after it still find the row.
  */
 function setStatement(set: RowSet, name: string, table: TargetTable): RowStatement {
   const keyNames = table.key.map((i) => quoteIdentifier(table.columns[i]!.name));
-  const source = set.rows[0]!.event;
+  const single = keyNames.length === 1;
+  const list = set.rows.map((r) => (single ? r.keys[0]! : `(${r.keys.join(',')})`)).join(',');
+  const found = `WHERE ${single ? keyNames[0] : `(${keyNames.join(',')})`} IN (${list})`;
   const expectRows = set.rows.length;
-  if (set.kind === 'delete') {
-    const single = keyNames.length === 1;
-    const list = set.rows.map((r) => (single ? r.keys[0]! : `(${r.keys.join(',')})`)).join(',');
-    return { sql: `DELETE FROM ${name} WHERE ${single ? keyNames[0] : `(${keyNames.join(',')})`} IN (${list})`,
-      expectRows, source };
-  }
-  const [first, ...rest] = set.rows;
-  const head = [...first!.keys.map((k, i) => `${k} AS k${i}`), ...first!.values.map((v, i) => `${v} AS c${i}`)].join(',');
-  const derived = `SELECT ${head}` + rest.map((r) => ` UNION ALL SELECT ${[...r.keys, ...r.values].join(',')}`).join('');
-  const on = keyNames.map((k, i) => `r.${k}=v.k${i}`).join(' AND ');
-  const assignments = set.columns.map((i, k) => `r.${quoteIdentifier(table.columns[i]!.name)}=v.c${k}`).join(',');
-  return { sql: `UPDATE ${name} AS r JOIN (${derived}) AS v ON ${on} SET ${assignments}`, expectRows, source };
+  const source = set.rows[0]!.event;
+  if (set.kind === 'delete') return { sql: `DELETE FROM ${name} ${found}`, expectRows, source };
+  const assignments = set.columns.map((i, k) => `${quoteIdentifier(table.columns[i]!.name)}=CASE` +
+    set.rows.map((r) => ` WHEN ${r.where} THEN ${r.values[k]}`).join('') + ' END').join(',');
+  return { sql: `UPDATE ${name} SET ${assignments} ${found}`, expectRows, source };
 }
