@@ -99,4 +99,18 @@ describe('set-based row changes', () => {
     const fired = await target.sql('SELECT id FROM s.fired ORDER BY seq') as { id: number }[];
     assert.deepEqual(fired.map((r) => r.id), [20, 19, 18, 17, 16, 15, 14, 13, 12, 11]);
   });
+
+  test('a trigger created on the target while the SQL stage is stopped is seen when it starts again', async () => {
+    await source.sql('CREATE TABLE s.tr2 (id INT PRIMARY KEY, v INT)', 'INSERT INTO s.tr2 SELECT seq, seq FROM s.seq_1_to_10',
+      'UPDATE s.tr2 SET v = 1');
+    await catchUp(engine, 's', source);
+    await engine.stopReplica('s', { threads: ['SQL_THREAD'] });
+    await target.sql('CREATE TRIGGER s.tr2_update BEFORE UPDATE ON s.tr2 FOR EACH ROW INSERT INTO s.fired (id) VALUES (-OLD.id)');
+    await source.sql('UPDATE s.tr2 SET v = 2 ORDER BY id DESC');
+    await engine.startReplica('s');
+    await catchUp(engine, 's', source);
+    assert.deepEqual(await rows(target, 's.tr2'), await rows(source, 's.tr2'));
+    const fired = await target.sql('SELECT id FROM s.fired WHERE id < 0 ORDER BY seq') as { id: number }[];
+    assert.deepEqual(fired.map((r) => -r.id), [10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
+  });
 });

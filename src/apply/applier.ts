@@ -275,6 +275,8 @@ export class Applier {
         throw targetError(err, this.options.target);
       });
     }
+    // The target's tables may have changed meanwhile (columns, keys, triggers added by hand while stopped).
+    this.tables.invalidate();
     const conn = this.connection();
     await this.options.onOpen?.(conn);
     await this.options.positions.ensure(conn);
