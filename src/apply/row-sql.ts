@@ -92,17 +92,6 @@ function checkShape(event: RowsEvent, table: TargetTable): void {
   }
 }
 
-// Key column types whose literals find the same rows in a list (`k IN (...)`) as in `k=literal`: every literal of
-// one column is of one SQL type (integer, exact decimal, string, temporal string), so nothing is converted on the
-// way. Float, BIT, ENUM, SET, JSON and spatial keys keep one statement per row.
-const SET_KEY_TYPES = new Set<number>([
-  ColumnType.TINY, ColumnType.SHORT, ColumnType.INT24, ColumnType.LONG, ColumnType.LONGLONG, ColumnType.YEAR,
-  ColumnType.DECIMAL, ColumnType.NEWDECIMAL, ColumnType.DATE, ColumnType.NEWDATE, ColumnType.TIME, ColumnType.TIME2,
-  ColumnType.DATETIME, ColumnType.DATETIME2, ColumnType.TIMESTAMP, ColumnType.TIMESTAMP2, ColumnType.VARCHAR,
-  ColumnType.VAR_STRING, ColumnType.STRING, ColumnType.TINY_BLOB, ColumnType.MEDIUM_BLOB, ColumnType.LONG_BLOB,
-  ColumnType.BLOB,
-]);
-
 /**
  * Whether a column's values reach the target unchanged through a CASE, whose type is the aggregate of all its
  * values: not for integers above 2^63 beside smaller ones (the aggregate is DECIMAL, which SET and BIT columns
@@ -122,7 +111,7 @@ export const MAX_SET_ROWS = { delete: 1000, update: 64 } as const;
 /**
  * The literals of the target key's columns in a before image, when the row can be changed in a set with others:
  * the table has a key and no triggers (which would fire in the target's order, not the source's), and the image
- * holds every key column, not NULL, not generated, of a type in SET_KEY_TYPES.
+ * holds every key column, not NULL and not generated (whose value a CASE after an assignment might see changed).
  */
 function keyLiterals(image: RowImage, event: RowsEvent, table: TargetTable): string[] | undefined {
   if (table.key.length === 0 || table.triggers) return undefined;
@@ -131,8 +120,7 @@ function keyLiterals(image: RowImage, event: RowsEvent, table: TargetTable): str
   for (const i of table.key) {
     const value = image[i];
     const type = types[i]?.realType;
-    if (value === undefined || value === null || type === undefined || !SET_KEY_TYPES.has(type)
-      || table.columns[i]!.generated) return undefined;
+    if (value === undefined || value === null || type === undefined || table.columns[i]!.generated) return undefined;
     literals.push(renderValue(value, type, table.columns[i]!));
   }
   return literals;
@@ -151,7 +139,7 @@ interface RowSet {
   /** update: the columns set, the same for every row (`shape` joins them). */
   columns: number[];
   shape: string;
-  rows: (SetRow & { keys: string[] })[];
+  rows: SetRow[];
   /** Keys already in the set: a row changed twice goes in order, in the next set. */
   seen: Set<string>;
   bytes: number;
@@ -160,9 +148,9 @@ interface RowSet {
 /**
  * Statements for a run of rows events on one table. Consecutive write events with the same columns become one
  * multi-row INSERT. Consecutive deletes, and consecutive updates of the same columns, of rows found by the
- * target's key become one statement (`DELETE ... WHERE key IN (...)`, `UPDATE ... SET c=CASE WHEN <the row's
- * WHERE> THEN <value> ... END ... WHERE key IN (...)`) where the result is the one the rows would give one by
- * one: each row by its own key, no key twice, no key changed, no triggers, values that a CASE keeps as they are.
+ * target's key become one statement (`DELETE ... WHERE <row's WHERE> OR ...`, `UPDATE ... SET c=CASE WHEN
+ * <row's WHERE> THEN <value> ... END ... WHERE <row's WHERE> OR ...`) where the result is the one the rows would
+ * give one by one: each row by its own key, no key twice, no key changed, no triggers, values that a CASE keeps as they are.
  * The statement must touch as many rows as it names (with CLIENT_FOUND_ROWS, an update counts the rows it
  * matched); when it does not, the applier replays the transaction one statement per row, which names the row.
  * A `maxStatementBytes` of 0 gives one statement per row.
@@ -235,15 +223,15 @@ export function rowStatements(events: RowsEvent[], table: TargetTable, maxStatem
         continue;
       }
       const key = keys.join(',');
-      // What the row adds to the statement: its key in the list, and a WHEN for each column set.
-      const bytes = key.length + 3 + values.reduce((n, v) => n + v.length + where.length + ' WHEN  THEN '.length, 0);
+      // What the row adds to the statement: its condition, and a WHEN for each column set.
+      const bytes = where.length + ' OR '.length + values.reduce((n, v) => n + v.length + where.length + ' WHEN  THEN '.length, 0);
       const shape = columns.join();
       if (!set || set.kind !== kind || set.shape !== shape || set.seen.has(key) || set.rows.length >= MAX_SET_ROWS[kind]
         || set.bytes + bytes > maxStatementBytes) {
         flushSet();
         set = { kind, columns, shape, rows: [], seen: new Set(), bytes: setHeadBytes(columns, name, table) };
       }
-      set.rows.push({ event, where, keys, values });
+      set.rows.push({ event, where, values });
       set.seen.add(key);
       set.bytes += bytes;
     }
@@ -256,7 +244,7 @@ export function rowStatements(events: RowsEvent[], table: TargetTable, maxStatem
 /** An upper bound of the bytes of a set statement besides its rows (setStatement): the names. */
 function setHeadBytes(columns: number[], name: string, table: TargetTable): number {
   const named = (n: number, i: number) => n + quoteIdentifier(table.columns[i]!.name).length + '=CASE END,'.length;
-  return 64 + name.length + table.key.reduce(named, 0) + columns.reduce(named, 0);
+  return 64 + name.length + columns.reduce(named, 0);
 }
 
 /** The statement for one row, found by its key or, without one, by every column it has. */
@@ -268,15 +256,14 @@ function oneRow(kind: RowSet['kind'], columns: number[], { event, where, values 
 }
 
 /**
- * One statement for the rows of a set, finding them by the list of their keys. An UPDATE picks each row's value
- * by the same condition as its one-row statement; assignments run left to right, and a key column is only ever
- * set to the value its condition compares with, so the conditions after it still find the row.
+ * One statement for the rows of a set, finding them by the conditions of their one-row statements joined with
+ * OR: a row it touches is one that some row's own statement finds, each condition finds one row at most (a key),
+ * so touching as many rows as the set has is touching exactly theirs. An UPDATE picks each row's values by the
+ * same condition; assignments run left to right, and a key column is only ever set to the value its condition
+ * compares with, so the conditions after it still find the row.
  */
 function setStatement(set: RowSet, name: string, table: TargetTable): RowStatement {
-  const keyNames = table.key.map((i) => quoteIdentifier(table.columns[i]!.name));
-  const single = keyNames.length === 1;
-  const list = set.rows.map((r) => (single ? r.keys[0]! : `(${r.keys.join(',')})`)).join(',');
-  const found = `WHERE ${single ? keyNames[0] : `(${keyNames.join(',')})`} IN (${list})`;
+  const found = `WHERE ${set.rows.map((r) => r.where).join(' OR ')}`;
   const expectRows = set.rows.length;
   const source = set.rows[0]!.event;
   if (set.kind === 'delete') return { sql: `DELETE FROM ${name} ${found}`, expectRows, source };
