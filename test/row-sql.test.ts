@@ -5,34 +5,11 @@ import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Connection, ResultSetHeader } from 'mysql2/promise';
 import { ColumnType as T } from '../src/binlog/column-types.js';
-import type { RowImage, RowsEvent, RowsKind, TableMapEvent } from '../src/binlog/events.js';
+import type { RowImage } from '../src/binlog/events.js';
 import { RowMappingError, rowStatements, type RowStatement } from '../src/apply/row-sql.js';
 import { TableDefinitions, type TargetTable } from '../src/apply/table-definitions.js';
+import { deletes, tableMap, target, updates, writes } from './helpers/row-events.js';
 import { startMariaDb, type TestServer } from './helpers/servers.js';
-
-function tableMap(database: string, table: string, types: number[], tableId = 7n): TableMapEvent {
-  return {
-    type: 'table_map', tableId, flags: 0, database, table, columnTypes: types,
-    columnMeta: types.map((realType) => ({ realType })), nullable: types.map(() => true), optional: {},
-  };
-}
-
-function rowsEvent(kind: RowsKind, map: TableMapEvent, rows: { before?: RowImage; after?: RowImage }[]): RowsEvent {
-  return { type: 'rows', kind, tableId: map.tableId, tableMap: map, flags: 0, statementEnd: true, rows };
-}
-
-const writes = (map: TableMapEvent, ...images: RowImage[]) => rowsEvent('write', map, images.map((after) => ({ after })));
-const deletes = (map: TableMapEvent, ...images: RowImage[]) => rowsEvent('delete', map, images.map((before) => ({ before })));
-const updates = (map: TableMapEvent, ...pairs: [RowImage, RowImage][]) =>
-  rowsEvent('update', map, pairs.map(([before, after]) => ({ before, after })));
-
-function target(columns: (string | { name: string; unsigned?: boolean; generated?: boolean })[], key: number[] = []): TargetTable {
-  return {
-    database: 'd', table: 't', key,
-    columns: columns.map((c) => (typeof c === 'string' ? { name: c, unsigned: false, generated: false }
-      : { name: c.name, unsigned: c.unsigned ?? false, generated: c.generated ?? false })),
-  };
-}
 
 const INTS3 = tableMap('d', 't', [T.LONG, T.LONG, T.LONG]);
 const KEYED = target(['id', 'a', 'b'], [0]);
@@ -143,7 +120,7 @@ describe('rowStatements, text', () => {
   test('values rendered through the target column: unsigned, bytes, identifiers', () => {
     const map = tableMap('d', 't', [T.TINY, T.VARCHAR, T.LONGLONG]);
     const table: TargetTable = {
-      database: 'd`b', table: 'tä', key: [],
+      database: 'd`b', table: 'tä', key: [], triggers: false,
       columns: [{ name: 'u', unsigned: true, generated: false },
         { name: 's`', unsigned: false, generated: false },
         { name: 'n', unsigned: true, generated: false }],

@@ -85,7 +85,8 @@ export function keepsTables(group: TransactionGroup): boolean {
   return group.kind === 'transaction' && group.events.every(({ event }) => ROW_EVENT_TYPES.has(event.type));
 }
 
-const ROW_EVENT_TYPES = new Set<DecodedEvent['event']['type']>(['gtid', 'table_map', 'rows', 'annotate_rows', 'rows_query']);
+const ROW_BOOKKEEPING = new Set<DecodedEvent['event']['type']>(['table_map', 'annotate_rows', 'rows_query']);
+const ROW_EVENT_TYPES = new Set<DecodedEvent['event']['type']>(['gtid', 'rows', ...ROW_BOOKKEEPING]);
 
 export class ApplyError extends Error {
   constructor(
@@ -149,6 +150,11 @@ interface Piece {
    * that the target runs at most one statement of it, as the servers' SQL thread does.
    */
   confined?: boolean;
+  /**
+   * Goes in a round trip of its own, once the row counts of the statements before it are checked: a COMMIT sent
+   * with a statement that changed fewer rows than its rows event would commit the transaction without that row.
+   */
+  afterChecks?: boolean;
   describe: () => string;
 }
 
@@ -269,6 +275,8 @@ export class Applier {
         throw targetError(err, this.options.target);
       });
     }
+    // The target's tables may have changed meanwhile (columns, keys, triggers added by hand while stopped).
+    this.tables.invalidate();
     const conn = this.connection();
     await this.options.onOpen?.(conn);
     await this.options.positions.ensure(conn);
@@ -504,7 +512,7 @@ export class Applier {
     // Statements leave the session of their source behind (sql_mode, character set ...).
     if (!session.rows) pieces.push({ sql: ROW_SESSION, describe: () => 'session setup' });
     pieces.push({ sql: this.options.positions.writeSql(last.end), describe: () => 'position update' });
-    pieces.push({ sql: 'COMMIT', describe: () => 'COMMIT' });
+    pieces.push({ sql: 'COMMIT', describe: () => 'COMMIT', afterChecks: true });
     return pieces;
   }
 
@@ -584,6 +592,9 @@ export class Applier {
         rowRun.push({ header, event });
         continue;
       }
+      // A Table_map (or annotation) between two rows events of one table carries no SQL: the run goes on, so that
+      // the rows of consecutive statements can go in one set (a new table id ends it at the rows event).
+      if (ROW_BOOKKEEPING.has(event.type)) continue;
       await flushRows();
       switch (event.type) {
         case 'query':
@@ -663,7 +674,8 @@ export class Applier {
     let at = 0;
     // A statement expected to fail goes alone: its error must not stop the statements after it, and it must be
     // the one that failed. So does a confined one.
-    const alone = (piece: Piece) => stepwise || piece.expectError !== undefined || piece.confined === true;
+    const alone = (piece: Piece) => stepwise || piece.expectError !== undefined || piece.confined === true
+      || piece.afterChecks === true;
     let skippedRows: RowsEvent | undefined;
     while (at < pieces.length) {
       let end = at;

@@ -93,8 +93,67 @@ function checkShape(event: RowsEvent, table: TargetTable): void {
 }
 
 /**
+ * Whether a column's values reach the target unchanged through a CASE, whose type is the aggregate of all its
+ * values: not for integers above 2^63 beside smaller ones (the aggregate is DECIMAL, which SET and BIT columns
+ * take differently from an integer), nor for floats (-0, and DECIMAL beside DOUBLE literals).
+ */
+function passesCase(type: number, column: TargetColumn): boolean {
+  return type !== ColumnType.FLOAT && type !== ColumnType.DOUBLE && type !== ColumnType.BIT && type !== ColumnType.SET
+    && !(type === ColumnType.LONGLONG && column.unsigned);
+}
+
+/**
+ * Most rows one set-based statement changes. An UPDATE's CASE is read once per row it changes, so its cost grows
+ * with the square of its rows: 64 is about where it stops paying (measured on MariaDB 10.11, benchmarks/README.md).
+ */
+export const MAX_SET_ROWS = { delete: 1000, update: 64 } as const;
+
+/**
+ * The literals of the target key's columns in a before image, when the row can be changed in a set with others:
+ * the table has a key and no triggers (which would fire in the target's order, not the source's), and the image
+ * holds every key column, not NULL and not generated (whose value a CASE after an assignment might see changed).
+ */
+function keyLiterals(image: RowImage, event: RowsEvent, table: TargetTable): string[] | undefined {
+  if (table.key.length === 0 || table.triggers) return undefined;
+  const types = event.tableMap.columnMeta;
+  const literals: string[] = [];
+  for (const i of table.key) {
+    const value = image[i];
+    const type = types[i]?.realType;
+    if (value === undefined || value === null || type === undefined || table.columns[i]!.generated) return undefined;
+    literals.push(renderValue(value, type, table.columns[i]!));
+  }
+  return literals;
+}
+
+/** A row to delete or update: its event, the WHERE that finds it alone and (update) the values set, rendered. */
+interface SetRow {
+  event: RowsEvent;
+  where: string;
+  values: string[];
+}
+
+/** Rows of one kind and SET column list, each found by its own key, to change with one statement. */
+interface RowSet {
+  kind: 'delete' | 'update';
+  /** update: the columns set, the same for every row (`shape` joins them). */
+  columns: number[];
+  shape: string;
+  rows: SetRow[];
+  /** Keys already in the set: a row changed twice goes in order, in the next set. */
+  seen: Set<string>;
+  bytes: number;
+}
+
+/**
  * Statements for a run of rows events on one table. Consecutive write events with the same columns become one
- * multi-row INSERT.
+ * multi-row INSERT. Consecutive deletes, and consecutive updates of the same columns, of rows found by the
+ * target's key become one statement (`DELETE ... WHERE <row's WHERE> OR ...`, `UPDATE ... SET c=CASE WHEN
+ * <row's WHERE> THEN <value> ... END ... WHERE <row's WHERE> OR ...`) where the result is the one the rows would
+ * give one by one: each row by its own key, no key twice, no key changed, no triggers, values that a CASE keeps as they are.
+ * The statement must touch as many rows as it names (with CLIENT_FOUND_ROWS, an update counts the rows it
+ * matched); when it does not, the applier replays the transaction one statement per row, which names the row.
+ * A `maxStatementBytes` of 0 gives one statement per row.
  */
 export function rowStatements(events: RowsEvent[], table: TargetTable, maxStatementBytes: number): RowStatement[] {
   const out: RowStatement[] = [];
@@ -104,10 +163,18 @@ export function rowStatements(events: RowsEvent[], table: TargetTable, maxStatem
     if (insert) out.push({ sql: insert.head + insert.tuples.join(','), source: insert.source });
     insert = undefined;
   };
+  let set: RowSet | undefined;
+  const flushSet = () => {
+    if (set) {
+      out.push(set.rows.length === 1 ? oneRow(set.kind, set.columns, set.rows[0]!, name, table) : setStatement(set, name, table));
+    }
+    set = undefined;
+  };
 
   for (const event of events) {
     checkShape(event, table);
     if (event.kind === 'write') {
+      flushSet();
       for (const row of event.rows) {
         const columns = usableColumns(row.after!, table);
         const head = `INSERT INTO ${name} (${columns.map((i) => quoteIdentifier(table.columns[i]!.name)).join(',')}) VALUES `;
@@ -122,29 +189,85 @@ export function rowStatements(events: RowsEvent[], table: TargetTable, maxStatem
       continue;
     }
     flushInsert();
+    const kind = event.kind;
+    const types = event.tableMap.columnMeta;
     for (const row of event.rows) {
-      const where = rowCondition(row.before!, event, table);
-      if (event.kind === 'delete') {
-        out.push({ sql: `DELETE FROM ${name} WHERE ${where} LIMIT 1`, expectRows: 1, source: event });
+      const before = row.before!;
+      let columns: number[] = [];
+      let values: string[] = [];
+      if (kind === 'update') {
+        const diffs = row.jsonDiffs;
+        // Only a partial JSON update adds columns absent from the image; usableColumns is in column order already.
+        columns = diffs
+          ? [...usableColumns(row.after!, table),
+            ...[...diffs.keys()].filter((i) => i < table.columns.length && !table.columns[i]!.generated)].sort((a, b) => a - b)
+          : usableColumns(row.after!, table);
+        if (columns.length === 0) continue;
+        values = columns.map((i) => {
+          const columnDiffs = diffs?.get(i);
+          return columnDiffs ? jsonDiffSql(quoteIdentifier(table.columns[i]!.name), columnDiffs, table.columns[i]!)
+            : renderValue(row.after![i]!, types[i]!.realType, table.columns[i]!);
+        });
+      }
+      const where = rowCondition(before, event, table);
+      const keys = row.jsonDiffs ? undefined : keyLiterals(before, event, table);
+      // An update that changes a key column (its bytes) moves the row, and the CASEs after it would not find it.
+      const inSet = keys !== undefined && (kind === 'delete' || columns.every((i) => passesCase(types[i]!.realType, table.columns[i]!))
+        && table.key.every((i, k) => {
+          const after = row.after![i];
+          return after === undefined || (after !== null && renderValue(after, types[i]!.realType, table.columns[i]!) === keys[k]);
+        }));
+      if (!inSet) {
+        flushSet();
+        out.push(oneRow(kind, columns, { event, where, values }, name, table));
         continue;
       }
-      const diffs = row.jsonDiffs;
-      // Only a partial JSON update adds columns absent from the image; usableColumns is in column order already.
-      const columns = diffs
-        ? [...usableColumns(row.after!, table),
-          ...[...diffs.keys()].filter((i) => i < table.columns.length && !table.columns[i]!.generated)].sort((a, b) => a - b)
-        : usableColumns(row.after!, table);
-      if (columns.length === 0) continue;
-      const types = event.tableMap.columnMeta;
-      const set = columns.map((i) => {
-        const name = quoteIdentifier(table.columns[i]!.name);
-        const columnDiffs = diffs?.get(i);
-        return `${name}=` + (columnDiffs ? jsonDiffSql(name, columnDiffs, table.columns[i]!)
-          : renderValue(row.after![i]!, types[i]!.realType, table.columns[i]!));
-      }).join(',');
-      out.push({ sql: `UPDATE ${name} SET ${set} WHERE ${where} LIMIT 1`, expectRows: 1, source: event });
+      const key = keys.join(',');
+      // What the row adds to the statement: its condition, and a WHEN for each column set.
+      const bytes = where.length + ' OR '.length + values.reduce((n, v) => n + v.length + where.length + ' WHEN  THEN '.length, 0);
+      const shape = columns.join();
+      if (!set || set.kind !== kind || set.shape !== shape || set.seen.has(key) || set.rows.length >= MAX_SET_ROWS[kind]
+        || set.bytes + bytes > maxStatementBytes) {
+        flushSet();
+        set = { kind, columns, shape, rows: [], seen: new Set(), bytes: setHeadBytes(columns, name, table) };
+      }
+      set.rows.push({ event, where, values });
+      set.seen.add(key);
+      set.bytes += bytes;
     }
   }
+  flushSet();
   flushInsert();
   return out;
+}
+
+/** An upper bound of the bytes of a set statement besides its rows (setStatement): the names. */
+function setHeadBytes(columns: number[], name: string, table: TargetTable): number {
+  const named = (n: number, i: number) => n + quoteIdentifier(table.columns[i]!.name).length + '=CASE END,'.length;
+  return 64 + name.length + columns.reduce(named, 0);
+}
+
+/** The statement for one row, found by its key or, without one, by every column it has. */
+function oneRow(kind: RowSet['kind'], columns: number[], { event, where, values }: SetRow, name: string,
+  table: TargetTable): RowStatement {
+  if (kind === 'delete') return { sql: `DELETE FROM ${name} WHERE ${where} LIMIT 1`, expectRows: 1, source: event };
+  const assignments = columns.map((i, k) => `${quoteIdentifier(table.columns[i]!.name)}=${values[k]}`).join(',');
+  return { sql: `UPDATE ${name} SET ${assignments} WHERE ${where} LIMIT 1`, expectRows: 1, source: event };
+}
+
+/**
+ * One statement for the rows of a set, finding them by the conditions of their one-row statements joined with
+ * OR: a row it touches is one that some row's own statement finds, each condition finds one row at most (a key),
+ * so touching as many rows as the set has is touching exactly theirs. An UPDATE picks each row's values by the
+ * same condition; assignments run left to right, and a key column is only ever set to the value its condition
+ * compares with, so the conditions after it still find the row.
+ */
+function setStatement(set: RowSet, name: string, table: TargetTable): RowStatement {
+  const found = `WHERE ${set.rows.map((r) => r.where).join(' OR ')}`;
+  const expectRows = set.rows.length;
+  const source = set.rows[0]!.event;
+  if (set.kind === 'delete') return { sql: `DELETE FROM ${name} ${found}`, expectRows, source };
+  const assignments = set.columns.map((i, k) => `${quoteIdentifier(table.columns[i]!.name)}=CASE` +
+    set.rows.map((r) => ` WHEN ${r.where} THEN ${r.values[k]}`).join('') + ' END').join(',');
+  return { sql: `UPDATE ${name} SET ${assignments} ${found}`, expectRows, source };
 }

@@ -1,7 +1,7 @@
 // Definitions of target tables, read from the target itself. Row events are applied by column position into
 // the target table as it is now; the SQL stage applies DDL in order, so after each DDL the cache is dropped and
 // the next row event sees the shape it was written against (DESIGN.md, Applier).
-import { qualifiedName } from './sql-text.js';
+import { qualifiedName, quoteString } from './sql-text.js';
 
 /** Runs one statement the applier wrote and resolves with its rows. */
 type Query = (sql: string) => Promise<unknown>;
@@ -22,6 +22,8 @@ export interface TargetTable {
   columns: TargetColumn[];
   /** Column positions of the primary key, or of the first unique key over NOT NULL columns; empty if none. */
   key: number[];
+  /** The table has triggers on the target (or one of the same name under another letter case): rows go one by one. */
+  triggers: boolean;
 }
 
 export class TableDefinitions {
@@ -83,10 +85,13 @@ export class TableDefinitions {
       if (k.Null === 'YES') index.notNull = false;
       indexes.set(k.Key_name, index);
     }
+    // information_schema compares names without regard to letter case: a false positive only costs speed.
+    const triggers = await this.query('SELECT COUNT(*) AS n FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA=' +
+      `${quoteString(database, '_utf8mb4')} AND EVENT_OBJECT_TABLE=${quoteString(table, '_utf8mb4')}`) as { n: number | string }[];
     const primary = indexes.get('PRIMARY');
     const key = (primary?.unique ? primary : [...indexes.values()].find((i) => i.unique && i.notNull))?.columns ?? [];
     return {
-      database, table, key,
+      database, table, key, triggers: Number(triggers[0]?.n) > 0,
       columns: columns.map((c) => {
         // The type without its arguments: ENUM and SET values may spell anything.
         const type = c.Type.replace(/\(.*\)/s, '');
