@@ -49,6 +49,7 @@ describe('transactionControl', () => {
     ["XA START 'x'", 'XA START'], ["xa end 'x'", 'XA END'], ["XA COMMIT 'x'", 'XA COMMIT'], ["XA ROLLBACK 'x'", 'XA ROLLBACK'],
     ["XA PREPARE 'x'", undefined], ['INSERT INTO t VALUES (1)', undefined], ['SAVEPOINT s', undefined],
     ['-- c\nCOMMIT', 'COMMIT'], ['`BEGIN`', undefined], ['/* unterminated', undefined],
+    ['ROLLBACK TO SAVEPOINT s', undefined], ['rollback work to s', undefined], ['ROLLBACK WORK', 'ROLLBACK'],
   ];
   for (const [text, control] of cases) {
     test(JSON.stringify(text), () => assert.equal(transactionControl(sql(text)), control));

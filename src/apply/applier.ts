@@ -131,6 +131,7 @@ interface SessionState {
 
 // Rows event flags.
 const NO_FOREIGN_KEY_CHECKS_F = 1 << 1;
+const GROUP_SAVEPOINT = 'tributary_source_transaction';
 
 // Errors that mean a DDL already took effect, when re-run after a crash that cut it off from its position.
 const DDL_ALREADY_DONE = new Set([1007, 1008, 1050, 1051, 1054, 1060, 1061, 1091, 1146, 1049, 1025]);
@@ -502,10 +503,11 @@ export class Applier {
     const pieces: Piece[] = [{ sql: ROW_SESSION, describe: () => 'session setup' }, { sql: 'START TRANSACTION', describe: () => 'START TRANSACTION' }];
     const session: SessionState = { rows: true, foreignKeyChecks: 1, ownParsing: true };
     for (const group of groups) {
+      // A group the source rolled back (kept in its binlog for its non-transactional changes) is undone to where
+      // it began: a ROLLBACK would also undo the groups before it in this target transaction.
+      if (group.rollback) pieces.push({ sql: `SAVEPOINT ${GROUP_SAVEPOINT}`, describe: () => 'SAVEPOINT' });
       await this.groupPieces(group, pieces, session, stepwise, lookup);
-      if (group.rollback) {
-        pieces.push({ sql: 'ROLLBACK', describe: () => 'ROLLBACK' }, { sql: 'START TRANSACTION', describe: () => 'START TRANSACTION' });
-      }
+      if (group.rollback) pieces.push({ sql: `ROLLBACK TO SAVEPOINT ${GROUP_SAVEPOINT}`, describe: () => 'ROLLBACK' });
       await pause?.();
     }
     const last = groups.at(-1)!;

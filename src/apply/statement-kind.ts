@@ -29,7 +29,9 @@ export type TransactionControl = 'BEGIN' | 'COMMIT' | 'ROLLBACK' | 'XA START' | 
 
 /** Which transaction control statement a Query event holds, if any. */
 export function transactionControl(sql: Buffer): TransactionControl | undefined {
-  const [first, second] = leadingWords(sql, 2);
+  const [first, second, third] = leadingWords(sql, 3);
+  // ROLLBACK [WORK] TO [SAVEPOINT] s undoes part of the transaction, which goes on.
+  if (first === 'ROLLBACK' && (second === 'TO' || (second === 'WORK' && third === 'TO'))) return undefined;
   if (first === 'BEGIN' || first === 'COMMIT' || first === 'ROLLBACK') return first;
   if (first === 'XA' && (second === 'START' || second === 'END' || second === 'COMMIT' || second === 'ROLLBACK')) {
     return `XA ${second}`;
