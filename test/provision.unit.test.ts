@@ -5,7 +5,8 @@ import { describe, test } from 'node:test';
 import { emptyFilters, EventFilter, StatementFilterError } from '../src/filter/index.js';
 import { DefinitionError, targetDefinition } from '../src/provision/definition.js';
 import { secondsLeft } from '../src/provision/progress.js';
-import { rowLiteral, selectExpression, SourceValueError, valueLiteral, type CopyColumn } from '../src/provision/values.js';
+import { escapeLoadData, loadDataRow, loadDataStatement, rowLiteral, selectExpression, SourceValueError, valueLiteral,
+  type CopyColumn } from '../src/provision/values.js';
 import type { RowsEvent, TableMapEvent } from '../src/binlog/events.js';
 
 const col = (dataType: string, charset: string | null = null): CopyColumn => ({ name: `c_${dataType}`, dataType, charset });
@@ -35,6 +36,78 @@ describe('provisioning values', () => {
       ['0x10', 'double'], ['1 OR 1', 'enum']] as const) {
       assert.throws(() => valueLiteral(raw(value), col(type)), SourceValueError, `${type} ${value}`);
     }
+  });
+});
+
+/**
+ * How the server reads LOAD DATA's input under FIELDS TERMINATED BY '\t' ESCAPED BY '\\' LINES TERMINATED BY '\n'
+ * (MariaDB's READ_INFO): a backslash takes the next byte as itself, except for the escapes 0 b n r t Z, and a
+ * field that is exactly `\N` is NULL.
+ */
+function readLoadData(input: Buffer): (Buffer | null)[][] {
+  const special: Record<number, number> = { 0x30: 0, 0x62: 8, 0x6e: 10, 0x72: 13, 0x74: 9, 0x5a: 0x1a };
+  const lines: (Buffer | null)[][] = [];
+  let fields: (Buffer | null)[] = [];
+  let field: number[] = [];
+  let nullField = false;
+  for (let i = 0; i < input.length; i++) {
+    const b = input[i]!;
+    if (b === 0x5c) {
+      const next = input[++i]!;
+      if (next === 0x4e && field.length === 0 && (input[i + 1] === 9 || input[i + 1] === 10)) nullField = true;
+      else field.push(special[next] ?? next);
+    } else if (b === 9 || b === 10) {
+      fields.push(nullField ? null : Buffer.from(field));
+      field = [];
+      nullField = false;
+      if (b === 10) {
+        lines.push(fields);
+        fields = [];
+      }
+    } else {
+      field.push(b);
+    }
+  }
+  assert.equal(field.length + fields.length, 0, 'the input ends with a whole line');
+  return lines;
+}
+
+describe("provisioning's LOAD DATA format", () => {
+  const blob = col('blob');
+  const text = col('text', 'utf8mb4');
+
+  test('hostile bytes in text and binary values come back exactly, and only \\N is NULL', () => {
+    const every = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    const hostile = [every, Buffer.from('\\N'), Buffer.from('N'), Buffer.from('\\'), Buffer.from('a\\'), Buffer.from('\t\n\r\0'),
+      Buffer.from('\\\t\\\n'), Buffer.from(''), Buffer.from('NULL'), Buffer.from([0x5c, 0x4e, 0x09]), Buffer.from('€ 中 😀', 'utf8'),
+      Buffer.from([0xff, 0xfe, 0x00, 0x5c])];
+    for (const value of hostile) {
+      const row = [value, null, Buffer.from(value)];
+      assert.deepEqual(readLoadData(loadDataRow(row, [blob, text, text])), [row], value.toString('hex'));
+    }
+    const rows = hostile.map((v) => [v, Buffer.from('1')]);
+    const input = Buffer.concat(rows.map((r) => loadDataRow(r, [blob, col('int')])));
+    assert.deepEqual(readLoadData(input), rows, 'many lines read back as their rows');
+    assert.equal(escapeLoadData(Buffer.from('plain')).toString(), 'plain');
+    assert.equal(escapeLoadData(Buffer.from('a\tb\nc\\d\0e\r')).toString(), 'a\\tb\\nc\\\\d\\0e\\r');
+  });
+
+  test('numbers and temporals go as their checked text, BIT as its number; a value not of its type is refused', () => {
+    const columns = [col('bigint'), col('double'), col('decimal'), col('datetime'), col('time'), col('bit'), col('enum'), col('year')];
+    const line = loadDataRow([raw('-9223372036854775808'), raw('-0'), raw('-1.50'), raw('0000-00-00 00:00:00.000000'),
+      raw('-838:59:59'), Buffer.from([1, 0]), raw('3'), raw('0')], columns);
+    assert.equal(line.toString('latin1'), '-9223372036854775808\t-0\t-1.50\t0000-00-00 00:00:00.000000\t-838:59:59\t256\t3\t0\n');
+    for (const [value, type] of [['1\t2', 'int'], ['1\n', 'decimal'], ['2020-01-01\\', 'date'], ['1 OR 1', 'enum'], ['\\N', 'year']] as const) {
+      assert.throws(() => loadDataRow([raw(value)], [col(type)]), SourceValueError, `${type} ${JSON.stringify(value)}`);
+    }
+  });
+
+  test('ENUM, SET, BIT and YEAR load through a number; the rest straight into their columns, as bytes', () => {
+    const columns = [col('int'), col('enum'), col('set'), col('bit'), col('year'), { name: 'we`ird', dataType: 'varchar', charset: 'latin1' }];
+    assert.equal(loadDataStatement('d', 't', columns), "LOAD DATA LOCAL INFILE 'rows' INTO TABLE `d`.`t` CHARACTER SET binary " +
+      "FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' (`c_int`, @v1, @v2, @v3, @v4, `we``ird`) " +
+      'SET `c_enum` = CAST(@v1 AS UNSIGNED), `c_set` = CAST(@v2 AS UNSIGNED), `c_bit` = CAST(@v3 AS UNSIGNED), ' +
+      '`c_year` = CAST(@v4 AS UNSIGNED)');
   });
 });
 
