@@ -1,18 +1,20 @@
 // provisionChannel's row transport against real servers: rows travel as LOAD DATA LOCAL INFILE, and every column
 // type of the type-rich workload, hostile bytes and the values LOAD DATA would read differently from a literal
 // (an ENUM member spelt like another's index, YEAR 0, BIT) arrive exactly; a target that refuses LOAD DATA LOCAL
-// (local_infile=OFF) gets the same rows through INSERT statements.
+// (local_infile=OFF) gets the same rows through INSERT statements; secondary keys built after the copy leave the
+// table's definition the source's.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { assertSameData } from './helpers/compare.js';
-import { openEngine } from './helpers/replica.js';
+import { openEngine, tempDir } from './helpers/replica.js';
 import { startMariaDb, type TestServer } from './helpers/servers.js';
 import { createTypeRichSchema, extremeRows, runTransactions } from './helpers/workload.js';
 
 const EVERY_BYTE = Buffer.from(Array.from({ length: 256 }, (_, i) => i)).toString('hex');
 
-async function loads(target: TestServer): Promise<number> {
-  const [row] = await target.sql("SHOW GLOBAL STATUS LIKE 'Com_load'") as { Value: string }[];
+/** Statements of a kind the server has run: Com_load, Com_alter_table. */
+async function statements(target: TestServer, counter: string): Promise<number> {
+  const [row] = await target.sql(`SHOW GLOBAL STATUS LIKE '${counter}'`) as { Value: string }[];
   return Number(row!.Value);
 }
 
@@ -31,7 +33,11 @@ describe('provisioning transport', { timeout: 180_000 }, () => {
     }
     await source.sql('CREATE DATABASE edge',
       "CREATE TABLE edge.t (id INT PRIMARY KEY, e ENUM('2','1','x'), s SET('1','2','a'), y YEAR, b BIT(10), " +
-      'bl BLOB, tx TEXT CHARACTER SET utf8mb4, l1 VARCHAR(40) CHARACTER SET latin1, d DOUBLE, KEY (e), UNIQUE KEY (l1))',
+      'bl BLOB, tx TEXT CHARACTER SET utf8mb4, l1 VARCHAR(40) CHARACTER SET latin1, d DOUBLE, KEY (e), UNIQUE KEY (l1), ' +
+        "KEY `y, b` (y DESC, b) COMMENT 'built (after), the copy', KEY tx (tx(10)))",
+      'CREATE TABLE edge.parent (id INT PRIMARY KEY, k INT, KEY (k))',
+      'CREATE TABLE edge.child (id INT PRIMARY KEY, p INT, v INT, KEY (v), KEY p (p), FOREIGN KEY (p) REFERENCES edge.parent (id))',
+      'INSERT INTO edge.parent VALUES (1, 10), (2, 20)', 'INSERT INTO edge.child VALUES (1, 1, 5), (2, 2, 6), (3, NULL, 7)',
       // '1' is the ENUM's second member and '2' its first: by text LOAD DATA would swap them; the SET's mask 1 is
       // member '1'; YEAR 0 is 0000 (the text '0' would be 2000).
       "INSERT INTO edge.t VALUES (1, '1', '2', 0, b'1010', NULL, '\\\\N', 'tab\\there', -0e0)",
@@ -45,6 +51,43 @@ describe('provisioning transport', { timeout: 180_000 }, () => {
     await source?.destroy();
   });
 
+  test('a copy stopped before its indexes were built builds them when provisionChannel continues it', async () => {
+    await source.sql('CREATE DATABASE resume', 'CREATE TABLE resume.t (id INT PRIMARY KEY, a INT, b VARCHAR(20), KEY (a), KEY b (b, a))',
+      "INSERT INTO resume.t SELECT seq, seq % 97, CONCAT('v', seq % 13) FROM resume.seq_1_to_3000");
+    const target = await startMariaDb({ serverId: 243, noBinlog: true });
+    const dataDir = await tempDir('provision-resume');
+    try {
+      const open = () => openEngine(target, { dataDir });
+      const closing = await open();
+      await closing.changeReplicationSource('rs', { sourceHost: source.host, sourcePort: source.port, sourceUser: 'root',
+        sourcePassword: '', sourceConnectRetry: 1 });
+      await closing.changeReplicationFilter('rs', { replicateDoDb: ['resume'] });
+      let onCopy = (): void => undefined;
+      const copied = new Promise<void>((resolve) => { onCopy = resolve; });
+      const stopped = closing.provisionChannel('rs', { parallel: 1, chunkRows: 20,
+        onProgress: (p) => p.state === 'copying' && p.rowsCopied > 0 && onCopy() });
+      await copied;
+      await closing.close();
+      await assert.rejects(stopped);
+      const engine = await open();
+      try {
+        assert.equal((await engine.provisionChannel('rs')).state, 'done');
+      } finally {
+        await engine.close();
+      }
+      const show = async (s: TestServer) => (await s.sql('SHOW CREATE TABLE resume.t') as Record<string, string>[])[0]!['Create Table'];
+      assert.equal(await show(target), await show(source));
+      const [a, b] = await Promise.all([source.connect(), target.connect()]);
+      try {
+        await assertSameData(a, b, ['resume']);
+      } finally {
+        await Promise.all([a.end(), b.end()]);
+      }
+    } finally {
+      await target.destroy();
+    }
+  });
+
   for (const localInfile of [true, false]) {
     test(`every column type arrives exactly ${localInfile ? 'through LOAD DATA LOCAL INFILE' : 'through INSERT when the target refuses LOAD DATA LOCAL'}`, async () => {
       const target = await startMariaDb({ serverId: localInfile ? 241 : 242, noBinlog: true, args: [`--local-infile=${localInfile ? 1 : 0}`] });
@@ -54,7 +97,7 @@ describe('provisioning transport', { timeout: 180_000 }, () => {
         await createTypeRichSchema(conn, 'tr_scratch');
         await target.sql('CREATE DATABASE tr', 'CREATE TABLE tr.enums_bits LIKE tr_scratch.enums_bits', 'DROP DATABASE tr_scratch');
         await conn.end();
-        const before = await loads(target);
+        const [loads, alters] = [await statements(target, 'Com_load'), await statements(target, 'Com_alter_table')];
         const engine = await openEngine(target);
         try {
           await engine.changeReplicationSource('tp', { sourceHost: source.host, sourcePort: source.port, sourceUser: 'root',
@@ -76,7 +119,13 @@ describe('provisioning transport', { timeout: 180_000 }, () => {
           { id: 3, e: null, s: 0, y: 2155, b: 1023, bl: EVERY_BYTE.toUpperCase() },
           { id: 4, e: 3, s: 7, y: 1901, b: 1, bl: '5C' },
         ]);
-        if (localInfile) assert.ok(await loads(target) > before, 'the rows went as LOAD DATA');
+        if (localInfile) assert.ok(await statements(target, 'Com_load') > loads, 'the rows went as LOAD DATA');
+        assert.ok(await statements(target, 'Com_alter_table') > alters, 'indexes were added after the copy');
+        // Secondary keys built after the copy (or, with a foreign key, during it): the definitions are the source's.
+        for (const table of ['t', 'parent', 'child']) {
+          const show = async (s: TestServer) => (await s.sql(`SHOW CREATE TABLE edge.${table}`) as Record<string, string>[])[0]!['Create Table'];
+          assert.equal(await show(target), await show(source), table);
+        }
       } finally {
         await target.destroy();
       }

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { emptyFilters, EventFilter, StatementFilterError } from '../src/filter/index.js';
-import { DefinitionError, targetDefinition } from '../src/provision/definition.js';
+import { addIndexes, deferIndexes, DefinitionError, targetDefinition } from '../src/provision/definition.js';
 import { secondsLeft } from '../src/provision/progress.js';
 import { escapeLoadData, loadDataRow, loadDataStatement, rowLiteral, selectExpression, SourceValueError, valueLiteral,
   type CopyColumn } from '../src/provision/values.js';
@@ -123,6 +123,35 @@ describe('provisioning definitions', () => {
       'CREATE TABLE `t` SELECT 1', "CREATE TABLE `t` (a int COMMENT 'x)"]) {
       assert.throws(() => targetDefinition(text, 't', 'd'), DefinitionError, text);
     }
+  });
+});
+
+describe('secondary indexes built after the copy', () => {
+  const table = (elements: string[], options = ' ENGINE=InnoDB DEFAULT CHARSET=utf8mb4') =>
+    `CREATE TABLE \`t\` (\n  ${elements.join(',\n  ')}\n)${options}`;
+  const columns = ['`id` int(11) NOT NULL', "`a` varchar(20) DEFAULT 'x,y) KEY' COMMENT 'KEY `z` (`a`)'", '`b` int(11) DEFAULT NULL'];
+
+  test('plain KEYs leave the definition and come back as one ALTER TABLE; the other keys stay', () => {
+    const kept = ['PRIMARY KEY (`id`)', 'UNIQUE KEY `u` (`b`)', 'FULLTEXT KEY `f` (`a`)'];
+    const plain = ['KEY `a_b` (`a`(10),`b` DESC)', "KEY `b` (`b`) USING BTREE COMMENT 'it''s, (odd)'", 'KEY `ign` (`b`,`a`) IGNORED'];
+    const { definition, indexes } = deferIndexes(table([...columns, kept[0]!, plain[0]!, kept[1]!, plain[1]!, kept[2]!, plain[2]!]));
+    assert.equal(definition, table([...columns, ...kept]));
+    assert.deepEqual(indexes.map((i) => i.name), ['a_b', 'b', 'ign']);
+    assert.deepEqual(indexes.map((i) => i.element), plain);
+    assert.equal(addIndexes('rw', 't', indexes), 'ALTER TABLE `rw`.`t` ADD KEY `a_b` (`a`(10),`b` DESC), ' +
+      "ADD KEY `b` (`b`) USING BTREE COMMENT 'it''s, (odd)', ADD KEY `ign` (`b`,`a`) IGNORED");
+  });
+
+  test('a table with a foreign key or a constraint keeps every index; so does an index with anything else in it', () => {
+    for (const extra of ['CONSTRAINT `fk` FOREIGN KEY (`b`) REFERENCES `p` (`id`)', 'CONSTRAINT `c` CHECK (`b` > 0)']) {
+      const text = table([...columns, 'PRIMARY KEY (`id`)', 'KEY `b` (`b`)', extra]);
+      assert.deepEqual(deferIndexes(text), { definition: text, indexes: [] }, extra);
+    }
+    for (const odd of ['KEY `b` (`b`) PARTITION', 'KEY `b` (`b`) WITH PARSER `p`', 'KEY (`b`)']) {
+      const text = table([...columns, 'PRIMARY KEY (`id`)', odd]);
+      assert.deepEqual(deferIndexes(text), { definition: text, indexes: [] }, odd);
+    }
+    assert.deepEqual(deferIndexes("CREATE TABLE `t` (a int COMMENT 'x)").indexes, [], 'unreadable: left to targetDefinition');
   });
 });
 

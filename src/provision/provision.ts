@@ -18,7 +18,7 @@ import type { SourcePosition } from '../binlog/position.js';
 import { ErrorCodes, mysqlFailure, ReplicationError } from '../errors.js';
 import { PositionTable } from '../info/position-table.js';
 import { upgradeWithSsl } from '../protocol/tls.js';
-import { targetDefinition } from './definition.js';
+import { addIndexes, deferIndexes, targetDefinition, type DeferredIndex } from './definition.js';
 import { ProgressTable, type TableProgress } from './progress-table.js';
 import { secondsLeft, type ProvisionProgress } from './progress.js';
 import { describeKey, insertHead, loadDataRow, loadDataStatement, rowLiteral, selectRows, type CopyColumn } from './values.js';
@@ -124,6 +124,8 @@ class Provisioning {
   private estimatedLeft = 0;
   private copyStarted = 0;
   private readonly logger;
+  /** The secondary indexes each table gets once its rows are in (deferIndexes). */
+  private readonly indexesAfterCopy = new Map<CopyTable, DeferredIndex[]>();
   /** Whether the target takes LOAD DATA LOCAL INFILE (until it refuses). */
   private loadData = true;
 
@@ -276,16 +278,27 @@ class Provisioning {
   }
 
   private async createTable(target: Connection, t: CopyTable, owned: boolean, snapshot: SourcePosition): Promise<void> {
-    const create = targetDefinition(t.definition, t.table, t.targetDb);
+    // The whole definition is checked; the table is created without the indexes built after the copy.
+    targetDefinition(t.definition, t.table, t.targetDb);
+    const deferred = deferIndexes(t.definition);
+    const create = targetDefinition(deferred.definition, t.table, t.targetDb);
     await target.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(t.targetDb)}${t.databaseDefaults}`);
     const exists = await holdsRows(target, t) !== undefined;
     // A table this provisioning began is emptied, keeping its definition (the source's, or one made beforehand).
-    if (exists && owned && !this.options.dropExisting) await target.query(`TRUNCATE TABLE ${qualifiedName(t.targetDb, t.table)}`);
+    if (exists && owned && !this.options.dropExisting) {
+      await target.query(`TRUNCATE TABLE ${qualifiedName(t.targetDb, t.table)}`);
+      // Created by the interrupted run without the indexes it builds after the copy: those it had not built yet.
+      const built = new Set(((await target.query(`SELECT INDEX_NAME AS name FROM information_schema.STATISTICS WHERE ` +
+        `TABLE_SCHEMA = ${quoteString(t.targetDb)} AND TABLE_NAME = ${quoteString(t.table)}`))[0] as { name: unknown }[])
+        .map((r) => String(r.name)));
+      this.indexesAfterCopy.set(t, deferred.indexes.filter((i) => !built.has(i.name)));
+    }
     if (exists && this.options.dropExisting) await target.query(`DROP TABLE ${qualifiedName(t.targetDb, t.table)}`);
     if (!exists || this.options.dropExisting) {
       // Its foreign keys name their tables unqualified: in the target database.
       await target.query(`USE ${quoteIdentifier(t.targetDb)}`);
       await target.query(create);
+      this.indexesAfterCopy.set(t, deferred.indexes);
       if (t.questionableMembers.length) {
         // MariaDB writes a 4-byte character of an ENUM or SET member as '?' in SHOW CREATE TABLE and
         // information_schema, so the member may be misspelt here. Values are copied by index, so they stay right
@@ -336,6 +349,13 @@ class Provisioning {
         if (keyAt.length) lastKey = describeKey(keyAt.map((i) => row[i]!), t.key);
         await commit('copying');
       }
+    }
+    const indexes = this.indexesAfterCopy.get(t) ?? [];
+    if (indexes.length) {
+      // Built before the table is marked done, so that a crash meanwhile copies it again and then builds them.
+      await commit('copying');
+      this.logger.info({ table: name, indexes: indexes.map((i) => i.name) }, 'provisioning: building secondary indexes');
+      await target.query(addIndexes(t.targetDb, t.table, indexes));
     }
     await commit('done');
     this.logger.info({ table: name, rows }, 'provisioning: table copied');
