@@ -32,17 +32,22 @@ const ROW_BYTES = 900;
 
 interface Contender {
   name: string;
-  /** tributary: provisionChannel's `parallel`, and whether the target refuses LOAD DATA LOCAL (so INSERTs). */
+  /**
+   * tributary: provisionChannel's `parallel`; whether the target refuses LOAD DATA LOCAL (so INSERTs); whether the
+   * tables are created on the target beforehand (untimed, empty, with every key: provisioning keeps such a table
+   * as it is, so its secondary keys are built during the copy rather than after it).
+   */
   parallel?: number;
   insert?: boolean;
+  precreated?: boolean;
 }
 
-/** `pipe`, or `tributary` with `-p<N>` (parallel, default 4) and `-insert` (target with local_infile=OFF). */
+/** `pipe`, or `tributary` with `-p<N>` (parallel, default 4), `-insert` and `-precreated` (Contender). */
 function contender(name: string): Contender {
   if (name === 'pipe') return { name };
-  const m = /^tributary(?:-p(\d+))?(-insert)?$/.exec(name);
-  if (!m) throw new Error(`unknown provisioning contender ${name}: use pipe or tributary[-p<N>][-insert]`);
-  return { name, parallel: m[1] ? Number(m[1]) : 4, insert: Boolean(m[2]) };
+  const m = /^tributary(?:-p(\d+))?(-insert)?(-precreated)?$/.exec(name);
+  if (!m) throw new Error(`unknown provisioning contender ${name}: use pipe or tributary[-p<N>][-insert][-precreated]`);
+  return { name, parallel: m[1] ? Number(m[1]) : 4, insert: Boolean(m[2]), precreated: Boolean(m[3]) };
 }
 
 interface Measurement {
@@ -191,9 +196,26 @@ async function runTributary(source: TestServer, target: TestServer, c: Contender
   }
 }
 
+/** Every copied table created on the target as the source defines it, empty. */
+async function precreate(source: TestServer, target: TestServer): Promise<void> {
+  const [a, b] = await Promise.all([source.connect(), target.connect()]);
+  try {
+    for (const name of await tables(a)) {
+      const [db, table] = name.split('.');
+      const [row] = await query<Record<string, string>>(a, `SHOW CREATE TABLE ${name}`);
+      await b.query(`CREATE DATABASE IF NOT EXISTS ${db}`);
+      await b.query(`USE ${db}`);
+      await b.query(row!['Create Table']!.replace(`CREATE TABLE \`${table}\``, `CREATE TABLE \`${db}\`.\`${table}\``));
+    }
+  } finally {
+    await Promise.all([a.end(), b.end()]);
+  }
+}
+
 async function measure(source: TestServer, c: Contender): Promise<Measurement> {
   const target = await server({ serverId: 2, noBinlog: true, args: c.insert ? ['--local-infile=0'] : [] });
   try {
+    if (c.precreated) await precreate(source, target.value);
     const cpu = [processCpu(source.pid), processCpu(target.value.pid)];
     const started = performance.now();
     let nodeCpu: number | undefined;
