@@ -43,6 +43,7 @@ export interface ProvisionOptions {
 const SYSTEM_SCHEMAS = ['mysql', 'sys', 'performance_schema', 'information_schema'];
 /** One INSERT's SQL text at most, below any max_allowed_packet a target keeps (16 MiB by default). */
 const STATEMENT_BYTES = 4 << 20;
+/** The errnos of a target that refuses LOAD DATA LOCAL INFILE (local_infile=OFF). */
 const LOCAL_INFILE_REFUSED: number[] = [ErrorCodes.ER_LOAD_INFILE_CAPABILITY_DISABLED, ErrorCodes.ER_CLIENT_LOCAL_FILES_DISABLED,
   ErrorCodes.ER_NOT_ALLOWED_COMMAND];
 /** The longest the source's writes wait for provisioning's read lock. */
