@@ -13,17 +13,16 @@
 // a child process (tributary-child.ts), so that its peak RSS and CPU profile are its own.
 //
 // Environment variables: benchmarks/README.md.
-import { fork } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { cpus, totalmem } from 'node:os';
-import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Connection } from 'mysql2/promise';
 import { assertSameData } from '../test/helpers/compare.js';
 import { tempDir } from '../test/helpers/replica.js';
 import type { TestServer } from '../test/helpers/servers.js';
-import { cleanup, cleanupOnSignals, env, interrupted, POLL_MS, query, processCpu, server, sleep, track,
-  type Tracked, WAIT_SECONDS } from './harness.js';
+import { cleanup, cleanupOnSignals, env, interrupted, machine, POLL_MS, query, processCpu, server, sleep, track,
+  type Tracked, WAIT_SECONDS, writeReadme } from './harness.js';
+import { provisionBenchmark } from './provision.js';
 import { summarize } from './profile-summary.js';
 import type { Job, Outcome, Stage } from './tributary-child.js';
 import { SHAPES, SIZES } from './workloads.js';
@@ -31,7 +30,7 @@ import { SHAPES, SIZES } from './workloads.js';
 const RUNS = Math.max(1, env('BENCH_RUNS', 2));
 const PARALLEL = process.env.BENCH_PARALLEL !== '0';
 const PROFILE = process.env.BENCH_PROFILE === '1';
-const DEFAULT_WORKLOADS = 'type-rich,small-inserts,update-delete,many-sources,wide-rows,memory,io:type-rich,restart:wide-rows';
+const DEFAULT_WORKLOADS = 'type-rich,small-inserts,update-delete,many-sources,wide-rows,memory,io:type-rich,restart:wide-rows,provision';
 const WORKLOADS = (process.env.BENCH_WORKLOADS || DEFAULT_WORKLOADS).split(',').map((s) => s.trim()).filter(Boolean);
 const MODES = ['catch-up', 'io', 'restart'] as const;
 type Mode = (typeof MODES)[number];
@@ -372,49 +371,16 @@ function resultTables(results: Result[]): string {
   return lines.join('\n');
 }
 
-function machine(): string {
-  const mariadb = (() => {
-    try {
-      return execFileSync('mariadbd', ['--version'], { encoding: 'utf8' }).trim();
-    } catch {
-      try {
-        return execFileSync('/usr/sbin/mariadbd', ['--version'], { encoding: 'utf8' }).trim();
-      } catch {
-        return 'unknown';
-      }
-    }
-  })();
-  const cpu = cpus();
-  return [
-    `- date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
-    `- CPU: ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown'} (nproc ${cpu.length})`,
-    `- memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
-    `- MariaDB: ${mariadb}`,
-    `- Node.js: ${process.version}`,
-    `- settings: ${Object.entries(SIZES).map(([k, v]) => `${k}=${v}`).join(', ')}, BENCH_RUNS=${RUNS}`,
-  ].join('\n');
-}
-
-const README = fileURLToPath(new URL('./README.md', import.meta.url));
-const START = '<!-- results:start -->';
-const END = '<!-- results:end -->';
-
-async function writeReadme(block: string): Promise<void> {
-  const text = await readFile(README, 'utf8');
-  const from = text.indexOf(START);
-  const to = text.indexOf(END);
-  if (from < 0 || to < from) throw new Error(`${README} has no ${START} ... ${END} block to replace`);
-  await writeFile(README, `${text.slice(0, from + START.length)}\n${block}\n${text.slice(to)}`);
-}
-
 // ---------------------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
   if (PROFILE && process.env.BENCH_WRITE_README === '1') {
     throw new Error('BENCH_PROFILE=1 slows tributary down: its figures do not belong in the README (drop one of the two)');
   }
-  const plan = WORKLOADS.map((entry) => ({ entry, ...parseWorkload(entry) }));
+  const plan = WORKLOADS.filter((entry) => entry !== 'provision').map((entry) => ({ entry, ...parseWorkload(entry) }));
   const results: Result[] = [];
+  // Provisioning is timed against mariadb-dump | mariadb, not a replica: its own module, its own results block.
+  if (WORKLOADS.includes('provision')) await provisionBenchmark();
   for (const { entry, mode, shape } of plan) {
     console.log(`${entry}: writing the backlog on the source${SHAPES[shape]!.sources > 1 ? 's' : ''} ...`);
     const backlog = await writeBacklog(entry, mode, shape);
@@ -440,11 +406,13 @@ async function main(): Promise<void> {
     }
   }
 
-  const block = `${machine()}\n\n${resultTables(results)}`;
+  if (!results.length) return;
+  const settings = `${Object.entries(SIZES).map(([k, v]) => `${k}=${v}`).join(', ')}, BENCH_RUNS=${RUNS}`;
+  const block = `${machine(settings)}\n\n${resultTables(results)}`;
   console.log(`\n${block}`);
   if (process.env.BENCH_WRITE_README === '1') {
-    await writeReadme(block);
-    console.log(`\nresults written into ${README}`);
+    await writeReadme('results', block);
+    console.log('\nresults written into benchmarks/README.md');
   }
 }
 

@@ -1,7 +1,10 @@
 // What every part of the benchmark shares: its environment variables, the undo steps that leave no mariadbd,
 // child process or temp directory behind, and CPU readings from /proc.
 import { readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import type { Connection } from 'mysql2/promise';
 import { startMariaDb, type TestServer } from '../test/helpers/servers.js';
 
@@ -112,3 +115,42 @@ export const WAIT_SECONDS = 3600;
 export const POLL_MS = 10;
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ---------------------------------------------------------------------------------------------------------
+// Reporting
+
+/** The machine a results block was measured on, and the benchmark's settings. */
+export function machine(settings: string): string {
+  const mariadb = (() => {
+    try {
+      return execFileSync('mariadbd', ['--version'], { encoding: 'utf8' }).trim();
+    } catch {
+      try {
+        return execFileSync('/usr/sbin/mariadbd', ['--version'], { encoding: 'utf8' }).trim();
+      } catch {
+        return 'unknown';
+      }
+    }
+  })();
+  const cpu = cpus();
+  return [
+    `- date: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}`,
+    `- CPU: ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown'} (nproc ${cpu.length})`,
+    `- memory: ${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+    `- MariaDB: ${mariadb}`,
+    `- Node.js: ${process.version}`,
+    `- settings: ${settings}`,
+  ].join('\n');
+}
+
+const README = fileURLToPath(new URL('./README.md', import.meta.url));
+
+/** Replaces the block between `<!-- name:start -->` and `<!-- name:end -->` in benchmarks/README.md. */
+export async function writeReadme(name: string, block: string): Promise<void> {
+  const [start, end] = [`<!-- ${name}:start -->`, `<!-- ${name}:end -->`];
+  const text = await readFile(README, 'utf8');
+  const from = text.indexOf(start);
+  const to = text.indexOf(end);
+  if (from < 0 || to < from) throw new Error(`${README} has no ${start} ... ${end} block to replace`);
+  await writeFile(README, `${text.slice(0, from + start.length)}\n${block}\n${text.slice(to)}`);
+}

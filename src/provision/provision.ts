@@ -11,6 +11,7 @@
 // channel's own SQL stage (applying the source from the channel's position, which is the old snapshot's, up to the
 // new one, to those tables only); a table the crash interrupted is brought to it up to its last key copied by
 // comparing chunk checksums (syncCopied) and copied on from there; a table without a key is copied again.
+import { Readable } from 'node:stream';
 import mysql from 'mysql2';
 import type { Connection } from 'mysql2/promise';
 import type { Channel, EngineSettings } from '../channel.js';
@@ -21,11 +22,12 @@ import { MysqlGtidSet } from '../gtid/mysql-gtid-set.js';
 import { PositionTable } from '../info/position-table.js';
 import { sourceWording } from '../protocol/dump.js';
 import { upgradeWithSsl } from '../protocol/tls.js';
-import { targetDefinition } from './definition.js';
+import { addIndexes, deferIndexes, targetDefinition, type DeferredIndex } from './definition.js';
 import { decodeKey, encodeKey, ProgressTable, type TableProgress } from './progress-table.js';
 import { checksumOf, checksumSql, keyRange, rowsOf, verify, type VerifyResult } from './verify.js';
 import { secondsLeft, type ProvisionProgress } from './progress.js';
-import { insertHead, keyText, rowLiteral, selectExpression, selectRows, selectRowsWhere, type CopyColumn } from './values.js';
+import { insertHead, keyText, loadDataRow, loadDataStatement, rowLiteral, selectExpression, selectRows, selectRowsWhere,
+  type CopyColumn } from './values.js';
 
 export interface ProvisionOptions {
   /** Tables copied at once, each on its own source and target connection. Default 4. */
@@ -59,6 +61,9 @@ export interface ProvisionOptions {
 const SYSTEM_SCHEMAS = ['mysql', 'sys', 'performance_schema', 'information_schema'];
 /** One INSERT's SQL text at most, below any max_allowed_packet a target keeps (16 MiB by default). */
 const STATEMENT_BYTES = 4 << 20;
+/** The errnos of a target that refuses LOAD DATA LOCAL INFILE (local_infile=OFF). */
+const LOCAL_INFILE_REFUSED: number[] = [ErrorCodes.ER_LOAD_INFILE_CAPABILITY_DISABLED, ErrorCodes.ER_CLIENT_LOCAL_FILES_DISABLED,
+  ErrorCodes.ER_NOT_ALLOWED_COMMAND];
 /** The longest the source's writes wait for provisioning's read lock. */
 const LOCK_WAIT_SECONDS = 10;
 
@@ -147,6 +152,10 @@ class Provisioning {
   private estimatedLeft = 0;
   private copyStarted = 0;
   private readonly logger;
+  /** The secondary indexes each table gets once its rows are in (deferIndexes). */
+  private readonly indexesAfterCopy = new Map<CopyTable, DeferredIndex[]>();
+  /** Whether the target takes LOAD DATA LOCAL INFILE (until it refuses). */
+  private loadData = true;
 
   constructor(private readonly channel: Channel, private readonly settings: EngineSettings,
     private readonly options: ProvisionOptions, private readonly parallel: number, private readonly chunkRows: number) {
@@ -365,16 +374,27 @@ class Provisioning {
 
   /** `resumed`: the table keeps its rows and its progress row (syncCopied). */
   private async createTable(target: Connection, t: CopyTable, owned: boolean, snapshot: SourcePosition, resumed: boolean): Promise<void> {
-    const create = targetDefinition(t.definition, t.table, t.targetDb);
+    // The whole definition is checked; the table is created without the indexes built after the copy.
+    targetDefinition(t.definition, t.table, t.targetDb);
+    const deferred = deferIndexes(t.definition);
+    const create = targetDefinition(deferred.definition, t.table, t.targetDb);
     await target.query(`CREATE DATABASE IF NOT EXISTS ${quoteIdentifier(t.targetDb)}${t.databaseDefaults}`);
     const exists = await holdsRows(target, t) !== undefined;
     // A table this provisioning began is emptied, keeping its definition (the source's, or one made beforehand).
-    if (exists && owned && !this.options.dropExisting && !resumed) await target.query(`TRUNCATE TABLE ${qualifiedName(t.targetDb, t.table)}`);
+    if (exists && owned && !this.options.dropExisting) {
+      if (!resumed) await target.query(`TRUNCATE TABLE ${qualifiedName(t.targetDb, t.table)}`);
+      // Created by the interrupted run without the indexes it builds after the copy: those it had not built yet.
+      const built = new Set(((await target.query(`SELECT INDEX_NAME AS name FROM information_schema.STATISTICS WHERE ` +
+        `TABLE_SCHEMA = ${quoteString(t.targetDb)} AND TABLE_NAME = ${quoteString(t.table)}`))[0] as { name: unknown }[])
+        .map((r) => String(r.name)));
+      this.indexesAfterCopy.set(t, deferred.indexes.filter((i) => !built.has(i.name)));
+    }
     if (exists && this.options.dropExisting) await target.query(`DROP TABLE ${qualifiedName(t.targetDb, t.table)}`);
     if (!exists || this.options.dropExisting) {
       // Its foreign keys name their tables unqualified: in the target database.
       await target.query(`USE ${quoteIdentifier(t.targetDb)}`);
       await target.query(create);
+      this.indexesAfterCopy.set(t, deferred.indexes);
       if (t.questionableMembers.length) {
         // MariaDB writes a 4-byte character of an ENUM or SET member as '?' in SHOW CREATE TABLE and
         // information_schema, so the member may be misspelt here. Values are copied by index, so they stay right
@@ -409,7 +429,7 @@ class Provisioning {
         const rows = await rowsOf(source, selectRowsWhere(t.sourceDb, t.table, t.columns, t.key, where));
         await target.query('START TRANSACTION');
         await target.query(`DELETE FROM ${qualifiedName(t.targetDb, t.table)} WHERE ${where}`);
-        for (const statement of insertStatements(t, rows)) await target.query(statement);
+        await this.sendRows(target, t, rows);
         await target.query('COMMIT');
         replaced += rows.length;
       }
@@ -427,27 +447,24 @@ class Provisioning {
     }
     this.report({ table: name });
     const keyAt = t.key.map((k) => t.columns.indexOf(k));
-    const head = insertHead(t.targetDb, t.table, t.columns);
     let rows = from?.progress.rows ?? 0;
     let bytesCopied = from?.progress.bytes ?? 0;
     let lastKey = from?.progress.lastKey ?? '';
-    // Rows of the transaction being built, as statements of at most STATEMENT_BYTES, and their byte count.
-    const statements: string[][] = [[]];
-    let pending = { rows: 0, bytes: 0 };
-    let statementBytes = 0;
+    // The rows of the transaction being built.
+    let chunk: Row[] = [];
     const commit = async (state: 'copying' | 'done') => {
       await target.query('START TRANSACTION');
-      for (const values of statements) if (values.length) await target.query(head + values.join(','));
+      const bytes = await this.sendRows(target, t, chunk);
+      rows += chunk.length;
+      bytesCopied += bytes;
       await target.query(this.progressTable.writeSql(tableProgress(t, snapshot, state, rows, bytesCopied, lastKey)));
       await target.query('COMMIT');
-      statements.splice(0, statements.length, []);
-      statementBytes = 0;
-      this.copiedThisRun += pending.rows;
-      this.estimatedLeft -= pending.rows;
-      this.report({ rowsCopied: this.progress.rowsCopied + pending.rows, bytesCopied: this.progress.bytesCopied + pending.bytes,
+      this.copiedThisRun += chunk.length;
+      this.estimatedLeft -= chunk.length;
+      this.report({ rowsCopied: this.progress.rowsCopied + chunk.length, bytesCopied: this.progress.bytesCopied + bytes,
         secondsLeft: secondsLeft(this.copiedThisRun, this.estimatedLeft, Date.now() - this.copyStarted),
         ...(state === 'done' ? { tablesDone: this.progress.tablesDone + 1 } : {}) });
-      pending = { rows: 0, bytes: 0 };
+      chunk = [];
     };
     const stream = (source as unknown as { connection: mysql.Connection }).connection.query({
       sql: from ? selectRowsWhere(t.sourceDb, t.table, t.columns, t.key, keyRange(t.key, from.key, 'after'))
@@ -455,24 +472,67 @@ class Provisioning {
       typeCast: (field: { buffer(): Buffer | null }) => field.buffer(),
     } as mysql.QueryOptions).stream({ highWaterMark: this.chunkRows });
     for await (const row of stream as AsyncIterable<Row>) {
-      const literal = rowLiteral(row, t.columns);
-      if (statementBytes + literal.length > STATEMENT_BYTES) {
-        statements.push([]);
-        statementBytes = 0;
-      }
-      statements.at(-1)!.push(literal);
-      statementBytes += literal.length + 1;
-      rows++;
-      bytesCopied += literal.length + 1;
-      pending = { rows: pending.rows + 1, bytes: pending.bytes + literal.length + 1 };
-      if (pending.rows >= this.chunkRows) {
+      chunk.push(row);
+      if (chunk.length >= this.chunkRows) {
         this.checkAborted();
         if (keyAt.length) lastKey = encodeKey(keyAt.map((i) => row[i]!));
         await commit('copying');
       }
     }
+    const indexes = this.indexesAfterCopy.get(t) ?? [];
+    if (indexes.length) {
+      // Built before the table is marked done, so that a crash meanwhile copies it again and then builds them.
+      await commit('copying');
+      this.logger.info({ table: name, indexes: indexes.map((i) => i.name) }, 'provisioning: building secondary indexes');
+      await target.query(addIndexes(t.targetDb, t.table, indexes));
+    }
     await commit('done');
     this.logger.info({ table: name, rows }, 'provisioning: table copied');
+  }
+
+  /**
+   * Writes a chunk's rows in the open transaction; returns the bytes sent. LOAD DATA LOCAL INFILE unless the
+   * target refuses it (local_infile off), then multi-row INSERTs for the rest of the run.
+   */
+  private async sendRows(target: Connection, t: CopyTable, chunk: Row[]): Promise<number> {
+    if (!chunk.length) return 0;
+    if (this.loadData) {
+      const lines = chunk.map((row) => loadDataRow(row, t.columns));
+      try {
+        const [result] = await target.query({ sql: loadDataStatement(t.targetDb, t.table, t.columns),
+          infileStreamFactory: () => Readable.from(pieces(lines)) }) as unknown as [{ affectedRows: number }];
+        // LOAD DATA LOCAL skips a row whose key the table already holds, with a warning only.
+        if (result.affectedRows !== chunk.length) {
+          throw new ReplicationError('ER_DUP_ENTRY', `provisioning loaded ${result.affectedRows} of ${chunk.length} rows ` +
+            `into '${t.targetDb}.${t.table}': the others repeat a unique key of the target table, whose definition ` +
+            "differs from the source's; make its keys the source's (or drop it) and call provisionChannel again");
+        }
+        return lines.reduce((n, line) => n + line.length, 0);
+      } catch (err) {
+        const errno = (err as { errno?: number }).errno;
+        if (!LOCAL_INFILE_REFUSED.includes(errno as number)) throw err;
+        this.logger.warn({ errno }, 'provisioning: the target refuses LOAD DATA LOCAL INFILE (local_infile=OFF); ' +
+          'copying with INSERT statements, which is slower');
+        this.loadData = false;
+      }
+    }
+    const head = insertHead(t.targetDb, t.table, t.columns);
+    let bytes = 0;
+    let values: string[] = [];
+    let statementBytes = 0;
+    for (const row of chunk) {
+      const literal = rowLiteral(row, t.columns);
+      if (values.length && statementBytes + literal.length > STATEMENT_BYTES) {
+        await target.query(head + values.join(','));
+        values = [];
+        statementBytes = 0;
+      }
+      values.push(literal);
+      statementBytes += literal.length + 1;
+      bytes += literal.length + 1;
+    }
+    await target.query(head + values.join(','));
+    return bytes;
   }
 }
 
@@ -599,26 +659,6 @@ function checkedPosition(file: string, pos: string, what: string): SourcePositio
   return position;
 }
 
-/** The INSERTs of `rows`, each at most STATEMENT_BYTES of SQL text. */
-function insertStatements(t: CopyTable, rows: Row[]): string[] {
-  const head = insertHead(t.targetDb, t.table, t.columns);
-  const statements: string[] = [];
-  let values: string[] = [];
-  let bytes = 0;
-  for (const row of rows) {
-    const literal = rowLiteral(row, t.columns);
-    if (values.length && bytes + literal.length > STATEMENT_BYTES) {
-      statements.push(head + values.join(','));
-      values = [];
-      bytes = 0;
-    }
-    values.push(literal);
-    bytes += literal.length + 1;
-  }
-  if (values.length) statements.push(head + values.join(','));
-  return statements;
-}
-
 function tableKey(db: string, table: string): string {
   return `${db}\0${table}`;
 }
@@ -626,6 +666,19 @@ function tableKey(db: string, table: string): string {
 function tableProgress(t: CopyTable, snapshot: SourcePosition, state: 'copying' | 'done', rows: number, bytesCopied: number,
   lastKey: string): TableProgress {
   return { sourceDb: t.sourceDb, sourceTable: t.table, state, rows, bytes: bytesCopied, lastKey, snapshot };
+}
+
+/** LOAD DATA's input in pieces of at most 1 MiB: mysql2 sends each piece as one packet, which must stay below 16 MiB. */
+function* pieces(lines: Buffer[]): Generator<Buffer> {
+  const size = 1 << 20;
+  for (let first = 0; first < lines.length;) {
+    let last = first;
+    let bytes = 0;
+    while (last < lines.length && (last === first || bytes + lines[last]!.length <= size)) bytes += lines[last++]!.length;
+    const piece = last - first === 1 ? lines[first]! : Buffer.concat(lines.slice(first, last), bytes);
+    for (let at = 0; at < piece.length; at += size) yield piece.subarray(at, at + size);
+    first = last;
+  }
 }
 
 /** Whether the target table holds rows; undefined when it does not exist. */
