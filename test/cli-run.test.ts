@@ -61,8 +61,8 @@ interface Running {
 }
 
 /** `tributary run` in a child process, resolved once it says it runs. */
-async function startRun(path: string): Promise<Running> {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'run', '--config', path], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+async function startRun(path: string, ...flags: string[]): Promise<Running> {
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'run', '--config', path, ...flags], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const log: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   let ready!: () => void;
@@ -189,14 +189,15 @@ test('the configuration\'s metrics key opens the metrics port of the running eng
   }
 });
 
-test('the configuration\'s admin key opens the admin endpoint of the running engine', async () => {
+test('the configuration\'s admin key opens the admin endpoint of the running engine, on the port --admin-port gives', async () => {
   const port = await new Promise<number>((resolve) => {
     const probe = createServer().listen(0, '127.0.0.1', () => {
       const { port: free } = probe.address() as AddressInfo;
       probe.close(() => resolve(free));
     });
   });
-  const run = await startRun(await writeConfig('admin.json', config({ admin: { port, user: 'admin', password: '${DBSV1_PASSWORD}' } })));
+  const run = await startRun(await writeConfig('admin.json', config({ admin: { port: 6033, user: 'admin', password: '${DBSV1_PASSWORD}' } })),
+    '--admin-port', String(port));
   try {
     const text = await until('the channel running on the admin endpoint', async () => {
       const { stdout } = await exec('mariadb', ['-h127.0.0.1', `-P${port}`, '-uadmin', `-p${SECRET}`, '-e', 'SHOW ALL SLAVES STATUS\\G'])

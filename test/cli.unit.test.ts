@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import { ColumnType as T } from '../src/binlog/column-types.js';
 import type { RowsEvent, TableMapEvent } from '../src/binlog/events.js';
 import { formatG, formatValue, quotedBytes, rowsLines } from '../src/cli/binlog-print.js';
-import { ConfigError, parseConfig } from '../src/cli/config.js';
+import { ConfigError, parseConfig, withPorts } from '../src/cli/config.js';
 import { printable } from '../src/cli/printable.js';
 import { CatchUpProgress, CatchUpRate, catchUpSample, MIN_BACKLOG, progressLine, provisionLine } from '../src/cli/progress.js';
 import type { ReplicaStatus } from '../src/index.js';
@@ -165,4 +165,19 @@ test('on a terminal, a channel being provisioned shows its tables, rows, bytes a
   progress.stop();
   assert.match(text, /dbsv1 provisioning \[#+-+\] 3\/12 tables \| 120000 rows/);
   assert.match(text, /dbsv1: provisioning done\n/);
+});
+
+test('--admin-port and --metrics-port replace the configuration\'s ports; an admin port needs the configuration\'s admin', () => {
+  const base = parse({ dataDir: 'd', serverId: 9, target: { host: 'h', user: 'u' }, channels: {},
+    admin: { port: 6033, user: 'admin', password: 'pw' } });
+  const ported = withPorts(base, { adminPort: '7000', metricsPort: '9200' });
+  assert.deepEqual(ported.admin, { host: '127.0.0.1', port: 7000, user: 'admin', password: 'pw' });
+  assert.deepEqual(ported.metrics, { host: '127.0.0.1', port: 9200 });
+  assert.equal(withPorts(base, {}).admin?.port, 6033);
+  for (const bad of ['0', '65536', 'x', '80.5', '-1']) {
+    assert.throws(() => withPorts(base, { metricsPort: bad }), /--metrics-port must be a port from 1 to 65535/);
+  }
+  const withoutAdmin = parse({ dataDir: 'd', serverId: 9, target: { host: 'h', user: 'u' }, channels: {} });
+  assert.throws(() => withPorts(withoutAdmin, { adminPort: '7000' }), (err: unknown) =>
+    err instanceof ConfigError && /--admin-port needs "admin"/.test(err.message));
 });

@@ -49,6 +49,37 @@ export interface CliConfig {
   metrics?: MetricsConfig;
 }
 
+/** Ports given on the command line (`--admin-port`, `--metrics-port`): they replace the configuration's. */
+export interface PortFlags {
+  adminPort?: string;
+  metricsPort?: string;
+}
+
+/**
+ * The configuration with the command line's ports. An admin port needs the configuration's `admin` (its user and
+ * password stay out of the command line, where every user of the machine sees them); a metrics port alone opens
+ * the metrics endpoint on the loopback address.
+ */
+export function withPorts(config: CliConfig, flags: PortFlags): CliConfig {
+  const flagPort = (text: string, flag: string) => {
+    const value = /^\d{1,5}$/.test(text) ? Number(text) : NaN;
+    if (!(value >= 1 && value <= 65535)) throw new ConfigError('', `${flag} must be a port from 1 to 65535, got '${text}'`);
+    return value;
+  };
+  const out = { ...config };
+  if (flags.adminPort !== undefined) {
+    const port = flagPort(flags.adminPort, '--admin-port');
+    if (!config.admin) {
+      throw new ConfigError('admin', '--admin-port needs "admin": { "user": ..., "password": ... } in the configuration');
+    }
+    out.admin = { ...config.admin, port };
+  }
+  if (flags.metricsPort !== undefined) {
+    out.metrics = { host: config.metrics?.host ?? '127.0.0.1', port: flagPort(flags.metricsPort, '--metrics-port') };
+  }
+  return out;
+}
+
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type Kind = 'string' | 'integer' | 'number' | 'boolean';
 

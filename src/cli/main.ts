@@ -22,7 +22,7 @@ Options:
   -h, --help     this help; \`tributary <command> --help\` for a command's
   -v, --version  the version
 `,
-  run: `Usage: tributary run [--config FILE]
+  run: `Usage: tributary run [--config FILE] [--admin-port PORT] [--metrics-port PORT]
 
 Opens the data directory of the configuration, creates or updates its channels (source, filters), starts
 those without "start": false, and runs until SIGTERM or SIGINT; then it stops the channels cleanly (what was
@@ -32,8 +32,12 @@ applied, the net rate at which that shrinks, transactions (or events) applied pe
 to stderr.
 
 Options:
-  -c, --config FILE  the configuration (default ./tributary.json)
-  -h, --help         this help
+  -c, --config FILE     the configuration (default ./tributary.json)
+  --admin-port PORT     the admin endpoint's port instead of the configuration's (its user and password
+                        come from the configuration's "admin")
+  --metrics-port PORT   the metrics port instead of the configuration's (opened on 127.0.0.1 if the
+                        configuration has no "metrics")
+  -h, --help            this help
 
 The configuration (JSON; "\${NAME}" in a string is the environment variable NAME, which must be set):
   {
@@ -109,12 +113,14 @@ async function main(argv: string[], io: CliIo): Promise<number> {
         help: { type: 'boolean', short: 'h' },
         ...(command === 'binlog' ? {} : { config: { type: 'string', short: 'c', default: 'tributary.json' } }),
         ...(command === 'status' ? { json: { type: 'boolean' } } : {}),
+        ...(command === 'run' ? { 'admin-port': { type: 'string' }, 'metrics-port': { type: 'string' } } : {}),
       },
     });
   } catch (err) {
     throw new UsageError(`${(err as Error).message}; try tributary ${command} --help`);
   }
-  const { values, positionals } = parsed as { values: { help?: boolean; config?: string; json?: boolean }; positionals: string[] };
+  const { values, positionals } = parsed as { values: { help?: boolean; config?: string; json?: boolean;
+    'admin-port'?: string; 'metrics-port'?: string }; positionals: string[] };
   if (values.help) {
     io.stdout.write(HELP[command]!);
     return 0;
@@ -137,7 +143,7 @@ async function main(argv: string[], io: CliIo): Promise<number> {
       });
     }
   });
-  return run(values.config!, io, stop);
+  return run(values.config!, io, stop, { adminPort: values['admin-port'], metricsPort: values['metrics-port'] });
 }
 
 const io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env };

@@ -9,7 +9,7 @@ import { emptyFilters } from '../filter/index.js';
 import { writeFileAtomic } from '../info/files.js';
 import { bytesShown, REDACTION } from '../log.js';
 import type { ReplicaStatus } from '../status.js';
-import { ConfigError, parseConfig, type ChannelConfig, type CliConfig } from './config.js';
+import { ConfigError, parseConfig, withPorts, type ChannelConfig, type CliConfig, type PortFlags } from './config.js';
 import { CatchUpProgress } from './progress.js';
 import { RelayTransactionCounter } from './relay-transactions.js';
 
@@ -49,8 +49,8 @@ function asConfigError(err: unknown): unknown {
 }
 
 /** Runs until `stop` resolves (a signal); returns the exit code. */
-export async function run(configPath: string, io: CliIo, stop: Promise<string>): Promise<number> {
-  const config = await readConfig(configPath, io.env);
+export async function run(configPath: string, io: CliIo, stop: Promise<string>, ports: PortFlags = {}): Promise<number> {
+  const config = withPorts(await readConfig(configPath, io.env), ports);
   const progress = io.stderr.isTTY ? new CatchUpProgress(io.stderr) : undefined;
   const logger = pino({ level: config.logLevel, redact: REDACTION, formatters: { log: (o) => bytesShown(o) as Record<string, unknown> }, base: { pid: process.pid } },
     progress ? { write: (line: string) => progress.log(line) } : pino.destination(2));
