@@ -133,6 +133,8 @@ export class ReplicationEngine {
     if (!Number.isInteger(options.serverId) || options.serverId < 1 || options.serverId > 0xffffffff) {
       throw new ReplicationError('ER_WRONG_ARGUMENTS', `serverId must be an integer from 1 to 4294967295, got ${options.serverId}`);
     }
+    // Before anything opens: a refused option leaves no channel loaded and no port listening.
+    if (options.admin) checkAdmin(options.admin);
     await mkdir(options.dataDir, { recursive: true, mode: DATA_DIR_MODE });
     await chmod(options.dataDir, DATA_DIR_MODE);
     const lock = await DataDirLock.acquire(options.dataDir);
@@ -188,7 +190,7 @@ export class ReplicationEngine {
       }
     }
     if (options.admin) {
-      const admin = checkAdmin(options.admin);
+      const admin = options.admin;
       try {
         engine.adminServer = await AdminServer.open(admin, engine, options.target, settings.logger);
       } catch (err) {
@@ -643,7 +645,11 @@ export function validateSourceOptions(options: ReplicationSourceOptions): void {
 }
 
 /** The admin endpoint's login must be set: the port can change replication and the target's data. */
-function checkAdmin(admin: AdminOptions): AdminOptions {
+function checkAdmin(admin: AdminOptions): void {
+  // An empty host would listen on every interface: the default is the loopback address.
+  if (admin.host !== undefined && (typeof admin.host !== 'string' || admin.host === '')) {
+    throw new ReplicationError('ER_WRONG_ARGUMENTS', 'admin.host must be a host name or address (127.0.0.1 when left out)');
+  }
   if (typeof admin.user !== 'string' || admin.user === '') {
     throw new ReplicationError('ER_WRONG_ARGUMENTS', 'admin.user must be a non-empty user name');
   }
@@ -653,7 +659,6 @@ function checkAdmin(admin: AdminOptions): AdminOptions {
   if (!Number.isInteger(admin.port) || admin.port < 0 || admin.port > 65535) {
     throw new ReplicationError('ER_WRONG_ARGUMENTS', `admin.port must be a port from 0 to 65535, got ${admin.port}`);
   }
-  return admin;
 }
 
 function checkMysqlDdl(mode: MysqlDdlMode): MysqlDdlMode {

@@ -50,6 +50,7 @@ export const ErrorCodes = {
   ER_PARSE_ERROR: 1064,
   ER_UNKNOWN_COM_ERROR: 1047,
   ER_UNSUPPORTED_PS: 1295,
+  ER_KILL_DENIED_ERROR: 1095,
   /** MariaDB's words for a connection name it does not know in SHOW RELAYLOG 'name' EVENTS. */
   WARN_NO_MASTER_INFO: 1617,
   // The client library's own (CR_*): a failure of the network, not an error the server sent.

@@ -124,6 +124,7 @@ test('SET: default_master_connection, [connection.]replicate_*, sql_slave_skip_c
     { kind: 'changeFilter', filters: { replicateRewriteDb: [['a', 'b'], ['c', 'd']] } });
   assert.deepEqual(parse('SET GLOBAL replicate_ignore_table = \'\''), { kind: 'changeFilter', filters: { replicateIgnoreTable: [] } });
   assert.deepEqual(parse('SET GLOBAL sql_slave_skip_counter = 3'), { kind: 'setSkipCounter', count: 3 });
+  assert.deepEqual(parse('SET GLOBAL ch2.sql_slave_skip_counter = 1'), { kind: 'setSkipCounter', channel: 'ch2', count: 1 });
   assert.deepEqual(parse('SET @@GLOBAL.sql_replica_skip_counter=1'), { kind: 'setSkipCounter', count: 1 });
   for (const other of ['SET @x = 1', 'SET NAMES utf8mb4', 'SET autocommit = 0', 'SET SESSION sql_mode = \'\'', 'SET GLOBAL max_connections = 10',
     'SET @a = 1, @b = \'x,y\'']) {
@@ -149,13 +150,11 @@ test('CHANGE REPLICATION FILTER, MySQL\'s form', () => {
 
 test('statements that are not replication statements are left to the target, text it cannot read included', () => {
   for (const other of ['INSERT INTO t VALUES (1)', 'USE db', 'BEGIN', 'CREATE TABLE t (a INT)', 'CHANGE', 'START TRANSACTION',
-    'STOP', 'select \'unterminated', '', '/* SHOW ALL SLAVES STATUS */ SELECT 1']) {
-    if (other === 'START TRANSACTION' || other === 'STOP') {
-      refuses(other);
-      continue;
-    }
+    'START TRANSACTION WITH CONSISTENT SNAPSHOT', 'STOP', 'select \'unterminated', '', '/* SHOW ALL SLAVES STATUS */ SELECT 1']) {
     assert.equal(parse(other), undefined, other);
   }
+  refuses('START SLAVE IO_THREAD SQL_THREAD UNTIL', /./);
+  assert.throws(() => parse('KILL QUERY 7'), { errno: 1095 });
   assert.deepEqual(parse('/* a comment */ SHOW ALL SLAVES STATUS -- and another'), { kind: 'showStatus', form: 'all' });
 });
 

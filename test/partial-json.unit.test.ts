@@ -138,7 +138,7 @@ test('SQL: a hostile member name or value stays inside its literal', () => {
 
 test('rowStatements: a partial update sets the JSON column from itself, other columns from the after image', () => {
   const table: TargetTable = {
-    database: 'd', table: 't', key: [0], triggers: false,
+    database: 'd', table: 't', key: [0], triggers: false, transactional: true,
     columns: ['id', 'doc', 'n', 'meta'].map((name) => ({ name, unsigned: false, generated: false })),
   };
   const event = decodeRows([0, 1, 2, 3], [0, 1, 2, 3], Buffer.concat([

@@ -156,6 +156,19 @@ describe('secondary indexes built after the copy', () => {
       assert.deepEqual(deferIndexes(text), { definition: text, indexes: [] }, odd);
     }
     assert.deepEqual(deferIndexes("CREATE TABLE `t` (a int COMMENT 'x)").indexes, [], 'unreadable: left to targetDefinition');
+    // MariaDB writes a JSON column's CHECK inside the column.
+    const json = table([...columns, '`j` longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin DEFAULT NULL CHECK (json_valid(`j`))',
+      'PRIMARY KEY (`id`)', 'KEY `b` (`b`)']);
+    assert.deepEqual(deferIndexes(json), { definition: json, indexes: [] });
+  });
+
+  test('a key an AUTO_INCREMENT column leads stays in the CREATE (InnoDB refuses the table without it: 1075)', () => {
+    const auto = ['`tenant` int(11) NOT NULL', '`id` int(11) NOT NULL AUTO_INCREMENT', '`b` int(11) DEFAULT NULL'];
+    const text = table([...auto, 'PRIMARY KEY (`tenant`,`id`)', 'KEY `by_id` (`id`)', 'KEY `by_b` (`b`,`id`)'],
+      ' ENGINE=InnoDB AUTO_INCREMENT=7 DEFAULT CHARSET=utf8mb4');
+    const { definition, indexes } = deferIndexes(text);
+    assert.deepEqual(indexes.map((i) => i.name), ['by_b']);
+    assert.equal(definition, table([...auto, 'PRIMARY KEY (`tenant`,`id`)', 'KEY `by_id` (`id`)'], ' ENGINE=InnoDB AUTO_INCREMENT=7 DEFAULT CHARSET=utf8mb4'));
   });
 });
 

@@ -120,7 +120,7 @@ describe('rowStatements, text', () => {
   test('values rendered through the target column: unsigned, bytes, identifiers', () => {
     const map = tableMap('d', 't', [T.TINY, T.VARCHAR, T.LONGLONG]);
     const table: TargetTable = {
-      database: 'd`b', table: 'tä', key: [], triggers: false,
+      database: 'd`b', table: 'tä', key: [], triggers: false, transactional: true,
       columns: [{ name: 'u', unsigned: true, generated: false },
         { name: 's`', unsigned: false, generated: false },
         { name: 'n', unsigned: true, generated: false }],

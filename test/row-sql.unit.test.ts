@@ -103,16 +103,33 @@ const cases: { name: string; events: RowsEvent[]; table?: typeof KEYED; max?: nu
     out: [['DELETE FROM `d`.`t` WHERE `id` IS NULL LIMIT 1', 1], ['DELETE FROM `d`.`t` WHERE `id` IS NULL LIMIT 1', 1]],
   },
   {
-    name: 'a key of any type: the one-row conditions as they are (a float, an ENUM index)',
-    events: [deletes(tableMap('d', 't', [T.DOUBLE, T.LONG, T.LONG]), [1.5, 0, 0], [2.5, 0, 0]),
-      deletes(tableMap('d', 't', [T.ENUM, T.LONG, T.LONG]), [3, 0, 0])],
-    out: [['DELETE FROM `d`.`t` WHERE `id`=1.5 OR `id`=2.5 OR `id`=3', 3]],
+    name: 'a key of any kind the target key has: the one-row conditions as they are (a float; an ENUM index)',
+    events: [deletes(tableMap('d', 't', [T.DOUBLE, T.LONG, T.LONG]), [1.5, 0, 0], [2.5, 0, 0])],
+    out: [['DELETE FROM `d`.`t` WHERE `id`=1.5 OR `id`=2.5', 2]],
+  },
+  {
+    name: 'an ENUM key',
+    events: [deletes(tableMap('d', 't', [T.ENUM, T.LONG, T.LONG]), [3, 0, 0], [4, 0, 0])],
+    table: target([{ name: 'id', kind: 'enum' }, 'a', 'b'], [0]),
+    out: [['DELETE FROM `d`.`t` WHERE `id`=3 OR `id`=4', 2]],
+  },
+  {
+    name: 'a key the target compares as another kind (a number with a VARCHAR key finds \'5\' and \'05\'): one row each',
+    events: [deletes(INTS, [5, 0, 0], [6, 0, 0])],
+    table: target([{ name: 'id', kind: 'string' }, 'a', 'b'], [0]),
+    out: [[DEL(5), 1], [DEL(6), 1]],
+  },
+  {
+    name: 'a table whose engine does not roll back (a failed set is replayed row by row): one row each',
+    events: [deletes(INTS, [1, 0, 0], [2, 0, 0])],
+    table: target(['id', 'a', 'b'], [0], { transactional: false }),
+    out: [[DEL(1), 1], [DEL(2), 1]],
   },
   {
     name: 'string and temporal keys as their literals',
     events: [deletes(tableMap('d', 't', [T.VARCHAR, T.DATETIME2, T.LONG]), [Buffer.from('a'), '2020-01-01 00:00:00', 0],
       [Buffer.from("it's\n"), '2021-01-01 00:00:00', 0])],
-    table: target(['id', 'a', 'b'], [0, 1]),
+    table: target([{ name: 'id', kind: 'string' }, { name: 'a', kind: 'temporal' }, 'b'], [0, 1]),
     out: [["DELETE FROM `d`.`t` WHERE `id`=_binary'a' AND `a`='2020-01-01 00:00:00' OR `id`=_binary X'697427730a' AND `a`='2021-01-01 00:00:00'", 2]],
   },
   {

@@ -125,6 +125,10 @@ describe('queryStatements', () => {
       ['CREATE TABLESPACE ts', 'CREATE TABLESPACE ts'],
       ['DROP INDEX i ON t', 'DROP INDEX i ON t'],
       ['INSERT INTO t SELECT \'CREATE TABLE x\'', 'INSERT INTO t SELECT \'CREATE TABLE x\''],
+      // What mysqldump writes: the IF [NOT] EXISTS is there, in an executable comment.
+      ['CREATE DATABASE /*!32312 IF NOT EXISTS*/ `d`', 'CREATE DATABASE /*!32312 IF NOT EXISTS*/ `d`'],
+      ['CREATE TABLE /*!32312 IF NOT EXISTS*/ t (a INT)', 'CREATE TABLE /*!32312 IF NOT EXISTS*/ t (a INT)'],
+      ['DROP TABLE /*!32312 IF EXISTS*/ t', 'DROP TABLE /*!32312 IF EXISTS*/ t'],
     ];
     for (const [text, idempotent] of cases) {
       assert.equal(idempotentDdl(text), idempotent, text);

@@ -35,6 +35,10 @@ export type AdminEngine = Pick<ReplicationEngine, 'channelNames' | 'changeReplic
 
 /** The server version the greeting names: a MariaDB 10.11 replica, as clients should treat it. */
 const SERVER_VERSION = '5.5.5-10.11.0-MariaDB-tributary';
+/** Connections at once (MariaDB's default max_connections), and what a client may send before its login. */
+const MAX_CONNECTIONS = 151;
+const LOGIN_BYTES = 64 * 1024;
+const LOGIN_SECONDS = 10;
 const UTF8MB4_GENERAL_CI = 45;
 // LONG_PASSWORD | FOUND_ROWS | LONG_FLAG | CONNECT_WITH_DB | PROTOCOL_41 | TRANSACTIONS | SECURE_CONNECTION |
 // MULTI_RESULTS | PLUGIN_AUTH: no TLS, no compression, no multi-statements.
@@ -132,17 +136,25 @@ export class AdminServer {
     readonly options: Required<AdminOptions>) {}
 
   static async open(options: AdminOptions, engine: AdminEngine, target: ConnectionOptions, logger: Logger): Promise<AdminServer> {
-    const settings = { host: '127.0.0.1', ...options } as Required<AdminOptions>;
+    const settings = { ...options, host: options.host ?? '127.0.0.1' } as Required<AdminOptions>;
     const server = mysql.createServer((conn) => admin.accept(conn as unknown as ServerConnection, engine, target, logger)) as unknown as {
       listen(port: number, host: string, cb: () => void): void;
       close(cb: () => void): void;
-      _server: { address(): AddressInfo; once(event: 'error', listener: (err: Error) => void): void };
+      _server: { address(): AddressInfo; maxConnections: number; once(event: 'error', listener: (err: Error) => void): void;
+        on(event: 'error', listener: (err: Error) => void): void; off(event: 'error', listener: (err: Error) => void): void };
     };
     const admin = new AdminServer(server, settings);
+    // Whoever reaches the port can open connections before logging in: their number is bounded as a server's is.
+    server._server.maxConnections = MAX_CONNECTIONS;
     await new Promise<void>((resolve, reject) => {
       server._server.once('error', reject);
-      server.listen(settings.port, settings.host, resolve);
+      server.listen(settings.port, settings.host, () => {
+        server._server.off('error', reject);
+        resolve();
+      });
     });
+    // An accept that fails (too many open files) must not end the process.
+    server._server.on('error', (err) => logger.warn({ err }, 'admin endpoint: a connection could not be accepted'));
     logger.info({ address: admin.address() }, 'admin endpoint listening');
     return admin;
   }
@@ -161,6 +173,15 @@ export class AdminServer {
 
   private accept(conn: ServerConnection, engine: AdminEngine, target: ConnectionOptions, logger: Logger): void {
     conn.on('error', () => {});
+    // Before the login, a client gets a few seconds and a few KiB: mysql2 would join packets of any size.
+    let received = 0;
+    conn.stream.prependListener('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (!session.authenticated && received > LOGIN_BYTES) session.end();
+    });
+    conn.stream.setTimeout(LOGIN_SECONDS * 1000, () => {
+      if (!session.authenticated) session.end();
+    });
     // mysql2's writer leaves the SQLSTATE blank; a refused login goes out with the servers' 28000.
     conn.writeError = ({ code, message }) => conn.stream.write(framed(errorPacket(code, message), conn.sequenceId).bytes);
     const session = new Session(conn, engine, target, logger);
@@ -172,7 +193,9 @@ export class AdminServer {
     const authCallback: AuthCallback = (params, done) => {
       const expected = nativePasswordToken(this.options.password, Buffer.concat([params.authPluginData1, params.authPluginData2]));
       const token = Buffer.from(params.authToken);
-      const ok = params.user === this.options.user && token.length === expected.length && timingSafeEqual(token, expected);
+      // The token is compared whatever the user name, so that the time taken does not tell whether the name is right.
+      const tokenOk = token.length === expected.length && timingSafeEqual(token, expected);
+      const ok = params.user === this.options.user && tokenOk;
       if (!ok) {
         logger.warn({ user: params.user, address: params.address }, 'admin endpoint: login refused');
         done(null, { code: 1045, message: `Access denied for user '${params.user}'@'${params.address ?? 'localhost'}' ` +
@@ -182,6 +205,7 @@ export class AdminServer {
       done(null);
       conn.sequenceId = 0;
       session.authenticated = true;
+      conn.stream.setTimeout(0);
     };
     const args = {
       protocolVersion: 10, serverVersion: SERVER_VERSION, connectionId: this.nextConnectionId++, statusFlags: SERVER_STATUS_AUTOCOMMIT,
@@ -222,7 +246,8 @@ class Session {
     this.conn.stream.destroy();
     const target = this.target;
     this.target = undefined;
-    void target?.then((c) => c.end()).catch(() => {});
+    // Destroyed, not ended: a statement still running there must not go on for a client that has gone.
+    void target?.then((c) => c.destroy()).catch(() => {});
   }
 
   private send(payload: Buffer): void {
@@ -232,6 +257,8 @@ class Session {
   }
 
   private async command(code: number, payload: Buffer, seq: number): Promise<void> {
+    // Commands the client sent before it went do not run.
+    if (this.ended) return;
     this.seq = (seq + 1) % 256;
     try {
       switch (code) {
@@ -324,7 +351,7 @@ class Session {
       case 'flushRelayLogs':
         return void await engine.flushRelayLogs(this.channel(command.channel));
       case 'setSkipCounter':
-        return void await engine.setSkipCounter(this.channel(undefined), command.count);
+        return void await engine.setSkipCounter(this.channel(command.channel), command.count);
       case 'setDefaultConnection':
         this.defaultConnection = command.channel;
         return undefined;
@@ -370,6 +397,7 @@ class Session {
   // ------------------------------------------------------------------------------------- the target's part
 
   private connectTarget(): Promise<Connection> {
+    if (this.ended) return Promise.reject(new ReplicationError('ER_SERVER_SHUTDOWN', 'the admin session has ended'));
     if (this.target) return this.target;
     const database = this.conn.clientHelloReply?.database;
     const connecting = mysqlPromise.createConnection({

@@ -27,7 +27,7 @@ export type AdminCommand =
   | { kind: 'setDefaultConnection'; channel: string }
   | { kind: 'selectDefaultConnection'; column: string }
   | { kind: 'changeFilter'; channel?: string; filters: Partial<ReplicationFilters> }
-  | { kind: 'setSkipCounter'; count: number };
+  | { kind: 'setSkipCounter'; channel?: string; count: number };
 
 type Kind = 'string' | 'number' | 'boolean' | 'ids' | 'gtidMode';
 
@@ -171,7 +171,15 @@ class Statement extends TokenCursor {
     if (this.accept('CHANGE', 'MASTER')) return this.changeSource(this.optionalName());
     if (this.accept('CHANGE', 'REPLICATION', 'SOURCE')) return this.changeSource(undefined);
     if (this.accept('CHANGE', 'REPLICATION', 'FILTER')) return this.changeFilter();
-    if (this.isWord('START') || this.isWord('STOP')) return this.startStop();
+    if (this.isWord('KILL')) {
+      // A client's Ctrl-C sends KILL QUERY with the endpoint's connection id, which names some other thread of the target.
+      throw new ReplicationError('ER_KILL_DENIED_ERROR', 'KILL on the admin endpoint would name a thread of the target ' +
+        "that is not this session's: run KILL on the target itself");
+    }
+    // START TRANSACTION and the like are the target's.
+    if ((this.isWord('START') || this.isWord('STOP')) && ['SLAVE', 'REPLICA', 'ALL'].includes(this.peek(1)?.upper ?? '')) {
+      return this.startStop();
+    }
     if (this.accept('SHOW')) return this.show();
     if (this.accept('RESET', 'SLAVE') || this.accept('RESET', 'REPLICA')) return this.reset();
     if (this.accept('FLUSH', 'RELAY', 'LOGS')) {
@@ -445,7 +453,9 @@ class Statement extends TokenCursor {
       return { kind: 'setDefaultConnection', channel: this.string('the connection name') };
     }
     if (scope !== 'GLOBAL') this.fail(`${variable.text} is a global variable: SET GLOBAL ${variable.text} = ...`);
-    if (filter === undefined) return { kind: 'setSkipCounter', count: this.integer(variable.text) };
+    if (filter === undefined) {
+      return { kind: 'setSkipCounter', ...(channel === undefined ? {} : { channel }), count: this.integer(variable.text) };
+    }
     const value = this.string(variable.text);
     return { kind: 'changeFilter', ...(channel === undefined ? {} : { channel }), filters: { [filter]: filterVariableList(filter, value) } };
   }

@@ -2,7 +2,7 @@
 // in, statements come out, each with the number of rows it must touch (a row event that finds nothing to
 // update or delete is the replica error 1032, as on the servers).
 import type { JsonDiff, RowImage, RowsEvent } from '../binlog/events.js';
-import { ColumnType } from '../binlog/column-types.js';
+import { ColumnType, comparisonKind } from '../binlog/column-types.js';
 import { jsonPathText } from '../binlog/json-diff.js';
 import { qualifiedName, quoteIdentifier, quoteString, renderValue } from './sql-text.js';
 import type { TargetColumn, TargetTable } from './table-definitions.js';
@@ -110,17 +110,20 @@ export const MAX_SET_ROWS = { delete: 1000, update: 64 } as const;
 
 /**
  * The literals of the target key's columns in a before image, when the row can be changed in a set with others:
- * the table has a key and no triggers (which would fire in the target's order, not the source's), and the image
- * holds every key column, not NULL and not generated (whose value a CASE after an assignment might see changed).
+ * the table has a key and no triggers (which would fire in the target's order, not the source's), its engine
+ * rolls back (a failed set is replayed row by row), and the image holds every key column, not NULL, not generated
+ * (whose value a CASE after an assignment might see changed) and compared as the target column compares.
  */
 function keyLiterals(image: RowImage, event: RowsEvent, table: TargetTable): string[] | undefined {
-  if (table.key.length === 0 || table.triggers) return undefined;
+  if (table.key.length === 0 || table.triggers || !table.transactional) return undefined;
   const types = event.tableMap.columnMeta;
   const literals: string[] = [];
   for (const i of table.key) {
     const value = image[i];
     const type = types[i]?.realType;
     if (value === undefined || value === null || type === undefined || table.columns[i]!.generated) return undefined;
+    // A literal compared with a column of another kind (5 with a VARCHAR key: '5' and '05') may find two rows.
+    if (comparisonKind(type) === undefined || comparisonKind(type) !== table.columns[i]!.kind) return undefined;
     literals.push(renderValue(value, type, table.columns[i]!));
   }
   return literals;

@@ -78,7 +78,9 @@ export function idempotentDdl(text: string): string {
   const tokens = leadingTokens(text, 6);
   const plain = (i: number) => tokens[i] !== undefined && tokens[i]!.type === 'word' && !tokens[i]!.versioned;
   const word = (i: number) => (plain(i) ? tokens[i]!.upper : '');
-  const follows = (i: number, ...words: string[]) => words.every((w, k) => word(i + k) === w);
+  // IF [NOT] EXISTS may stand in an executable comment (`/*!32312 IF NOT EXISTS*/`, as mysqldump writes it): then it
+  // is there already, and a second one would be a syntax error.
+  const follows = (i: number, ...words: string[]) => words.every((w, k) => tokens[i + k]?.type === 'word' && tokens[i + k]!.upper === w);
   if (word(0) === 'CREATE') {
     const table = word(1) === 'TEMPORARY' ? 2 : 1;
     if (word(table) === 'TABLE' && !follows(table + 1, 'IF', 'NOT', 'EXISTS')) return after(text, tokens[0]!, ' OR REPLACE');

@@ -1,6 +1,7 @@
 // Definitions of target tables, read from the target itself. Row events are applied by column position into
 // the target table as it is now; the SQL stage applies DDL in order, so after each DDL the cache is dropped and
 // the next row event sees the shape it was written against (DESIGN.md, Applier).
+import { sqlTypeComparisonKind, type ComparisonKind } from '../binlog/column-types.js';
 import { qualifiedName, quoteString } from './sql-text.js';
 
 /** Runs one statement the applier wrote and resolves with its rows. */
@@ -12,6 +13,8 @@ const NO_SUCH_TABLE = new Set([1146, 1049]);
 export interface TargetColumn {
   name: string;
   unsigned: boolean;
+  /** How the column compares (SHOW COLUMNS' type); undefined for ENUM, SET, BIT, JSON, spatial and the like. */
+  kind?: ComparisonKind | undefined;
   /** Virtual or stored generated columns take no values. */
   generated: boolean;
 }
@@ -24,6 +27,11 @@ export interface TargetTable {
   key: number[];
   /** The table has triggers on the target (or one of the same name under another letter case): rows go one by one. */
   triggers: boolean;
+  /**
+   * The table's engine undoes its changes on ROLLBACK: only then may a set-based statement that fails be replayed
+   * row by row, which would otherwise repeat what the set changed before it failed.
+   */
+  transactional: boolean;
 }
 
 export class TableDefinitions {
@@ -88,16 +96,22 @@ export class TableDefinitions {
     // information_schema compares names without regard to letter case: a false positive only costs speed.
     const triggers = await this.query('SELECT COUNT(*) AS n FROM information_schema.TRIGGERS WHERE EVENT_OBJECT_SCHEMA=' +
       `${quoteString(database, '_utf8mb4')} AND EVENT_OBJECT_TABLE=${quoteString(table, '_utf8mb4')}`) as { n: number | string }[];
+    const engines = await this.query('SELECT e.TRANSACTIONS AS t FROM information_schema.TABLES s JOIN information_schema.ENGINES e ' +
+      `ON e.ENGINE = s.ENGINE WHERE s.TABLE_SCHEMA=${quoteString(database, '_utf8mb4')} AND ` +
+      `s.TABLE_NAME=${quoteString(table, '_utf8mb4')}`) as { t: string | Buffer | null }[];
     const primary = indexes.get('PRIMARY');
     const key = (primary?.unique ? primary : [...indexes.values()].find((i) => i.unique && i.notNull))?.columns ?? [];
     return {
       database, table, key, triggers: Number(triggers[0]?.n) > 0,
+      // Matched without regard to letter case, like the triggers: any table of the name that is not transactional counts.
+      transactional: engines.length > 0 && engines.every((e) => String(e.t) === 'YES'),
       columns: columns.map((c) => {
         // The type without its arguments: ENUM and SET values may spell anything.
         const type = c.Type.replace(/\(.*\)/s, '');
         return {
           name: c.Field,
           unsigned: /\bunsigned\b/i.test(type),
+          kind: sqlTypeComparisonKind(type),
           generated: /\b(VIRTUAL|STORED|PERSISTENT)\b/i.test(c.Extra),
         };
       }),

@@ -39,3 +39,36 @@ export const ColumnType = {
 export const INTEGER_WIDTH: Readonly<Record<number, number>> = {
   [ColumnType.TINY]: 1, [ColumnType.SHORT]: 2, [ColumnType.INT24]: 3, [ColumnType.LONG]: 4, [ColumnType.LONGLONG]: 8,
 };
+
+/** How a value of a column type compares in SQL: as a number, a date or time, a string, an ENUM or SET; undefined for the rest. */
+export type ComparisonKind = 'number' | 'temporal' | 'string' | 'enum' | 'set';
+
+const COMPARISON_KINDS: Readonly<Record<number, ComparisonKind>> = {
+  [ColumnType.DECIMAL]: 'number', [ColumnType.NEWDECIMAL]: 'number', [ColumnType.TINY]: 'number', [ColumnType.SHORT]: 'number',
+  [ColumnType.INT24]: 'number', [ColumnType.LONG]: 'number', [ColumnType.LONGLONG]: 'number', [ColumnType.FLOAT]: 'number',
+  [ColumnType.DOUBLE]: 'number', [ColumnType.YEAR]: 'number',
+  [ColumnType.DATE]: 'temporal', [ColumnType.NEWDATE]: 'temporal', [ColumnType.TIME]: 'temporal', [ColumnType.TIME2]: 'temporal',
+  [ColumnType.DATETIME]: 'temporal', [ColumnType.DATETIME2]: 'temporal', [ColumnType.TIMESTAMP]: 'temporal',
+  [ColumnType.TIMESTAMP2]: 'temporal',
+  [ColumnType.VARCHAR]: 'string', [ColumnType.VAR_STRING]: 'string', [ColumnType.STRING]: 'string',
+  [ColumnType.TINY_BLOB]: 'string', [ColumnType.MEDIUM_BLOB]: 'string', [ColumnType.LONG_BLOB]: 'string', [ColumnType.BLOB]: 'string',
+  [ColumnType.ENUM]: 'enum', [ColumnType.SET]: 'set',
+};
+
+export function comparisonKind(realType: number): ComparisonKind | undefined {
+  return COMPARISON_KINDS[realType];
+}
+
+const SQL_TYPE_KINDS: Readonly<Record<string, ComparisonKind>> = Object.fromEntries([
+  ...['tinyint', 'smallint', 'mediumint', 'int', 'integer', 'bigint', 'decimal', 'numeric', 'float', 'double', 'real', 'year']
+    .map((t) => [t, 'number']),
+  ...['date', 'time', 'datetime', 'timestamp'].map((t) => [t, 'temporal']),
+  ...['char', 'varchar', 'binary', 'varbinary', 'tinytext', 'text', 'mediumtext', 'longtext', 'tinyblob', 'blob', 'mediumblob',
+    'longblob'].map((t) => [t, 'string']),
+  ['enum', 'enum'], ['set', 'set'],
+]);
+
+/** The comparison kind of a column as SHOW COLUMNS types it (`int(11) unsigned`, `varchar(20)` ...). */
+export function sqlTypeComparisonKind(type: string): ComparisonKind | undefined {
+  return SQL_TYPE_KINDS[/^[a-z]+/i.exec(type)?.[0]?.toLowerCase() ?? ''];
+}

@@ -71,11 +71,17 @@ export function deferIndexes(definition: string): { definition: string; indexes:
     }
   }
   const first = (e: [number, number]) => tokens[e[0]];
-  if (tokens.some((t) => t.versioned) || elements.some((e) => first(e)?.upper === 'CONSTRAINT' || first(e)?.upper === 'FOREIGN' ||
-    first(e)?.upper === 'CHECK')) return { definition, indexes: [] };
+  const inElements = tokens.slice(open, elements.at(-1)?.[1] ?? open);
+  // A CHECK anywhere (MariaDB writes a JSON column's as part of the column) keeps every key, as a foreign key does.
+  if (tokens.some((t) => t.versioned) || inElements.some((t) => t.type === 'word' && t.upper === 'CHECK') ||
+    elements.some((e) => first(e)?.upper === 'CONSTRAINT' || first(e)?.upper === 'FOREIGN')) return { definition, indexes: [] };
+  // An AUTO_INCREMENT column must lead some key when the table is created (1075): a key it leads stays.
+  const autoIncrement = new Set(elements.filter(([from, to]) => first([from, to])?.type === 'ident' &&
+    tokens.slice(from, to).some((t) => t.type === 'word' && t.upper === 'AUTO_INCREMENT')).map(([from]) => tokens[from]!.text.toLowerCase()));
   const deferred = elements.filter(([from, to], n) => {
-    const [kind, name, list] = tokens.slice(from, from + 3);
+    const [kind, name, list, column] = tokens.slice(from, from + 4);
     if (!n || (kind?.upper !== 'KEY' && kind?.upper !== 'INDEX') || name?.type !== 'ident' || list?.text !== '(' || list.type !== 'punct') return false;
+    if (column?.type === 'ident' && autoIncrement.has(column.text.toLowerCase())) return false;
     let i = from + 2;
     for (let d = 0; i < to; i++) {
       const t = tokens[i]!;

@@ -210,6 +210,16 @@ class Provisioning {
     const copiers = await this.snapshot(meta, Math.max(1, Math.min(this.parallel, toCopy.length)));
     const snapshot = copiers.snapshot.position;
     this.logger.info({ snapshot, gtid: copiers.snapshot.gtidState, tables: tables.length, copy: toCopy.length, kept: done.length }, 'provisioning: snapshot taken');
+    // The progress rows are replaced in one transaction: every table to copy says 'copying' before the channel may
+    // be positioned, so a crash at any point leaves the provisioning unfinished for ifNeeded, and tables no longer
+    // kept (dropped on the source, filtered out since) leave no row behind that would make it look unfinished forever.
+    await target.query('START TRANSACTION');
+    await target.query(this.progressTable.deleteSql());
+    for (const t of done) await target.query(this.progressTable.writeSql(previous.get(tableKey(t.sourceDb, t.table))!));
+    for (const t of toCopy) {
+      await target.query(this.progressTable.writeSql(resumed.get(t)?.progress ?? tableProgress(t, snapshot, 'copying', 0, 0, '')));
+    }
+    await target.query('COMMIT');
     if (done.length) {
       for (const t of done) {
         const p = previous.get(tableKey(t.sourceDb, t.table))!;
@@ -219,9 +229,6 @@ class Provisioning {
       this.report({ state: 'catching up' });
       const kept = new Set(done.map((t) => tableKey(t.targetDb, t.table)));
       await this.channel.catchUpTables(snapshot, (db, table) => kept.has(tableKey(db, table)));
-    } else {
-      await target.query(this.progressTable.deleteSql());
-      for (const { progress } of resumed.values()) await target.query(this.progressTable.writeSql(progress));
     }
     for (const t of toCopy) {
       const p = previous.get(tableKey(t.sourceDb, t.table));
@@ -236,7 +243,7 @@ class Provisioning {
       }
     }
     this.checkAborted();
-    for (const t of toCopy) await this.createTable(target, t, owned(t), snapshot, resumed.has(t));
+    for (const t of toCopy) await this.createTable(target, t, owned(t), resumed.has(t));
     // Once the tables' progress rows say 'copying': a crash before leaves the channel where it was, and ifNeeded
     // sees the provisioning unfinished either way.
     if (!done.length) await this.channel.startAtSnapshot(snapshot, copiers.snapshot.gtidState);
@@ -277,13 +284,21 @@ class Provisioning {
     }
     this.report({ verification });
     if (verification.equal) return;
+    // The differing tables are marked unfinished again: the next call (or ifNeeded run) copies them anew instead of
+    // replicating onto a copy the check rejected.
+    const target = await this.target();
+    for (const t of verification.tables.filter((v) => !v.equal)) {
+      await target.query(this.progressTable.writeSql({ sourceDb: t.sourceDb, sourceTable: t.table, state: 'copying', rows: 0,
+        bytes: 0, lastKey: '', snapshot: verification.sourcePosition }));
+    }
+    await this.close();
     const differing = verification.tables.filter((t) => !t.equal).map((t) => `${t.targetDb}.${t.table}` +
       (t.error ? ` (${t.error})` : t.differences.length ? ` (${t.differences.slice(0, 3).map((d) =>
         `${d.kind} ${JSON.stringify(d.key)}`).join(', ')}${t.differences.length > 3 || t.truncated ? ', ...' : ''})` : ''));
     throw new ReplicationError('ER_SLAVE_FATAL_ERROR', `provisioning of channel '${this.channel.name}' copied every ` +
       `table, but verifyChannel found the target different from the source at ${verification.sourcePosition.file}:` +
       `${verification.sourcePosition.pos} in ${differing.join('; ')}; onProgress received the differences. Find ` +
-      'what changes the target (triggers, other writers), then call provisionChannel with dropExisting: true');
+      'what changes the target (triggers, other writers), then call provisionChannel again: it copies those tables anew');
   }
 
   private checkAborted(): void {
@@ -373,7 +388,7 @@ class Provisioning {
   }
 
   /** `resumed`: the table keeps its rows and its progress row (syncCopied). */
-  private async createTable(target: Connection, t: CopyTable, owned: boolean, snapshot: SourcePosition, resumed: boolean): Promise<void> {
+  private async createTable(target: Connection, t: CopyTable, owned: boolean, resumed: boolean): Promise<void> {
     // The whole definition is checked; the table is created without the indexes built after the copy.
     targetDefinition(t.definition, t.table, t.targetDb);
     const deferred = deferIndexes(t.definition);
@@ -404,7 +419,6 @@ class Provisioning {
           'check the members on the target, or create the table there (empty) before provisioning');
       }
     }
-    if (!resumed) await target.query(this.progressTable.writeSql(tableProgress(t, snapshot, 'copying', 0, 0, '')));
   }
 
   /**
@@ -453,6 +467,9 @@ class Provisioning {
     // The rows of the transaction being built.
     let chunk: Row[] = [];
     const commit = async (state: 'copying' | 'done') => {
+      // The last key of every chunk, full or not: a continued copy starts after the rows committed here.
+      const last = chunk.at(-1);
+      if (keyAt.length && last) lastKey = encodeKey(keyAt.map((i) => last[i]!));
       await target.query('START TRANSACTION');
       const bytes = await this.sendRows(target, t, chunk);
       rows += chunk.length;
@@ -475,7 +492,6 @@ class Provisioning {
       chunk.push(row);
       if (chunk.length >= this.chunkRows) {
         this.checkAborted();
-        if (keyAt.length) lastKey = encodeKey(keyAt.map((i) => row[i]!));
         await commit('copying');
       }
     }
@@ -647,7 +663,13 @@ async function mariadbSnapshot(conn: Connection): Promise<SnapshotCoordinates> {
   const position = await snapshotPosition(conn);
   const [[row]] = await conn.query(`SELECT BINLOG_GTID_POS(${quoteString(position.file)}, ${position.pos}) AS gtid`) as
     [{ gtid: Buffer | null }[], unknown];
-  return { position, gtidState: row?.gtid?.toString() ?? '' };
+  // NULL, unlike '' (no GTID yet), says MariaDB could not find the position in its binlogs: an empty state would
+  // make a dump by GTID start from the oldest binlog, replaying it over the copy.
+  if (!row || row.gtid === null) {
+    throw new ReplicationError('ER_SLAVE_FATAL_ERROR', `the source gives no GTID position for its snapshot at ` +
+      `${position.file}:${position.pos} (BINLOG_GTID_POS is NULL): check the source's binlog index, then call provisionChannel again`);
+  }
+  return { position, gtidState: row.gtid.toString() };
 }
 
 function checkedPosition(file: string, pos: string, what: string): SourcePosition {
