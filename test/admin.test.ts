@@ -300,3 +300,33 @@ test('a refused login runs nothing the client sends after it', async () => {
   }
   assert.deepEqual(await target.sql('SHOW DATABASES LIKE \'refused_login_ran\''), [], 'the statement after the refused login must not run');
 });
+
+test('before its login a client may send only a few KiB: a flood is cut off and the endpoint goes on', async () => {
+  const socket = connect(adminPort, '127.0.0.1');
+  let sent = 0;
+  socket.once('data', () => {
+    // Packets of 16 MiB, then their bytes: mysql2 alone would gather them all before any check.
+    const header = Buffer.from([0xff, 0xff, 0xff, 1]);
+    const chunk = Buffer.alloc(64 * 1024, 0x41);
+    socket.write(header);
+    const pump = () => {
+      while (sent < 32 << 20 && !socket.destroyed) {
+        sent += chunk.length;
+        if (!socket.write(chunk)) return void socket.once('drain', pump);
+      }
+    };
+    pump();
+  });
+  await new Promise<void>((resolve) => {
+    socket.on('close', () => resolve());
+    socket.on('error', () => {});
+  });
+  // Loopback buffers hold a few MiB; the endpoint would have read all 32 without its bound.
+  assert.ok(sent < 32 << 20, `the endpoint read ${sent} bytes before cutting the connection`);
+  const c = await mysql.createConnection({ host: '127.0.0.1', port: adminPort, user: USER, password: PASSWORD });
+  try {
+    await c.query('SELECT 1');
+  } finally {
+    await c.end();
+  }
+});

@@ -10,8 +10,9 @@ import { escapeLoadData, loadDataRow, loadDataStatement, rowLiteral, selectExpre
   type CopyColumn } from '../src/provision/values.js';
 import type { RowsEvent, TableMapEvent } from '../src/binlog/events.js';
 import { ReplicationError } from '../src/errors.js';
-import { binaryLogStatusCoordinates, sourceFlavor } from '../src/provision/provision.js';
+import { binaryLogStatusCoordinates, refuseVerifyOnMysql, sourceFlavor } from '../src/provision/provision.js';
 import { decodeKey, encodeKey } from '../src/provision/progress-table.js';
+import type { Connection } from 'mysql2/promise';
 
 const col = (dataType: string, charset: string | null = null): CopyColumn => ({ name: `c_${dataType}`, dataType, charset });
 const raw = (s: string) => Buffer.from(s, 'latin1');
@@ -234,4 +235,10 @@ test('the last key copied is kept exactly; anything else (an earlier version\'s 
   assert.equal(decodeKey('', 1), undefined);
   assert.equal(decodeKey('{"hex":[null]}', 1), undefined);
   assert.equal(decodeKey('{"hex":["abc"]}', 1), undefined);
+});
+
+test('verify refuses a MySQL source before anything is copied or compared (1235), a MariaDB source passes', async () => {
+  const source = (version: string) => ({ query: async () => [[{ version: Buffer.from(version) }], []] }) as unknown as Connection;
+  await assert.rejects(refuseVerifyOnMysql(source('8.4.3')), { errno: 1235, message: /needs a MariaDB source.*8\.4\.3/ });
+  await refuseVerifyOnMysql(source('10.11.19-MariaDB-0+deb12u1'));
 });

@@ -187,6 +187,7 @@ class Provisioning {
       return { ...this.progress, state: '' };
     }
     const meta = await this.source();
+    if (this.options.verify) await refuseVerifyOnMysql(meta);
     const tables = await keptTables(this.channel, meta);
     // A provisioning that finished is history: a new call starts afresh. One that did not is continued (unless
     // dropExisting asks for everything again): the tables it finished are kept, the others (its own, whatever rows
@@ -213,6 +214,8 @@ class Provisioning {
     // The progress rows are replaced in one transaction: every table to copy says 'copying' before the channel may
     // be positioned, so a crash at any point leaves the provisioning unfinished for ifNeeded, and tables no longer
     // kept (dropped on the source, filtered out since) leave no row behind that would make it look unfinished forever.
+    // READ COMMITTED: no gap locks, so that channels provisioned at once into one target do not deadlock here.
+    await target.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
     await target.query('START TRANSACTION');
     await target.query(this.progressTable.deleteSql());
     for (const t of done) await target.query(this.progressTable.writeSql(previous.get(tableKey(t.sourceDb, t.table))!));
@@ -639,6 +642,18 @@ export interface SnapshotCoordinates {
 }
 
 /** The kind of source a version string names, and the statement it reads its binlog coordinates with. */
+/**
+ * verifyChannel reads its source side on a snapshot whose binlog coordinates only MariaDB reports without a lock
+ * (binlog_snapshot_*): a MySQL source is refused before anything is copied or compared.
+ */
+export async function refuseVerifyOnMysql(source: Connection): Promise<void> {
+  const [[{ version }]] = await source.query('SELECT VERSION() AS version') as [{ version: Buffer | string }[], unknown];
+  if (sourceFlavor(version.toString()).name === 'mysql') {
+    throw new ReplicationError('ER_NOT_SUPPORTED_YET', 'verifyChannel (and provisionChannel\'s verify) needs a MariaDB ' +
+      `source: a MySQL source (${version.toString()}) reports no binlog coordinates for a consistent snapshot; nothing was changed`);
+  }
+}
+
 export function sourceFlavor(version: string): { name: 'mariadb' | 'mysql'; binaryLogStatus: string } {
   const name = /mariadb/i.test(version) ? 'mariadb' : 'mysql';
   return { name, binaryLogStatus: sourceWording(name, version).binaryLogStatus };

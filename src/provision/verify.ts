@@ -14,7 +14,7 @@ import type { Channel, EngineSettings } from '../channel.js';
 import { qualifiedName } from '../apply/sql-text.js';
 import type { SourcePosition } from '../binlog/position.js';
 import { mysqlFailure, ReplicationError } from '../errors.js';
-import { connectSource, connectTarget, keptTables, snapshotPosition, type CopyTable } from './provision.js';
+import { connectSource, connectTarget, keptTables, refuseVerifyOnMysql, snapshotPosition, type CopyTable } from './provision.js';
 import { keyText, selectExpression, valueLiteral, type CopyColumn } from './values.js';
 
 export interface VerifyOptions {
@@ -102,8 +102,9 @@ export async function verify(channel: Channel, settings: EngineSettings, options
   };
   let result: VerifyResult;
   try {
-    const tables = await keptTables(channel, await open(connectSource(channel)));
     const source = await open(connectSource(channel));
+    await refuseVerifyOnMysql(source);
+    const tables = await keptTables(channel, await open(connectSource(channel)));
     const target = await open(connectTarget(settings));
     if (running) {
       await channel.stop(['SQL_THREAD'], 'verifyChannel');
