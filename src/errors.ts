@@ -51,6 +51,8 @@ export const ErrorCodes = {
   ER_UNKNOWN_COM_ERROR: 1047,
   ER_UNSUPPORTED_PS: 1295,
   ER_KILL_DENIED_ERROR: 1095,
+  ER_LOCAL_VARIABLE: 1228,
+  ER_GLOBAL_VARIABLE: 1229,
   /** MariaDB's words for a connection name it does not know in SHOW RELAYLOG 'name' EVENTS. */
   WARN_NO_MASTER_INFO: 1617,
   // The client library's own (CR_*): a failure of the network, not an error the server sent.

@@ -449,10 +449,16 @@ class Statement extends TokenCursor {
     if (name !== 'DEFAULT_MASTER_CONNECTION' && !SKIP_COUNTERS.has(name) && filter === undefined) return undefined;
     if (!this.acceptPunct('=') && !(this.acceptPunct(':') && this.acceptPunct('='))) this.fail("expected '='");
     if (name === 'DEFAULT_MASTER_CONNECTION') {
-      if (scope === 'GLOBAL') this.fail('default_master_connection is a session variable: SET @@default_master_connection = ...');
+      if (scope === 'GLOBAL') {
+        throw new ReplicationError('ER_LOCAL_VARIABLE', `Variable '${variable.text}' is a SESSION variable and can't be ` +
+          'used with SET GLOBAL: SET @@default_master_connection = ...');
+      }
       return { kind: 'setDefaultConnection', channel: this.string('the connection name') };
     }
-    if (scope !== 'GLOBAL') this.fail(`${variable.text} is a global variable: SET GLOBAL ${variable.text} = ...`);
+    if (scope !== 'GLOBAL') {
+      throw new ReplicationError('ER_GLOBAL_VARIABLE', `Variable '${variable.text}' is a GLOBAL variable and should be set ` +
+        `with SET GLOBAL: SET GLOBAL ${variable.text} = ...`);
+    }
     if (filter === undefined) {
       return { kind: 'setSkipCounter', ...(channel === undefined ? {} : { channel }), count: this.integer(variable.text) };
     }
