@@ -11,6 +11,7 @@ import mysqlPromise, { type Connection, type ConnectionOptions, type FieldPacket
 import type { Logger } from 'pino';
 import type { ReplicationEngine } from '../engine.js';
 import { ReplicationError, mysqlFailure, sqlStateOf } from '../errors.js';
+import { lowerConnectionName } from '../info/filename-charset.js';
 import { parseAdminStatement, type AdminCommand } from './statements.js';
 import { relayLogEventsResult, statusResult, valueResult, type ResultSet } from './results.js';
 import {
@@ -328,7 +329,7 @@ class Session {
   }
 
   private known(channel: string): boolean {
-    return this.engine.channelNames().some((name) => name.toLowerCase() === channel.toLowerCase());
+    return this.engine.channelNames().some((name) => lowerConnectionName(name) === lowerConnectionName(channel));
   }
 
   private async run(command: AdminCommand): Promise<ResultSet | undefined> {
@@ -373,7 +374,8 @@ class Session {
   }
 
   private async showStatus(form: 'all' | 'slave' | 'replica', named: string | undefined): Promise<ResultSet> {
-    const byName = (a: { channel: string }, b: { channel: string }) => (a.channel.toLowerCase() < b.channel.toLowerCase() ? -1 : 1);
+    const byName = (a: { channel: string }, b: { channel: string }) =>
+      (lowerConnectionName(a.channel) < lowerConnectionName(b.channel) ? -1 : 1);
     if (form === 'all') return statusResult('all', (await this.engine.allReplicaStatus()).sort(byName));
     // MySQL's form without FOR CHANNEL lists every channel, as MySQL does.
     if (form === 'replica' && named === undefined) return statusResult('replica', (await this.engine.allReplicaStatus()).sort(byName));

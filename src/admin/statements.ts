@@ -3,6 +3,7 @@
 // them. A statement that is none of these gives undefined: the endpoint forwards it to the target.
 import type { ReplicaThread, ReplicationSourceOptions } from '../channel.js';
 import { ReplicationError } from '../errors.js';
+import { lowerConnectionName } from '../info/filename-charset.js';
 import { TokenCursor, tokenizeSql, type ReplicationFilters, type Token } from '../filter/index.js';
 import type { UntilCondition } from '../sql-stage.js';
 
@@ -153,7 +154,7 @@ class Statement extends TokenCursor {
     if (!this.accept('FOR', 'CHANNEL')) return named;
     const at = this.peek();
     const channel = this.name();
-    if (named !== undefined && named.toLowerCase() !== channel.toLowerCase()) {
+    if (named !== undefined && lowerConnectionName(named) !== lowerConnectionName(channel)) {
       throw syntaxError(this.sql, at, `the statement names two connections, '${named}' and '${channel}'`);
     }
     return channel;

@@ -15,7 +15,7 @@ import { isTemporaryTableDdl } from './statement-kind.js';
 import { isSingleStatement, statementParse } from '../filter/statement-text.js';
 import { mapMysqlStatement, MysqlStatementError, mysqlCollationName, targetCollation, type MysqlDdlMode,
   type TargetSyntax } from './mysql-ddl.js';
-import { versionAtLeast } from '../protocol/dump.js';
+import { serverFlavor, versionAtLeast } from '../protocol/dump.js';
 import { setMultiStatements, type CoreConnection } from '../protocol/raw-command.js';
 import { TableDefinitions, type TargetTable } from './table-definitions.js';
 import { sendAsWritten } from './sql-text.js';
@@ -311,7 +311,7 @@ export class Applier {
     if (server!.h != null) link.host = String(server!.h);
     this.namesIgnoreCase = Number(server!.l) !== 0;
     this.maxBytes = Math.min(this.maxBytes, Number(server!.m) - 1024);
-    this.idempotentDdl = /mariadb/i.test(String(server!.v));
+    this.idempotentDdl = serverFlavor(String(server!.v)) === 'mariadb';
     const [collations] = await conn.query(
       'SELECT ID AS id, COLLATION_NAME AS name, CHARACTER_SET_NAME AS charset FROM information_schema.COLLATIONS',
     ) as [{ id: number | string; name: string; charset: string }[], unknown];
@@ -323,7 +323,7 @@ export class Applier {
   private mysqlStatement(event: QueryEvent, group: TransactionGroup, database: string): ((text: string) => string) | undefined {
     const mode = this.options.mysqlDdl ?? 'map';
     const target = this.targetSyntax;
-    if (mode === 'asis' || !target || this.sourceVersion === undefined || /mariadb/i.test(this.sourceVersion)) return undefined;
+    if (mode === 'asis' || !target || this.sourceVersion === undefined || serverFlavor(this.sourceVersion) === 'mariadb') return undefined;
     return (bytes) => {
       const { text, options } = statementParse(event, (id) => this.charsetOf(id));
       const refuse = (why: string, what: string) => new ApplyError(ErrorCodes.ER_NOT_SUPPORTED_YET, `Statement of a MySQL ` +

@@ -110,6 +110,11 @@ export function versionAtLeast(version: string, min: readonly number[]): boolean
  * renamed the user variables a replica announces itself with to source_* (8.4 replicas send only those), and
  * 8.2 added SHOW BINARY LOG STATUS, the only form 8.4 accepts; older MySQL and MariaDB know the master_* words.
  */
+/** Which server a VERSION() string names: MariaDB says so in it (5.5.5-10.11.0-MariaDB ...); anything else is MySQL. */
+export function serverFlavor(version: string): 'mariadb' | 'mysql' {
+  return /mariadb/i.test(version) ? 'mariadb' : 'mysql';
+}
+
 export function sourceWording(flavor: 'mariadb' | 'mysql', version: string): {
   checksumVariable: string; heartbeatVariable: string; binaryLogStatus: string;
 } {
@@ -165,7 +170,7 @@ export class BinlogDump {
       };
       const [ver] = await query('SELECT VERSION() AS version');
       const serverVersion = String(ver!.version);
-      const flavor = /mariadb/i.test(serverVersion) ? 'mariadb' : 'mysql';
+      const flavor = serverFlavor(serverVersion);
       if (!versionAtLeast(serverVersion, flavor === 'mariadb' ? MIN_MARIADB : MIN_MYSQL)) {
         throw new SourceError(
           `Fatal error: source ${req.host}:${req.port} runs ${serverVersion}; replicating needs MariaDB 10.0+ ` +

@@ -20,7 +20,7 @@ import type { SourcePosition } from '../binlog/position.js';
 import { ErrorCodes, mysqlFailure, ReplicationError } from '../errors.js';
 import { MysqlGtidSet } from '../gtid/mysql-gtid-set.js';
 import { PositionTable } from '../info/position-table.js';
-import { sourceWording } from '../protocol/dump.js';
+import { serverFlavor, sourceWording } from '../protocol/dump.js';
 import { upgradeWithSsl } from '../protocol/tls.js';
 import { addIndexes, deferIndexes, targetDefinition, type DeferredIndex } from './definition.js';
 import { decodeKey, encodeKey, ProgressTable, type TableProgress } from './progress-table.js';
@@ -558,7 +558,6 @@ class Provisioning {
 /** Every base table outside the system schemas that the channel's rules keep, with what copying it needs. */
 export async function keptTables(channel: Channel, meta: Connection): Promise<CopyTable[]> {
   const system = SYSTEM_SCHEMAS.map((s) => quoteString(s)).join(', ');
-  const text = (v: unknown) => Buffer.isBuffer(v) ? v.toString('utf8') : v === null ? null : String(v);
   const query = async (sql: string) => (await meta.query(sql))[0] as Record<string, unknown>[];
   const kept = new Map<string, CopyTable>();
   for (const r of await query(`SELECT TABLE_SCHEMA AS db, TABLE_NAME AS tbl, TABLE_ROWS AS estimate
@@ -655,15 +654,20 @@ export async function refuseVerifyOnMysql(source: Connection): Promise<void> {
 }
 
 export function sourceFlavor(version: string): { name: 'mariadb' | 'mysql'; binaryLogStatus: string } {
-  const name = /mariadb/i.test(version) ? 'mariadb' : 'mysql';
+  const name = serverFlavor(version);
   return { name, binaryLogStatus: sourceWording(name, version).binaryLogStatus };
+}
+
+/** A value of a source's information_schema or SHOW row as text (its bytes are UTF-8); null stays null. */
+function text(v: unknown): string | null {
+  return v === undefined || v === null ? null : Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
 }
 
 /** A MySQL source's coordinates from its SHOW BINARY LOG STATUS (or SHOW MASTER STATUS) row, read under the lock. */
 export function binaryLogStatusCoordinates(row: Record<string, unknown> | undefined): SnapshotCoordinates {
-  const text = (v: unknown) => v === undefined || v === null ? '' : Buffer.isBuffer(v) ? v.toString('utf8') : String(v);
-  const position = checkedPosition(text(row?.File), text(row?.Position), 'SHOW BINARY LOG STATUS');
-  return { position, gtidState: MysqlGtidSet.parse(text(row?.Executed_Gtid_Set)).toString() };
+  const field = (v: unknown) => text(v) ?? '';
+  const position = checkedPosition(field(row?.File), field(row?.Position), 'SHOW BINARY LOG STATUS');
+  return { position, gtidState: MysqlGtidSet.parse(field(row?.Executed_Gtid_Set)).toString() };
 }
 
 /** The binlog coordinates of the consistent snapshot `conn` opened (MariaDB's binlog_snapshot_file/position). */
