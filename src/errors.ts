@@ -121,8 +121,11 @@ export function isConnectionError(errno: number): boolean {
   return CONNECTION_ERRNOS.has(errno);
 }
 
+/** The client errors a failed or broken connection is reported as. */
+type ClientError = 'CR_CONNECTION_ERROR' | 'CR_CONN_HOST_ERROR' | 'CR_UNKNOWN_HOST' | 'CR_SERVER_GONE_ERROR' | 'CR_SERVER_LOST';
+
 /** Node's and mysql2's codes of a failed or broken connection, and the client error MySQL reports for each. */
-const NETWORK_CODES: Readonly<Record<string, ErrorCode>> = {
+const NETWORK_CODES: Readonly<Record<string, ClientError>> = {
   ECONNREFUSED: 'CR_CONN_HOST_ERROR',
   EHOSTUNREACH: 'CR_CONN_HOST_ERROR',
   EHOSTDOWN: 'CR_CONN_HOST_ERROR',
@@ -170,7 +173,7 @@ export function mysqlFailure(err: unknown, local: ErrorCode): MysqlFailure {
       ...(typeof e.sqlState === 'string' ? { sqlState: e.sqlState } : {}),
     };
   }
-  let client = nodeCode === undefined ? undefined : NETWORK_CODES[nodeCode];
+  let client: ClientError | undefined = nodeCode === undefined ? undefined : NETWORK_CODES[nodeCode];
   if (nodeCode === 'ETIMEDOUT') client = e.syscall === 'connect' ? 'CR_CONN_HOST_ERROR' : 'CR_SERVER_LOST';
   if (nodeCode === 'ENOENT' && e.syscall === 'connect') client = 'CR_CONNECTION_ERROR';
   // mysql2 marks an error fatal when its connection is closed for good, e.g. "Can't add new command when
@@ -185,7 +188,7 @@ export function mysqlFailure(err: unknown, local: ErrorCode): MysqlFailure {
 }
 
 /** The client library's words for its errors (MariaDB Connector/C's), with the system's reason. */
-const CLIENT_MESSAGES: Readonly<Record<string, (where: string | undefined, reason: string) => string>> = {
+const CLIENT_MESSAGES: Readonly<Record<ClientError, (where: string | undefined, reason: string) => string>> = {
   CR_CONNECTION_ERROR: (where, reason) => `Can't connect to local server through socket '${where ?? ''}' (${reason})`,
   CR_CONN_HOST_ERROR: (where, reason) => `Can't connect to server${where ? ` on '${where}'` : ''} (${reason})`,
   CR_UNKNOWN_HOST: (where, reason) => `Unknown server host '${where ?? ''}' (${reason})`,

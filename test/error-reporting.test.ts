@@ -201,7 +201,7 @@ async function corruptMiddleEvent(path: string): Promise<number> {
   const at = rows[Math.floor(rows.length / 2)];
   assert.ok(at !== undefined, `a rows event in ${path}`);
   const event = Buffer.from(bytes.subarray(at, at + bytes.readUInt32LE(at + 9)));
-  event[19] ^= 0xff;
+  event.writeUInt8(event.readUInt8(19) ^ 0xff, 19);
   event.writeUInt32LE(crc32(event.subarray(0, event.length - 4)), event.length - 4);
   const file = await open(path, 'r+');
   try {

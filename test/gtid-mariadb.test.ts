@@ -317,7 +317,7 @@ describe('MariaDB GTID channels', () => {
     assert.ok(files.length >= 5, `only ${files.length} relay log files`);
     const damaged = join(dataDir, files[files.length >> 1]!);
     const data = await readFile(damaged);
-    data[data.length >> 1] ^= 0xff;
+    data.writeUInt8(data.readUInt8(data.length >> 1) ^ 0xff, data.length >> 1);
     await writeFile(damaged, data);
 
     engine = await openEngine(target, options);

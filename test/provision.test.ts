@@ -112,7 +112,7 @@ async function crashAndContinue(source: TestServer, target: TestServer, conn: Co
     await sameData(source, target, [db]);
     if (gtid) {
       // The GTID state went from snapshot to snapshot with the catch-ups, and on by GTID to the source's end.
-      const [{ all }] = await source.sql('SELECT @@gtid_binlog_pos AS `all`') as { all: string }[];
+      const [{ all }] = await source.sql('SELECT @@gtid_binlog_pos AS `all`') as [{ all: string }];
       const status = await engine.replicaStatus(channel);
       assert.equal(status.usingGtid, 'Slave_Pos');
       assert.equal(status.gtidSlavePos, all);
@@ -207,8 +207,8 @@ describe('provisionChannel', { timeout: 240_000 }, () => {
       await engine.provisionChannel('g1', { parallel: 2, chunkRows: 100 });
       // The position the snapshot stands at in GTID terms, as the source itself computes it from its coordinates.
       const [{ file, pos }] = await target.sql("SELECT snapshot_file AS file, snapshot_pos AS pos FROM tributary.provision_progress " +
-        "WHERE channel = 'g1' LIMIT 1") as { file: string; pos: string }[];
-      const [{ gtid }] = await source.sql(`SELECT BINLOG_GTID_POS('${file}', ${pos}) AS gtid`) as { gtid: string }[];
+        "WHERE channel = 'g1' LIMIT 1") as [{ file: string; pos: string }];
+      const [{ gtid }] = await source.sql(`SELECT BINLOG_GTID_POS('${file}', ${pos}) AS gtid`) as [{ gtid: string }];
       const status = await engine.replicaStatus('g1');
       // Before: the channel was switched to file and position (Using_Gtid No) with an empty GTID position; had it
       // kept slave_pos with that empty position, its dump would ask for the purged binlogs (1236).
@@ -217,7 +217,7 @@ describe('provisionChannel', { timeout: 240_000 }, () => {
       assert.equal(status.gtidSlavePos, gtid);
       await engine.startReplica('g1');
       await traffic;
-      const [{ all }] = await source.sql('SELECT @@gtid_binlog_pos AS `all`') as { all: string }[];
+      const [{ all }] = await source.sql('SELECT @@gtid_binlog_pos AS `all`') as [{ all: string }];
       assert.equal(await engine.sourceGtidWait('g1', all, 60), 0);
       assert.equal((await engine.replicaStatus('g1')).gtidSlavePos, all);
       assert.equal((await engine.replicaStatus('g1')).lastErrno, 0);
@@ -382,7 +382,7 @@ describe('provisionChannel', { timeout: 240_000 }, () => {
       await sameData(source, target, ['resume_db']);
       // The rows past the last key, and the one chunk the changes in the copied part fell in (ids 10-21);
       // copied again from the start, all 100001 rows would come.
-      const [{ n }] = await target.sql('SELECT n FROM resume_count.received') as { n: number }[];
+      const [{ n }] = await target.sql('SELECT n FROM resume_count.received') as [{ n: number }];
       assert.ok(n <= 100_001 - copied + chunkRows, `${n} rows received after ${copied} copied before the kill`);
     } finally {
       await engine.close();

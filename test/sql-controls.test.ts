@@ -268,8 +268,8 @@ before(async () => {
     startMariaDb({ serverId: 332, noBinlog: true }),
   ]);
   sources = Object.fromEntries(names.map((name, i) => [name, started[i] as TestServer])) as typeof sources;
-  [n1, n2] = started.slice(names.length, names.length + 2) as NativeReplica[];
-  [t1, t2] = started.slice(names.length + 2) as TestServer[];
+  [n1, n2] = started.slice(names.length, names.length + 2) as [NativeReplica, NativeReplica];
+  [t1, t2] = started.slice(names.length + 2) as [TestServer, TestServer];
   // Every schema exists long before its scenario: MASTER_DELAY must not hold the DDL back in the delay test.
   await Promise.all(names.map((name) => sources[name].sql(`CREATE DATABASE ${name}`,
     `CREATE TABLE ${name}.t (id INT PRIMARY KEY, v VARCHAR(20))`)));

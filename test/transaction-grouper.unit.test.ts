@@ -77,7 +77,7 @@ describe('grouping', () => {
     assert.deepEqual(group!.start, { ...START, gtidState: undefined });
     assert.deepEqual(group!.end, { relayLogFile: START.relayLogFile, relayLogPos: 4 + 4 * LEN, sourceLogFile: 'bin.000001',
       sourceLogPos: 4 + 4 * LEN, gtidState: undefined });
-    assert.equal(steps[0]!.type === 'group' && steps[0].bytes, 4 * LEN);
+    assert.equal(steps[0]!.type === 'group' && steps[0]!.bytes, 4 * LEN);
     assert.equal(feed.grouper.inGroup, false);
   });
 

@@ -348,7 +348,7 @@ class Provisioning {
    * there the lock is needed.
    */
   private async snapshot(meta: Connection, count: number): Promise<{ connections: Connection[]; snapshot: SnapshotCoordinates }> {
-    const [[{ version }]] = await meta.query('SELECT VERSION() AS version') as [{ version: Buffer }[], unknown];
+    const [[{ version }]] = await meta.query('SELECT VERSION() AS version') as [[{ version: Buffer }], unknown];
     const flavor = sourceFlavor(version.toString());
     const connections = await Promise.all(Array.from({ length: count }, () => this.source()));
     let locked = true;
@@ -646,7 +646,7 @@ export interface SnapshotCoordinates {
  * (binlog_snapshot_*): a MySQL source is refused before anything is copied or compared.
  */
 export async function refuseVerifyOnMysql(source: Connection): Promise<void> {
-  const [[{ version }]] = await source.query('SELECT VERSION() AS version') as [{ version: Buffer | string }[], unknown];
+  const [[{ version }]] = await source.query('SELECT VERSION() AS version') as [[{ version: Buffer | string }], unknown];
   if (sourceFlavor(version.toString()).name === 'mysql') {
     throw new ReplicationError('ER_NOT_SUPPORTED_YET', 'verifyChannel (and provisionChannel\'s verify) needs a MariaDB ' +
       `source: a MySQL source (${version.toString()}) reports no binlog coordinates for a consistent snapshot; nothing was changed`);
