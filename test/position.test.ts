@@ -228,10 +228,27 @@ describe('SourcePositionTracker on binlog files a real mariadbd wrote', () => {
       await conn.end();
     }
     const index = await readFile(join(server.dataDir, 'mysql-bin.index'), 'utf8');
-    for (const line of index.split('\n').filter(Boolean)) {
-      const name = line.trim().replace(/^.*\//, '');
-      files.push({ name, data: await readFile(join(server.dataDir, name)) });
+    const names = index.split('\n').filter(Boolean).map((line) => line.trim().replace(/^.*\//, ''));
+    // The server writes a Binlog_checkpoint event into the newest file on its own, after the commits of the older
+    // ones are durable, which can come after the last statement: the files are read once the newest names itself,
+    // after which nothing more is written to them.
+    const last = names.at(-1)!;
+    const decoder = new BinlogDecoder();
+    const checkpointed = (data: Buffer) => {
+      try {
+        return events(data).some(({ raw }) => {
+          const { event } = decoder.decode(raw);
+          return event.type === 'binlog_checkpoint' && event.logFile === last;
+        });
+      } catch {
+        return false; // read while an event was half written
+      }
+    };
+    for (let waited = 0; !checkpointed(await readFile(join(server.dataDir, last))); waited += 50) {
+      assert.ok(waited < 10_000, `a Binlog_checkpoint naming ${last} within 10 s`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
     }
+    for (const name of names) files.push({ name, data: await readFile(join(server.dataDir, name)) });
   });
 
   after(async () => {
