@@ -2,7 +2,8 @@
 // target's (undefined); a replication statement that cannot be read is 1064.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseAdminStatement, stringLiteralValue } from '../src/admin/statements.js';
+import { parseAdminStatement } from '../src/admin/statements.js';
+import { stringLiteralValue } from '../src/filter/index.js';
 import { relayLogEventsResult, statusResult } from '../src/admin/results.js';
 import { columnDefinitionPacket, columnOfKind, errorPacket, framed, okPacket, textRowPacket } from '../src/admin/wire.js';
 import type { ReplicaStatus } from '../src/index.js';
@@ -164,6 +165,8 @@ test('string literals read as the servers read them', () => {
   assert.equal(stringLiteralValue('"a""b"'), 'a"b');
   assert.equal(stringLiteralValue("'\\0\\b\\n\\r\\t\\Z\\\\\\'\\x'"), '\0\b\n\r\t\x1a\\\'x');
   assert.equal(stringLiteralValue("'a\\%b\\_c'"), 'a\\%b\\_c');
+  // sql_mode NO_BACKSLASH_ESCAPES: a backslash is a character like any other.
+  assert.equal(stringLiteralValue("'a\\n''b'", false), "a\\n'b");
 });
 
 test('result sets: the column lists of the three status forms and SHOW RELAYLOG EVENTS, values as text', () => {

@@ -4,7 +4,7 @@
 import type { ReplicaThread, ReplicationSourceOptions } from '../channel.js';
 import { ReplicationError } from '../errors.js';
 import { lowerConnectionName } from '../info/filename-charset.js';
-import { TokenCursor, tokenizeSql, type ReplicationFilters, type Token } from '../filter/index.js';
+import { stringLiteralValue, TokenCursor, tokenizeSql, type ReplicationFilters, type Token } from '../filter/index.js';
 import type { UntilCondition } from '../sql-stage.js';
 
 /**
@@ -61,18 +61,6 @@ const FILTER_NAMES: Record<string, keyof ReplicationFilters> = {
 };
 
 const SKIP_COUNTERS = new Set(['SQL_SLAVE_SKIP_COUNTER', 'SQL_REPLICA_SKIP_COUNTER']);
-const ESCAPES: Record<string, string> = { '0': '\0', b: '\b', n: '\n', r: '\r', t: '\t', Z: '\x1a' };
-
-/** A string literal's value as the servers read it with backslash escapes on (their default sql_mode). */
-export function stringLiteralValue(literal: string): string {
-  const quote = literal[0]!;
-  return literal.slice(1, -1).replace(new RegExp(`\\\\(.)|${quote}${quote}`, 'gs'), (whole, escaped: string | undefined) => {
-    if (escaped === undefined) return quote;
-    // \% and \_ keep their backslash: they are LIKE escapes.
-    return escaped === '%' || escaped === '_' ? whole : ESCAPES[escaped] ?? escaped;
-  });
-}
-
 function syntaxError(sql: string, at: Token | undefined, why?: string): ReplicationError {
   const near = at === undefined ? '' : sql.slice(at.pos, at.pos + 80);
   return new ReplicationError('ER_PARSE_ERROR', `You have an error in your SQL syntax near '${near}' at line 1` +

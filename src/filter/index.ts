@@ -20,6 +20,7 @@ export { likeMatch } from './like.js';
 export {
   updatedTables,
   tokenizeSql,
+  stringLiteralValue,
   TokenCursor,
   StatementParseError,
   type TableRef,

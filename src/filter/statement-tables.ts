@@ -188,6 +188,23 @@ export function tokenizeSql(sql: string, options: StatementParseOptions = {}, li
   return tokens;
 }
 
+const ESCAPES: Readonly<Record<string, string>> = { '0': '\0', b: '\b', n: '\n', r: '\r', t: '\t', Z: '\x1a' };
+
+/**
+ * A string literal token's value as the servers read it: a doubled quote is one, and with backslash escapes
+ * (unless sql_mode has NO_BACKSLASH_ESCAPES) `\n` and the others are their characters, `\%` and `\_` keep their
+ * backslash (they are LIKE escapes), and a backslash before any other character is dropped.
+ */
+export function stringLiteralValue(literal: string, backslashEscapes = true): string {
+  const quote = literal[0]!;
+  const body = literal.slice(1, -1);
+  if (!backslashEscapes) return body.split(quote + quote).join(quote);
+  return body.replace(new RegExp(`\\\\(.)|${quote}${quote}`, 'gs'), (whole, escaped: string | undefined) => {
+    if (escaped === undefined) return quote;
+    return escaped === '%' || escaped === '_' ? whole : ESCAPES[escaped] ?? escaped;
+  });
+}
+
 // ------------------------------------------------------------------------------------------------- parser
 
 // Words that end a table factor instead of naming its alias when they follow a table name without AS.
@@ -254,6 +271,7 @@ class Parser extends TokenCursor {
   constructor(
     tokens: Token[],
     private readonly defaultDb: string,
+    private readonly backslashEscapes: boolean,
   ) {
     super(tokens);
   }
@@ -421,7 +439,7 @@ class Parser extends TokenCursor {
     if (this.accept('AS')) {
       const t = this.next();
       if (t === undefined || t.type === 'punct') this.fail('expected an alias after AS');
-      return t.type === 'string' ? unquoteString(t.text) : t.text;
+      return t.type === 'string' ? stringLiteralValue(t.text, this.backslashEscapes) : t.text;
     }
     const t = this.peek();
     if (t === undefined) return undefined;
@@ -431,7 +449,7 @@ class Parser extends TokenCursor {
     }
     if (t.type === 'string') {
       this.i++;
-      return unquoteString(t.text);
+      return stringLiteralValue(t.text, this.backslashEscapes);
     }
     return undefined;
   }
@@ -786,11 +804,6 @@ class Parser extends TokenCursor {
 
 const ALTER_DATABASE_OPTION = new Set(['DEFAULT', 'CHARACTER', 'CHARSET', 'COLLATE', 'COMMENT', 'READ', 'ENCRYPTION']);
 
-function unquoteString(literal: string): string {
-  const q = literal[0]!;
-  return literal.slice(1, -1).split(q + q).join(q);
-}
-
 function refKey(r: TableRef): string {
   return `${r.db}\u0000${r.table}`;
 }
@@ -845,5 +858,5 @@ function resolveDeleteTarget(target: { ref: TableRef; qualified: boolean }, refs
 export function updatedTables(sql: string, defaultDb: string, options: StatementParseOptions = {}): UpdatedTables {
   const tokens = tokenizeSql(sql, options);
   // Parentheses around a whole statement only ever wrap a query.
-  return new Parser(tokens, defaultDb).statement();
+  return new Parser(tokens, defaultDb, !options.noBackslashEscapes).statement();
 }
