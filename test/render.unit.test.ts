@@ -4,16 +4,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ColumnType as T } from '../src/binlog/column-types.js';
-import { EventType, type BinlogEvent, type DecodedEvent, type QueryEvent } from '../src/binlog/events.js';
-import type { ChannelPosition } from '../src/info/position-table.js';
+import { EventType, type BinlogEvent } from '../src/binlog/events.js';
 import {
   ApplyError, keepsTables, renderDdl, renderTransaction, ROW_SESSION, segments, type Piece, type RenderOptions,
   type TransactionGroup,
 } from '../src/apply/render.js';
 import type { TargetTable } from '../src/apply/table-definitions.js';
 import { deletes, tableMap, target, updates, writes } from './helpers/row-events.js';
+import { ddl, group, query, UTF8MB4 } from './helpers/groups.js';
 
-const UTF8MB4 = 45;
 const T_MAP = tableMap('d', 't', [T.LONG, T.LONG, T.LONG], 7n);
 const U_MAP = tableMap('d', 'u', [T.LONG, T.LONG, T.LONG], 8n);
 const TABLES = new Map<string, TargetTable>([
@@ -23,31 +22,6 @@ const TABLES = new Map<string, TargetTable>([
 /** A MariaDB 11.4 target, as far as the mapping of MySQL statements asks. */
 const MARIADB = { collations: new Set(['utf8mb4_uca1400_nopad_ai_ci']), charsets: new Set(['utf8mb4']), vector: false };
 const NO_FOREIGN_KEY_CHECKS_F = 1 << 1;
-const ROWS_TYPE = { write: EventType.WRITE_ROWS, update: EventType.UPDATE_ROWS, delete: EventType.DELETE_ROWS };
-
-let logPos = 4;
-function decoded(event: BinlogEvent): DecodedEvent {
-  logPos += 100;
-  const typeCode = event.type === 'rows' ? ROWS_TYPE[event.kind] : event.type === 'query' ? EventType.QUERY : 0;
-  return { header: { timestamp: 1_700_000_000, typeCode, serverId: 1, eventLength: 100, logPos, flags: 0 }, event };
-}
-
-let at = 4;
-function position(pos: number): ChannelPosition {
-  return { relayLogFile: 'relay-bin.000001', relayLogPos: pos, sourceLogFile: 'bin.000001', sourceLogPos: pos };
-}
-function group(events: BinlogEvent[], { kind = 'transaction', rollback = false }:
-  { kind?: TransactionGroup['kind']; rollback?: boolean } = {}): TransactionGroup {
-  const start = position(at);
-  at += 1000;
-  return { kind, events: events.map(decoded), start, end: position(at), rollback, database: (e) => e.database };
-}
-const ddl = (sql: string) => group([query(sql)], { kind: 'ddl' });
-
-function query(sql: string, { errorCode = 0, database = 'd' } = {}): QueryEvent {
-  return { type: 'query', threadId: 7, executionTime: 0, errorCode, database, sql: Buffer.from(sql, 'utf8'),
-    statusVars: { charset: { client: UTF8MB4, connection: UTF8MB4, server: UTF8MB4 } } };
-}
 const loadQuery = (fileId: number): BinlogEvent => {
   const sql = "LOAD DATA INFILE '/tmp/rows.txt' INTO TABLE t";
   return { ...query(sql), type: 'execute_load_query', fileId, filenameStart: 'LOAD DATA'.length,
