@@ -8,7 +8,7 @@ import { Applier, ApplyError } from '../src/apply/applier.js';
 import { ColumnType as T } from '../src/binlog/column-types.js';
 import { PositionTable, type ChannelPosition } from '../src/info/position-table.js';
 import { ddl, group } from './helpers/groups.js';
-import { tableMap, writes } from './helpers/row-events.js';
+import { deletes, tableMap, writes } from './helpers/row-events.js';
 import { startMariaDb, type TestServer } from './helpers/servers.js';
 
 const T_MAP = tableMap('d', 't', [T.LONG, T.LONG, T.LONG]);
@@ -53,6 +53,15 @@ describe('the applier', () => {
       /^Could not execute Write_rows event on table d\.t; Duplicate entry '1'/.test(err.message));
     assert.deepEqual(positions(await applier.open()), positions(first!.end));
     assert.deepEqual(await ids(), [1, 2, 3, 10]);
+  });
+
+  test('a set of rows across groups that finds fewer rows is replayed group by group: the error names the group and its rows event', async () => {
+    const [found, missing] = [group([T_MAP, deletes(T_MAP, [2, 0, 0])]), group([T_MAP, deletes(T_MAP, [99, 0, 0])])];
+    await assert.rejects(applier.apply([found!, missing!]), (err: unknown) => err instanceof ApplyError && err.errno === 1032 &&
+      err.group === missing && err.message === "Could not execute Delete_rows event on table d.t; Can't find record in 't', " +
+      `Error_code: 1032; handler error HA_ERR_KEY_NOT_FOUND; the event's master log bin.000001, end_log_pos ${missing!.events[1]!.header.logPos}`);
+    assert.deepEqual(positions(await applier.open()), positions(found!.end));
+    assert.deepEqual(await ids(), [1, 3, 10]);
   });
 
   test('a failure outside the group\'s statements (the DDL marker cannot be written) names the group too', async () => {
