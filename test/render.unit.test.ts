@@ -18,7 +18,9 @@ const U_MAP = tableMap('d', 'u', [T.LONG, T.LONG, T.LONG], 8n);
 const TABLES = new Map<string, TargetTable>([
   ['d.t', target(['id', 'a', 'b'], [0])],
   ['d.u', { ...target(['id', 'a', 'b'], [0]), table: 'u' }],
+  ['d.m', { ...target(['id', 'a', 'b'], [0], { transactional: false }), table: 'm' }],
 ]);
+const M_MAP = tableMap('d', 'm', [T.LONG, T.LONG, T.LONG], 9n);
 /** A MariaDB 11.4 target, as far as the mapping of MySQL statements asks. */
 const MARIADB = { collations: new Set(['utf8mb4_uca1400_nopad_ai_ci']), charsets: new Set(['utf8mb4']), vector: false };
 const NO_FOREIGN_KEY_CHECKS_F = 1 << 1;
@@ -27,6 +29,7 @@ const loadQuery = (fileId: number): BinlogEvent => {
   return { ...query(sql), type: 'execute_load_query', fileId, filenameStart: 'LOAD DATA'.length,
     filenameEnd: sql.indexOf('TABLE'), duplicates: 'ignore' };
 };
+const gtid = (seqNo: bigint): BinlogEvent => ({ type: 'gtid', flavor: 'mariadb', domainId: 0, serverId: 1, seqNo, flags2: 0, standalone: false });
 const insertId = (value: bigint): BinlogEvent => ({ type: 'intvar', kind: 'insert_id', value });
 const noFkChecks = <E extends { flags: number }>(event: E): E => ({ ...event, flags: event.flags | NO_FOREIGN_KEY_CHECKS_F });
 
@@ -62,10 +65,20 @@ describe('target transactions', () => {
   const cases: { name: string; groups: () => TransactionGroup[]; stepwise?: boolean; options?: Partial<RenderOptions>;
     out: string[] }[] = [
     {
-      name: 'the inserts of a group\'s consecutive write events go in one INSERT; each group ends its own',
-      groups: () => [group([T_MAP, writes(T_MAP, [1, 0, 0]), T_MAP, writes(T_MAP, [2, 0, 0], [3, 0, 0])]),
-        group([T_MAP, writes(T_MAP, [4, 0, 0])])],
-      out: [INSERT(1, 2, 3), INSERT(4)],
+      name: 'consecutive write events go in one INSERT, across the groups of a target transaction',
+      groups: () => [group([gtid(1n), T_MAP, writes(T_MAP, [1, 0, 0]), T_MAP, writes(T_MAP, [2, 0, 0], [3, 0, 0])]),
+        group([gtid(2n), T_MAP, writes(T_MAP, [4, 0, 0])])],
+      out: [INSERT(1, 2, 3, 4)],
+    },
+    {
+      name: 'a table whose engine does not roll back keeps each group\'s rows in statements of their own',
+      groups: () => [group([M_MAP, writes(M_MAP, [1, 0, 0]), M_MAP, writes(M_MAP, [2, 0, 0])]), group([M_MAP, writes(M_MAP, [3, 0, 0])])],
+      out: ['INSERT INTO `d`.`m` (`id`,`a`,`b`) VALUES (1,0,0),(2,0,0)', 'INSERT INTO `d`.`m` (`id`,`a`,`b`) VALUES (3,0,0)'],
+    },
+    {
+      name: 'deletes of consecutive groups go in one set',
+      groups: () => [group([gtid(1n), T_MAP, deletes(T_MAP, [1, 0, 0])]), group([gtid(2n), T_MAP, deletes(T_MAP, [2, 0, 0])])],
+      out: ['DELETE FROM `d`.`t` WHERE `id`=1 OR `id`=2 [rows 2]'],
     },
     {
       name: 'another table ends the run of rows',
@@ -90,9 +103,9 @@ describe('target transactions', () => {
     {
       name: 'a group the source rolled back is undone to a savepoint at its start, not by ROLLBACK',
       groups: () => [group([T_MAP, writes(T_MAP, [1, 0, 0])]), group([T_MAP, writes(T_MAP, [2, 0, 0])], { rollback: true }),
-        group([T_MAP, writes(T_MAP, [3, 0, 0])])],
+        group([T_MAP, writes(T_MAP, [3, 0, 0])]), group([T_MAP, writes(T_MAP, [4, 0, 0])])],
       out: [INSERT(1), 'SAVEPOINT tributary_source_transaction', INSERT(2),
-        'ROLLBACK TO SAVEPOINT tributary_source_transaction', INSERT(3)],
+        'ROLLBACK TO SAVEPOINT tributary_source_transaction', INSERT(3, 4)],
     },
     {
       name: 'a rows event without foreign key checks turns them off for itself, and the next one on again',
@@ -138,6 +151,15 @@ describe('target transactions', () => {
       assert.deepEqual(pieces.map(show), [...OPEN, ...c.out, ...close(groups)]);
     });
   }
+
+  test('a run of rows across groups that cannot be rendered names the group of its first event', async () => {
+    // The applier replays the groups one by one, which names the group that cannot be rendered.
+    const [first, second] = [group([T_MAP, writes(T_MAP, [1, 0, 0])]), group([T_MAP, deletes(T_MAP, [undefined, undefined, undefined])])];
+    await assert.rejects(renderTransaction([first, second], false, options()), (err: unknown) =>
+      err instanceof ApplyError && err.errno === 1032 && err.group === first);
+    await assert.rejects(renderTransaction([second], false, options()), (err: unknown) =>
+      err instanceof ApplyError && err.errno === 1032 && err.group === second);
+  });
 
   test('a row statement names its rows event; the others say what they are', async () => {
     const rows = writes(T_MAP, [1, 0, 0]);
@@ -186,7 +208,7 @@ describe('groups refused before anything is sent', () => {
   for (const c of cases) {
     test(c.name, async () => {
       const refused = group(c.events);
-      const groups = [group([T_MAP, writes(T_MAP, [1, 0, 0])]), refused];
+      const groups = [group([U_MAP, writes(U_MAP, [1, 0, 0])]), refused];
       await assert.rejects(renderTransaction(groups, false, options(c.options)), (err: unknown) =>
         err instanceof ApplyError && err.errno === c.errno && err.group === refused && !err.transient && c.message.test(err.message));
     });

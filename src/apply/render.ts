@@ -117,8 +117,8 @@ interface SessionState {
 const NO_FOREIGN_KEY_CHECKS_F = 1 << 1;
 const GROUP_SAVEPOINT = 'tributary_source_transaction';
 
-const ROW_BOOKKEEPING = new Set<DecodedEvent['event']['type']>(['table_map', 'annotate_rows', 'rows_query']);
-const ROW_EVENT_TYPES = new Set<DecodedEvent['event']['type']>(['gtid', 'rows', ...ROW_BOOKKEEPING]);
+const ROW_BOOKKEEPING = new Set<DecodedEvent['event']['type']>(['gtid', 'table_map', 'annotate_rows', 'rows_query']);
+const ROW_EVENT_TYPES = new Set<DecodedEvent['event']['type']>(['rows', ...ROW_BOOKKEEPING]);
 
 // Source errors that say nothing about the statement's outcome (deadlock, lock wait timeout, XA rollback after
 // deadlock): the replica runs it and expects success.
@@ -175,16 +175,23 @@ export function keepsTables(group: TransactionGroup): boolean {
  */
 export async function renderTransaction(groups: TransactionGroup[], stepwise: boolean, options: RenderOptions):
   Promise<Piece[]> {
-  const pieces: Piece[] = [{ sql: ROW_SESSION, describe: () => 'session setup' }, { sql: 'START TRANSACTION', describe: () => 'START TRANSACTION' }];
-  const session: SessionState = { rows: true, foreignKeyChecks: 1, ownParsing: true };
+  const writer = new PieceWriter({ rows: true, foreignKeyChecks: 1, ownParsing: true }, stepwise, options);
+  const { pieces, session } = writer;
+  pieces.push({ sql: ROW_SESSION, describe: () => 'session setup' }, { sql: 'START TRANSACTION', describe: () => 'START TRANSACTION' });
   for (const group of groups) {
     // A group the source rolled back (kept in its binlog for its non-transactional changes) is undone to where
-    // it began: a ROLLBACK would also undo the groups before it in this target transaction.
-    if (group.rollback) pieces.push({ sql: `SAVEPOINT ${GROUP_SAVEPOINT}`, describe: () => 'SAVEPOINT' });
-    await groupPieces(group, pieces, session, stepwise, options);
+    // it began: a ROLLBACK would also undo the groups before it in this target transaction. Its savepoint
+    // encloses exactly its own statements, so no run of rows crosses it.
+    if (group.rollback) {
+      await writer.flushRows();
+      pieces.push({ sql: `SAVEPOINT ${GROUP_SAVEPOINT}`, describe: () => 'SAVEPOINT' });
+    }
+    await writer.group(group);
+    if (group.rollback || stepwise) await writer.flushRows();
     if (group.rollback) pieces.push({ sql: `ROLLBACK TO SAVEPOINT ${GROUP_SAVEPOINT}`, describe: () => 'ROLLBACK' });
     await options.pause?.();
   }
+  await writer.flushRows();
   const last = groups.at(-1)!;
   // Statements leave the session of their source behind (sql_mode, character set ...).
   if (!session.rows) pieces.push({ sql: ROW_SESSION, describe: () => 'session setup' });
@@ -195,123 +202,158 @@ export async function renderTransaction(groups: TransactionGroup[], stepwise: bo
 
 /** The SQL of a DDL group, one statement at a time, after whatever session the statements before it left. */
 export async function renderDdl(group: TransactionGroup, options: RenderOptions): Promise<Piece[]> {
-  const pieces: Piece[] = [];
-  await groupPieces(group, pieces, { rows: false, foreignKeyChecks: -1, ownParsing: false }, true, options);
-  return pieces;
+  const writer = new PieceWriter({ rows: false, foreignKeyChecks: -1, ownParsing: false }, true, options);
+  await writer.group(group);
+  await writer.flushRows();
+  return writer.pieces;
 }
 
-/** Appends the SQL of one group; `stepwise`: one statement per row, so that a failing row is found. */
-async function groupPieces(group: TransactionGroup, pieces: Piece[], session: SessionState, stepwise: boolean,
-  options: RenderOptions): Promise<void> {
-  let rowRun: (DecodedEvent & { event: RowsEvent })[] = [];
-  let insertId = false;
-  // LOAD DATA files by file id: Begin_load_query and Append_block events bring them ahead of their statement.
-  const loadFiles = new Map<number, Buffer[]>();
-  const charsetOf = (id: number) => options.collation(id)?.charset;
+/**
+ * Appends the pieces of groups one after the other, keeping what the session is set to and the run of rows
+ * events not rendered yet: consecutive rows events of one table with the same flags, which rowStatements turns
+ * into as few statements as it can, also across the groups of one target transaction. `stepwise`: one statement
+ * per row, so that a failing row is found.
+ */
+class PieceWriter {
+  readonly pieces: Piece[] = [];
+  /** The run, each rows event with its group. */
+  private run: RunEvent[] = [];
+
+  constructor(readonly session: SessionState, private readonly stepwise: boolean, private readonly options: RenderOptions) {}
+
   /** Appends a statement the applier wrote, making sure the target reads it under utf8mb4 if it needs to. */
-  const own = (piece: Piece) => {
-    if (!session.ownParsing && !isAscii(piece.sql)) {
-      pieces.push({ sql: OWN_PARSING, describe: () => 'session setup' });
-      session.ownParsing = true;
+  private own(piece: Piece): void {
+    if (!this.session.ownParsing && !isAscii(piece.sql)) {
+      this.pieces.push({ sql: OWN_PARSING, describe: () => 'session setup' });
+      this.session.ownParsing = true;
     }
-    pieces.push(piece);
-  };
-  const flushRows = async () => {
-    if (rowRun.length === 0) return;
-    const map = rowRun[0]!.event.tableMap;
-    const table = await options.table(map.database, map.table);
+    this.pieces.push(piece);
+  }
+
+  /** Renders the run of rows events. An error names the group of its first event. */
+  async flushRows(): Promise<void> {
+    const run = this.run;
+    if (run.length === 0) return;
+    this.run = [];
+    const { group } = run[0]!;
+    const map = run[0]!.event.tableMap;
+    const table = await this.options.table(map.database, map.table);
     if (!table) {
       throw new ApplyError(1146, `Error executing row event: 'Table '${map.database}.${map.table}' doesn't exist'`, group, false);
     }
-    const decoded = new Map(rowRun.map((r) => [r.event, r]));
     let statements: RowStatement[];
     try {
-      statements = stepwise
-        ? rowRun.flatMap((r) => rowStatements([r.event], table, 0))
-        : rowStatements(rowRun.map((r) => r.event), table, options.maxBytes);
+      statements = this.stepwise
+        ? run.flatMap((r) => rowStatements([r.event], table, 0))
+        // A table whose engine does not roll back keeps each group's rows apart: a statement that failed halfway
+        // keeps what it changed, and the groups before the failing one are applied again, alone.
+        : table.transactional ? rowStatements(run.map((r) => r.event), table, this.options.maxBytes)
+          : byGroup(run).flatMap((part) => rowStatements(part.map((r) => r.event), table, this.options.maxBytes));
     } catch (err) {
       if (err instanceof RowMappingError) throw new ApplyError(err.errno, err.message, group, false);
       throw err;
     }
+    const decoded = new Map(run.map((r) => [r.event, r]));
     for (const s of statements) {
       const rows = decoded.get(s.source)!;
-      own({ sql: s.sql, expectRows: s.expectRows, rows, describe: () => describeRows(rows) });
+      this.own({ sql: s.sql, expectRows: s.expectRows, rows, describe: () => describeRows(rows) });
     }
-    rowRun = [];
-  };
+  }
 
-  for (const decoded of group.events) {
-    const { header, event } = decoded;
-    if (event.type === 'rows') {
-      if (!session.rows) {
-        pieces.push({ sql: ROW_SESSION, describe: () => 'session setup' });
-        Object.assign(session, { rows: true, foreignKeyChecks: 1, ownParsing: true });
-      }
-      const fk = event.flags & NO_FOREIGN_KEY_CHECKS_F ? 0 : 1;
-      const first = rowRun[0]?.event;
-      if (first && (first.tableId !== event.tableId || fk !== session.foreignKeyChecks)) await flushRows();
-      if (fk !== session.foreignKeyChecks) {
-        own({ sql: `SET @@session.foreign_key_checks=${fk}`, describe: () => 'session setup' });
-        session.foreignKeyChecks = fk;
-      }
-      rowRun.push({ header, event });
-      continue;
-    }
-    // A Table_map (or annotation) between two rows events of one table carries no SQL: the run goes on, so that
-    // the rows of consecutive statements can go in one set (a new table id ends it at the rows event).
-    if (ROW_BOOKKEEPING.has(event.type)) continue;
-    await flushRows();
-    switch (event.type) {
-      case 'query':
-      case 'execute_load_query': {
-        if (UNEXPECTED_ERRORS.has(event.errorCode)) {
-          throw new ApplyError(ER_ERROR_ON_MASTER, `Query partially completed on the master (error on master: ` +
-            `${event.errorCode}) and was aborted. There is a chance that your master is inconsistent at this point. ` +
-            'If you are sure that your master is ok, run this query manually on the target and skip it with the ' +
-            `skip counter. ${describeQuery(event, group.database(event))}`, group, false);
+  /** Appends the pieces of one group; a run of rows events at its end stays open for the next group's. */
+  async group(group: TransactionGroup): Promise<void> {
+    const { session, options } = this;
+    let insertId = false;
+    // LOAD DATA files by file id: Begin_load_query and Append_block events bring them ahead of their statement.
+    const loadFiles = new Map<number, Buffer[]>();
+    for (const decoded of group.events) {
+      const { header, event } = decoded;
+      if (event.type === 'rows') {
+        if (!session.rows) {
+          this.pieces.push({ sql: ROW_SESSION, describe: () => 'session setup' });
+          Object.assign(session, { rows: true, foreignKeyChecks: 1, ownParsing: true });
         }
-        const database = group.database(event);
-        const mapStatement = event.type === 'query' ? mysqlStatement(event, group, database, options) : undefined;
-        const statements = queryStatements(event, header, { database, collation: options.collation,
-          idempotentDdl: options.idempotentDdl, ...(mapStatement ? { mapStatement } : {}) });
-        const infile = event.type === 'execute_load_query' ? loadFile(event, header, loadFiles, group) : undefined;
-        const expectError = event.errorCode !== 0 && !CONCURRENCY_ERRORS.has(event.errorCode) ? event.errorCode : undefined;
-        const statement = statements.pop()!;
-        const describe = () => `query. ${describeQuery(event, database)}`;
-        for (const sql of statements) own({ sql, describe });
-        const single = isSingleStatement({ sql: Buffer.from(statement, 'latin1'), statusVars: event.statusVars }, charsetOf);
-        pieces.push({
-          sql: statement, describe, ...(infile ? { infile } : {}), ...(expectError ? { expectError } : {}),
-          ...(single ? {} : { confined: true }),
-        });
-        session.rows = false;
-        session.ownParsing = false;
-        // The SQL thread forgets an INSERT_ID its statement did not use; a later statement would take it here.
-        if (insertId) own({ sql: 'SET INSERT_ID=0', describe: () => 'session setup' });
-        insertId = false;
-        break;
+        const fk = event.flags & NO_FOREIGN_KEY_CHECKS_F ? 0 : 1;
+        const first = this.run[0]?.event;
+        if (first && (first.tableId !== event.tableId || first.tableMap.table !== event.tableMap.table ||
+          first.tableMap.database !== event.tableMap.database || fk !== session.foreignKeyChecks)) await this.flushRows();
+        if (fk !== session.foreignKeyChecks) {
+          this.own({ sql: `SET @@session.foreign_key_checks=${fk}`, describe: () => 'session setup' });
+          session.foreignKeyChecks = fk;
+        }
+        this.run.push({ header, event, group });
+        continue;
       }
-      case 'begin_load_query':
-        loadFiles.set(event.fileId, [event.data]);
-        break;
-      case 'append_block':
-        loadFiles.get(event.fileId)?.push(event.data);
-        break;
-      case 'delete_file':
-        loadFiles.delete(event.fileId);
-        break;
-      case 'legacy_load':
-        throw new ApplyError(1593, `${LEGACY_LOAD_EVENTS[event.typeCode]}_log_event (type ${event.typeCode}) at source ` +
-          `position ${group.start.sourceLogFile}:${group.start.sourceLogPos}: LOAD DATA as servers before 5.0 logged ` +
-          'it cannot be applied; load that data on the target and skip the event group with the skip counter', group, false);
-      default: {
-        const context = contextEventSql(event, options.collation);
-        if (context) own({ sql: context, describe: () => `${event.type} event` });
-        if (event.type === 'intvar' && event.kind === 'insert_id') insertId = true;
+      // A Table_map, an annotation or a GTID between two rows events of one table carries no SQL: the run goes
+      // on, so that the rows of consecutive statements, and transactions, can go in one set (a new table id ends
+      // it at the rows event).
+      if (ROW_BOOKKEEPING.has(event.type)) continue;
+      await this.flushRows();
+      switch (event.type) {
+        case 'query':
+        case 'execute_load_query': {
+          if (UNEXPECTED_ERRORS.has(event.errorCode)) {
+            throw new ApplyError(ER_ERROR_ON_MASTER, `Query partially completed on the master (error on master: ` +
+              `${event.errorCode}) and was aborted. There is a chance that your master is inconsistent at this point. ` +
+              'If you are sure that your master is ok, run this query manually on the target and skip it with the ' +
+              `skip counter. ${describeQuery(event, group.database(event))}`, group, false);
+          }
+          const database = group.database(event);
+          const mapStatement = event.type === 'query' ? mysqlStatement(event, group, database, options) : undefined;
+          const statements = queryStatements(event, header, { database, collation: options.collation,
+            idempotentDdl: options.idempotentDdl, ...(mapStatement ? { mapStatement } : {}) });
+          const infile = event.type === 'execute_load_query' ? loadFile(event, header, loadFiles, group) : undefined;
+          const expectError = event.errorCode !== 0 && !CONCURRENCY_ERRORS.has(event.errorCode) ? event.errorCode : undefined;
+          const statement = statements.pop()!;
+          const describe = () => `query. ${describeQuery(event, database)}`;
+          for (const sql of statements) this.own({ sql, describe });
+          const single = isSingleStatement({ sql: Buffer.from(statement, 'latin1'), statusVars: event.statusVars },
+            (id) => options.collation(id)?.charset);
+          this.pieces.push({
+            sql: statement, describe, ...(infile ? { infile } : {}), ...(expectError ? { expectError } : {}),
+            ...(single ? {} : { confined: true }),
+          });
+          session.rows = false;
+          session.ownParsing = false;
+          // The SQL thread forgets an INSERT_ID its statement did not use; a later statement would take it here.
+          if (insertId) this.own({ sql: 'SET INSERT_ID=0', describe: () => 'session setup' });
+          insertId = false;
+          break;
+        }
+        case 'begin_load_query':
+          loadFiles.set(event.fileId, [event.data]);
+          break;
+        case 'append_block':
+          loadFiles.get(event.fileId)?.push(event.data);
+          break;
+        case 'delete_file':
+          loadFiles.delete(event.fileId);
+          break;
+        case 'legacy_load':
+          throw new ApplyError(1593, `${LEGACY_LOAD_EVENTS[event.typeCode]}_log_event (type ${event.typeCode}) at source ` +
+            `position ${group.start.sourceLogFile}:${group.start.sourceLogPos}: LOAD DATA as servers before 5.0 logged ` +
+            'it cannot be applied; load that data on the target and skip the event group with the skip counter', group, false);
+        default: {
+          const context = contextEventSql(event, options.collation);
+          if (context) this.own({ sql: context, describe: () => `${event.type} event` });
+          if (event.type === 'intvar' && event.kind === 'insert_id') insertId = true;
+        }
       }
     }
   }
-  await flushRows();
+}
+
+/** A rows event of a run, with the group it belongs to. */
+type RunEvent = DecodedEvent & { event: RowsEvent; group: TransactionGroup };
+
+/** The events of a run in parts of one group each. */
+function byGroup(run: RunEvent[]): RunEvent[][] {
+  const parts: RunEvent[][] = [];
+  for (const r of run) {
+    if (parts.at(-1)?.[0]!.group !== r.group) parts.push([]);
+    parts.at(-1)!.push(r);
+  }
+  return parts;
 }
 
 /** The file of a LOAD DATA statement, from the blocks its group brought ahead of it. */
