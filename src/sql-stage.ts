@@ -301,15 +301,25 @@ export class SqlStage {
     const { applier } = this.options;
     this.applyingTimestamp = batch[0]!.events[0]?.header.timestamp;
     const started = performance.now();
-    // After a reconnect, the groups the target committed already (its position row says so) are not applied again.
-    await this.retrying(() => applier.apply(batch.filter((g) => compareChannelPositions(g.start, applier.committed) >= 0),
-      (g) => this.ddlMaybeDone(g), prepared));
+    let committed: ChannelPosition | undefined;
+    await this.retrying(async () => {
+      // After a reconnect, the groups the target committed already (its position row says so) are not applied again.
+      const todo = batch.filter((g) => compareChannelPositions(g.start, this.position) >= 0);
+      try {
+        committed = await applier.apply(todo, (g) => this.ddlMaybeDone(g), prepared);
+      } catch (err) {
+        // The groups before the one that failed are committed.
+        const failed = err instanceof ApplyError ? todo.indexOf(err.group) : -1;
+        if (failed > 0) this.committed(todo[failed - 1]!.end);
+        throw err;
+      }
+    });
     const seconds = (performance.now() - started) / 1000;
     const events = batch.reduce((n, g) => n + g.events.length, 0);
     this.options.stats.batchApplied(seconds, batch.length, events);
     this.options.logger.debug({ transactions: batch.length, events, from: batch[0]!.start, to: batch.at(-1)!.end,
       ms: Math.round(seconds * 1000) }, 'batch applied');
-    this.committed(applier.committed!);
+    this.committed(committed ?? this.position);
     await this.purge();
   }
 
@@ -327,9 +337,9 @@ export class SqlStage {
   /**
    * Runs work on the target, retrying it on a new connection after a transient error: a lost target is waited
    * for with growing pauses, up to targetRetryTimeout; a deadlock or lock wait timeout is retried up to
-   * replica_transaction_retries times. The work must read the applier's committed position afresh on each
-   * attempt: a lost connection may have gone before or after a COMMIT, and only the position row on the target,
-   * read again on a working connection (Applier.open), says which.
+   * replica_transaction_retries times. The work must read the stage's position afresh on each attempt: a lost
+   * connection may have gone before or after a COMMIT, and only the position row on the target, read again on a
+   * working connection (Applier.open) and taken as the stage's position, says which.
    */
   private async retrying(work: () => Promise<void>): Promise<void> {
     const { applier, logger } = this.options;
@@ -338,7 +348,10 @@ export class SqlStage {
     let lost: { since: number; attempts: number } | undefined;
     for (let attempt = 0; ; attempt++) {
       try {
-        if (attempt > 0) this.stored = await applier.open();
+        if (attempt > 0) {
+          this.stored = await applier.open();
+          if (this.stored) this.committed(this.stored);
+        }
         await work();
         if (lost) {
           logger.info({ attempts: lost.attempts }, 'reconnected to the target');
@@ -347,7 +360,6 @@ export class SqlStage {
         }
         return;
       } catch (err) {
-        if (applier.committed) this.committed(applier.committed);
         const failure = mysqlFailure(err, 'ER_SLAVE_FATAL_ERROR');
         let pause: number;
         if (isConnectionError(failure.errno)) {
