@@ -59,13 +59,42 @@ export function decodeRows(
       + `images (column count ${n}) but ${data.remaining} bytes of rows`);
   }
 
-  const jsonColumns = layout.valueOptions ? tableMap.columnTypes.flatMap((t, i) => (t === ColumnType.JSON ? [i] : [])) : [];
+  const shape: RowsShape = {
+    tableMap, kind: layout.kind, presentBefore, presentAfter,
+    jsonColumns: layout.valueOptions ? tableMap.columnTypes.flatMap((t, i) => (t === ColumnType.JSON ? [i] : [])) : undefined,
+  };
+  // Decoded here so that a damaged event fails now, at its relay log position; then dropped. A batch holds its
+  // rows events until the target has committed them, and as row images (an array and an object per row, a
+  // Buffer per string) they are many times their bytes, all of which would outlive V8's young generation: the
+  // heap grows in proportion to what survives. So the event keeps the bytes and decodes them again when read.
+  const { buf, pos: from, end } = data;
+  readRows(data, shape);
+  const event = { type: 'rows', kind: layout.kind, tableId, tableMap, flags, statementEnd: (flags & STMT_END_F) !== 0 } as RowsEvent;
+  Object.defineProperty(event, 'rows', {
+    enumerable: true,
+    get: () => lastRows(event, () => readRows(new ByteReader(buf, from, end), shape)),
+  });
+  if (extraData && extraData.length > 0) event.extraData = extraData;
+  return event;
+}
+
+/** What reading the row images of an event needs besides its bytes. */
+interface RowsShape {
+  tableMap: TableMapEvent;
+  kind: RowsKind;
+  presentBefore: number[];
+  presentAfter: number[];
+  /** PARTIAL_UPDATE_ROWS: the positions of the table's JSON columns. */
+  jsonColumns: number[] | undefined;
+}
+
+function readRows(data: ByteReader, { tableMap, kind, presentBefore, presentAfter, jsonColumns }: RowsShape): RowsEvent['rows'] {
   const rows: RowsEvent['rows'] = [];
   while (data.remaining > 0) {
     const first = readImage(data, tableMap, presentBefore);
-    if (layout.kind === 'write') rows.push({ after: first });
-    else if (layout.kind === 'delete') rows.push({ before: first });
-    else if (!layout.valueOptions) rows.push({ before: first, after: readImage(data, tableMap, presentAfter) });
+    if (kind === 'write') rows.push({ after: first });
+    else if (kind === 'delete') rows.push({ before: first });
+    else if (!jsonColumns) rows.push({ before: first, after: readImage(data, tableMap, presentAfter) });
     else {
       const partial = partialColumns(data, jsonColumns);
       const jsonDiffs = new Map<number, JsonDiff[]>();
@@ -73,11 +102,15 @@ export function decodeRows(
       rows.push(jsonDiffs.size > 0 ? { before: first, after, jsonDiffs } : { before: first, after });
     }
   }
-  const event: RowsEvent = {
-    type: 'rows', kind: layout.kind, tableId, tableMap, flags, statementEnd: (flags & STMT_END_F) !== 0, rows,
-  };
-  if (extraData && extraData.length > 0) event.extraData = extraData;
-  return event;
+  return rows;
+}
+
+// The rows of the event read last: readers go over an event's rows a few times in a row (a check, then the SQL).
+let last: { event: RowsEvent; rows: RowsEvent['rows'] } | undefined;
+
+function lastRows(event: RowsEvent, read: () => RowsEvent['rows']): RowsEvent['rows'] {
+  if (last?.event !== event) last = { event, rows: read() };
+  return last.rows;
 }
 
 /** Positions of the columns a columns bitmap marks present, among the first n. */
