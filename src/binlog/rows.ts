@@ -59,21 +59,12 @@ export function decodeRows(
       + `images (column count ${n}) but ${data.remaining} bytes of rows`);
   }
 
-  const shape: RowsShape = {
-    tableMap, kind: layout.kind, presentBefore, presentAfter,
-    jsonColumns: layout.valueOptions ? tableMap.columnTypes.flatMap((t, i) => (t === ColumnType.JSON ? [i] : [])) : undefined,
-  };
-  // Decoded here so that a damaged event fails now, at its relay log position; then dropped. A batch holds its
-  // rows events until the target has committed them, and as row images (an array and an object per row, a
-  // Buffer per string) they are many times their bytes, all of which would outlive V8's young generation: the
-  // heap grows in proportion to what survives. So the event keeps the bytes and decodes them again when read.
-  const { buf, pos: from, end } = data;
+  const jsonColumns = layout.valueOptions ? tableMap.columnTypes.flatMap((t, i) => (t === ColumnType.JSON ? [i] : [])) : undefined;
+  const shape: RowsShape = { tableMap, kind: layout.kind, presentBefore, presentAfter, jsonColumns };
+  // Decoded here so that a damaged event fails now, at its relay log position; then dropped (StoredRowsEvent).
+  const from = data.pos;
   readRows(data, shape);
-  const event = { type: 'rows', kind: layout.kind, tableId, tableMap, flags, statementEnd: (flags & STMT_END_F) !== 0 } as RowsEvent;
-  Object.defineProperty(event, 'rows', {
-    enumerable: true,
-    get: () => lastRows(event, () => readRows(new ByteReader(buf, from, end), shape)),
-  });
+  const event = new StoredRowsEvent(tableId, flags, shape, data.buf, from, data.end);
   if (extraData && extraData.length > 0) event.extraData = extraData;
   return event;
 }
@@ -86,6 +77,46 @@ interface RowsShape {
   presentAfter: number[];
   /** PARTIAL_UPDATE_ROWS: the positions of the table's JSON columns. */
   jsonColumns: number[] | undefined;
+}
+
+/**
+ * A decoded rows event that keeps its row images as bytes and decodes them whenever `rows` is read. A batch holds
+ * its rows events until the target has committed them, and as row images (an array and an object per row, a
+ * Buffer per string) they are many times their bytes, all of which would outlive V8's young generation: the heap
+ * grows in proportion to what survives, and it is read once or twice (rendered, and again on a retry).
+ */
+class StoredRowsEvent implements RowsEvent {
+  readonly type = 'rows';
+  readonly kind: RowsKind;
+  readonly statementEnd: boolean;
+  extraData?: Buffer;
+
+  constructor(readonly tableId: bigint, readonly flags: number, private readonly shape: RowsShape,
+    private readonly buf: Buffer, private readonly from: number, private readonly end: number,
+    readonly tableMap = shape.tableMap) {
+    this.kind = shape.kind;
+    this.statementEnd = (flags & STMT_END_F) !== 0;
+  }
+
+  get rows(): RowsEvent['rows'] {
+    if (last?.event !== this) last = { event: this, rows: readRows(new ByteReader(this.buf, this.from, this.end), this.shape) };
+    return last.rows;
+  }
+
+  /** The same event under another Table_map of the same table (a rewritten database). */
+  withTableMap(tableMap: TableMapEvent): StoredRowsEvent {
+    const event = new StoredRowsEvent(this.tableId, this.flags, this.shape, this.buf, this.from, this.end, tableMap);
+    if (this.extraData) event.extraData = this.extraData;
+    return event;
+  }
+}
+
+// The rows of the event read last: readers go over an event's rows a few times in a row (a check, then the SQL).
+let last: { event: StoredRowsEvent; rows: RowsEvent['rows'] } | undefined;
+
+/** A rows event under another Table_map of its table (replicate-rewrite-db): its rows stay as they are. */
+export function withTableMap(event: RowsEvent, tableMap: TableMapEvent): RowsEvent {
+  return event instanceof StoredRowsEvent ? event.withTableMap(tableMap) : { ...event, tableMap };
 }
 
 function readRows(data: ByteReader, { tableMap, kind, presentBefore, presentAfter, jsonColumns }: RowsShape): RowsEvent['rows'] {
@@ -103,14 +134,6 @@ function readRows(data: ByteReader, { tableMap, kind, presentBefore, presentAfte
     }
   }
   return rows;
-}
-
-// The rows of the event read last: readers go over an event's rows a few times in a row (a check, then the SQL).
-let last: { event: RowsEvent; rows: RowsEvent['rows'] } | undefined;
-
-function lastRows(event: RowsEvent, read: () => RowsEvent['rows']): RowsEvent['rows'] {
-  if (last?.event !== event) last = { event, rows: read() };
-  return last.rows;
 }
 
 /** Positions of the columns a columns bitmap marks present, among the first n. */
