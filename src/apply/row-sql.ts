@@ -180,7 +180,7 @@ export function rowStatements(events: RowsEvent[], table: TargetTable, maxStatem
       flushSet();
       for (const row of event.rows) {
         const columns = usableColumns(row.after!, table);
-        const head = `INSERT INTO ${name} (${columns.map((i) => quoteIdentifier(table.columns[i]!.name)).join(',')}) VALUES `;
+        const head = insertHead(table, name, columns);
         const values = tuple(row.after!, columns, event, table);
         if (!insert || insert.head !== head || insert.bytes + values.length > maxStatementBytes) {
           flushInsert();
@@ -242,6 +242,22 @@ export function rowStatements(events: RowsEvent[], table: TargetTable, maxStatem
   flushSet();
   flushInsert();
   return out;
+}
+
+// INSERT heads by table definition and column list: most rows of a table have the same columns, and a head
+// built per row (a quoted name per column) was a good part of small transactions' rendering.
+const insertHeads = new WeakMap<TargetTable, Map<string, string>>();
+
+function insertHead(table: TargetTable, name: string, columns: number[]): string {
+  let heads = insertHeads.get(table);
+  if (!heads) insertHeads.set(table, heads = new Map());
+  const key = columns.join();
+  let head = heads.get(key);
+  if (head === undefined) {
+    head = `INSERT INTO ${name} (${columns.map((i) => quoteIdentifier(table.columns[i]!.name)).join(',')}) VALUES `;
+    heads.set(key, head);
+  }
+  return head;
 }
 
 /** An upper bound of the bytes of a set statement besides its rows (setStatement): the names. */

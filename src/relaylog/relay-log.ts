@@ -401,6 +401,12 @@ class FileWindow {
     return offset >= 0 && offset + length <= this.filled ? this.buffer.subarray(offset, offset + length) : undefined;
   }
 
+  /** The little-endian 32-bit integer at `pos` if the last read holds it (no view made: one per event adds up). */
+  u32(pos: number): number | undefined {
+    const offset = pos - this.start;
+    return offset >= 0 && offset + 4 <= this.filled ? this.buffer.readUInt32LE(offset) : undefined;
+  }
+
   /** `length` bytes at `pos`; `size` is where the readable part of the file ends. */
   async bytes(pos: number, length: number, size: number): Promise<Buffer> {
     const held = this.held(pos, length);
@@ -611,10 +617,8 @@ export class RelayLogReader {
     const window = this.window;
     const size = this.log.size(this.file);
     if (!window || !this.checked || size === undefined || this.pos + EVENT_HEADER_LENGTH > size) return undefined;
-    const header = window.held(this.pos, EVENT_HEADER_LENGTH);
-    if (!header) return undefined;
-    const length = header.readUInt32LE(9);
-    if (length < EVENT_HEADER_LENGTH || this.pos + length > size) return undefined;
+    const length = window.u32(this.pos + 9);
+    if (length === undefined || length < EVENT_HEADER_LENGTH || this.pos + length > size) return undefined;
     const raw = window.held(this.pos, length);
     if (!raw) return undefined;
     const event = { raw, file: this.file, pos: this.pos, endPos: this.pos + length };
