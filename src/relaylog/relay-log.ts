@@ -67,6 +67,8 @@ export class RelayLog extends EventEmitter {
   private resume: SourcePosition | undefined;
   private waitingReader: WaitingReader | undefined;
   private readerWaits = 0;
+  /** The bytes of one append, gathered (appends run one at a time): reused, not allocated per write. */
+  private gathered = Buffer.alloc(0);
 
   private constructor(readonly options: RelayLogOptions) {
     super();
@@ -193,7 +195,7 @@ export class RelayLog extends EventEmitter {
       const file = this.files.at(-1);
       const handle = this.handle;
       if (file === undefined || !handle) throw new Error('relay log has no open file: rotate() first');
-      const data = events.length === 1 ? events[0]! : Buffer.concat(events);
+      const data = events.length === 1 ? events[0]! : this.gather(events);
       const pos = this.sizes.get(file)!;
       try {
         await writeFully(handle, data, pos);
@@ -206,6 +208,20 @@ export class RelayLog extends EventEmitter {
       this.emit('grow');
       return { file, pos: pos + data.length };
     });
+  }
+
+  /** The events' bytes in one buffer; the one reused for appends of up to GATHER_MAX bytes. */
+  private gather(events: Buffer[]): Buffer {
+    let total = 0;
+    for (const e of events) total += e.length;
+    if (total > GATHER_MAX) return Buffer.concat(events, total);
+    if (this.gathered.length < total) this.gathered = Buffer.allocUnsafe(Math.max(total, GATHER_MIN));
+    let at = 0;
+    for (const e of events) {
+      this.gathered.set(e, at);
+      at += e.length;
+    }
+    return this.gathered.subarray(0, total);
   }
 
   sync(): Promise<void> {
@@ -567,6 +583,9 @@ export async function scanRelayFile(log: RelayLog, file: string, until = Infinit
 }
 
 const CHUNK = 256 << 10;
+/** Appends gathered in the reused buffer: the I/O stage writes every 256 KiB; larger ones get a buffer of their own. */
+const GATHER_MIN = 256 << 10;
+const GATHER_MAX = 1 << 20;
 
 /**
  * Follows the relay log from a position, across files, waiting for the writer at the end. Whatever lies
