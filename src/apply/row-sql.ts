@@ -160,7 +160,8 @@ interface RowSet {
  */
 export function rowStatements(events: RowsEvent[], table: TargetTable, maxStatementBytes: number): RowStatement[] {
   const out: RowStatement[] = [];
-  const name = qualifiedName(table.database, table.table);
+  const rendered = renderedNames(table);
+  const name = rendered.name;
   let insert: { head: string; tuples: string[]; bytes: number; source: RowsEvent } | undefined;
   const flushInsert = () => {
     if (insert) out.push({ sql: insert.head + insert.tuples.join(','), source: insert.source });
@@ -180,7 +181,7 @@ export function rowStatements(events: RowsEvent[], table: TargetTable, maxStatem
       flushSet();
       for (const row of event.rows) {
         const columns = usableColumns(row.after!, table);
-        const head = insertHead(table, name, columns);
+        const head = insertHead(table, rendered, columns);
         const values = tuple(row.after!, columns, event, table);
         if (!insert || insert.head !== head || insert.bytes + values.length > maxStatementBytes) {
           flushInsert();
@@ -244,18 +245,28 @@ export function rowStatements(events: RowsEvent[], table: TargetTable, maxStatem
   return out;
 }
 
-// INSERT heads by table definition and column list: most rows of a table have the same columns, and a head
-// built per row (a quoted name per column) was a good part of small transactions' rendering.
-const insertHeads = new WeakMap<TargetTable, Map<string, string>>();
+// Names rendered once per table definition: most rows of a table have the same columns, and a qualified name and
+// an INSERT head (a quoted name per column) built per row were a good part of small transactions' rendering.
+interface RenderedNames {
+  name: string;
+  /** INSERT heads by column list. */
+  heads: Map<string, string>;
+}
 
-function insertHead(table: TargetTable, name: string, columns: number[]): string {
-  let heads = insertHeads.get(table);
-  if (!heads) insertHeads.set(table, heads = new Map());
+const renderedByTable = new WeakMap<TargetTable, RenderedNames>();
+
+function renderedNames(table: TargetTable): RenderedNames {
+  let rendered = renderedByTable.get(table);
+  if (!rendered) renderedByTable.set(table, rendered = { name: qualifiedName(table.database, table.table), heads: new Map() });
+  return rendered;
+}
+
+function insertHead(table: TargetTable, rendered: RenderedNames, columns: number[]): string {
   const key = columns.join();
-  let head = heads.get(key);
+  let head = rendered.heads.get(key);
   if (head === undefined) {
-    head = `INSERT INTO ${name} (${columns.map((i) => quoteIdentifier(table.columns[i]!.name)).join(',')}) VALUES `;
-    heads.set(key, head);
+    head = `INSERT INTO ${rendered.name} (${columns.map((i) => quoteIdentifier(table.columns[i]!.name)).join(',')}) VALUES `;
+    rendered.heads.set(key, head);
   }
   return head;
 }

@@ -213,14 +213,10 @@ export class RelayLog extends EventEmitter {
   /** The events' bytes in one buffer; the one reused for appends of up to GATHER_MAX bytes. */
   private gather(events: Buffer[]): Buffer {
     let total = 0;
-    for (const e of events) total += e.length;
+    for (let i = 0; i < events.length; i++) total += events[i]!.length;
     if (total > GATHER_MAX) return Buffer.concat(events, total);
     if (this.gathered.length < total) this.gathered = Buffer.allocUnsafe(Math.max(total, GATHER_MIN));
-    let at = 0;
-    for (const e of events) {
-      this.gathered.set(e, at);
-      at += e.length;
-    }
+    for (let i = 0, at = 0; i < events.length; at += events[i]!.length, i++) this.gathered.set(events[i]!, at);
     return this.gathered.subarray(0, total);
   }
 
