@@ -249,12 +249,13 @@ export class BinlogDecoder {
         return decodeGtidList(r);
       case EventType.MARIA_BINLOG_CHECKPOINT:
         return { type: 'binlog_checkpoint', logFile: r.str(r.u32(), 'binlog file name') };
+      // Views of the event's bytes, as a rows event's values are: a group holds them beside its rows events.
       case EventType.MARIA_ANNOTATE_ROWS:
-        return { type: 'annotate_rows', sql: Buffer.from(r.rest()) };
+        return { type: 'annotate_rows', sql: r.rest() };
       case EventType.ROWS_QUERY:
         // A length byte (truncated at 255, so unreliable) precedes the statement, which runs to the end.
         r.skip(1);
-        return { type: 'rows_query', sql: Buffer.from(r.rest()) };
+        return { type: 'rows_query', sql: r.rest() };
       case EventType.TRANSACTION_PAYLOAD:
         return decodeTransactionPayload(r);
       default: {
