@@ -546,19 +546,19 @@ class Batches {
 }
 
 /** Raw event bytes of one batch, at most: a batch is held twice (in flight, and the next one, rendered ahead). */
-const MAX_BATCH_BYTES = 2 << 20;
+const MAX_BATCH_BYTES = 1 << 20;
 /** A stage's share of a shared budget does not go below this: smaller batches would cost round trips. */
 const MIN_BATCH_BYTES = 256 << 10;
 
 /**
  * The batch bytes an engine's SQL stages hold at once. Each running stage batches up to an equal share of the
- * total (at most MAX_BATCH_BYTES, at least MIN_BATCH_BYTES), so that six channels hold about what two do, not
+ * total (at most MAX_BATCH_BYTES, at least MIN_BATCH_BYTES), so that six channels hold about what four do, not
  * six times what one does: what a Node process holds, V8 lets its heap grow to a multiple of.
  */
 export class BatchBudget {
   private stages = 0;
 
-  constructor(private readonly total = 2 * MAX_BATCH_BYTES) {}
+  constructor(private readonly total = 4 * MAX_BATCH_BYTES) {}
 
   /** A stage starts batching; the function returned says it has stopped. */
   join(): () => void {
