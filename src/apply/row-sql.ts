@@ -251,6 +251,8 @@ interface RenderedNames {
   name: string;
   /** INSERT heads by column list. */
   heads: Map<string, string>;
+  /** The head asked for last, by its columns: rows of a table mostly have the same ones (no key to build). */
+  last?: { columns: number[]; head: string };
 }
 
 const renderedByTable = new WeakMap<TargetTable, RenderedNames>();
@@ -262,13 +264,22 @@ function renderedNames(table: TargetTable): RenderedNames {
 }
 
 function insertHead(table: TargetTable, rendered: RenderedNames, columns: number[]): string {
+  const last = rendered.last;
+  if (last && sameColumns(last.columns, columns)) return last.head;
   const key = columns.join();
   let head = rendered.heads.get(key);
   if (head === undefined) {
     head = `INSERT INTO ${rendered.name} (${columns.map((i) => quoteIdentifier(table.columns[i]!.name)).join(',')}) VALUES `;
     rendered.heads.set(key, head);
   }
+  rendered.last = { columns, head };
   return head;
+}
+
+function sameColumns(a: number[], b: number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
+  return true;
 }
 
 /** An upper bound of the bytes of a set statement besides its rows (setStatement): the names. */

@@ -2,12 +2,17 @@
 // little-endian integers; the 5.6 formats (TIME2, DATETIME2, TIMESTAMP2) are big-endian with a separate
 // fractional part of ceil(fsp/2) bytes.
 
-const p2 = (n: number) => String(n).padStart(2, '0');
-const p4 = (n: number) => String(n).padStart(4, '0');
+// Every value of a temporal column is formatted (twice: a rows event decodes its rows when read), so the
+// two-digit fields come from a table instead of a String and a padStart each.
+const TWO_DIGITS = Array.from({ length: 100 }, (_, n) => String(n).padStart(2, '0'));
+const p2 = (n: number) => TWO_DIGITS[n] ?? String(n).padStart(2, '0');
+const p4 = (n: number) => (n >= 1000 ? String(n) : String(n).padStart(4, '0'));
 
 /** Fraction digits exactly as the column declares them: none for fsp 0. */
 export function fraction(micro: number, fsp: number): string {
-  return fsp > 0 ? `.${String(micro).padStart(6, '0').slice(0, fsp)}` : '';
+  if (fsp === 0) return '';
+  // 1000000 + micro has the six digits, zero-padded, after its leading 1 (a damaged fraction can exceed them).
+  return micro < 1_000_000 ? `.${String(1_000_000 + micro).slice(1, 1 + fsp)}` : `.${String(micro).slice(0, fsp)}`;
 }
 
 export function fracBytes(fsp: number): number {
