@@ -182,6 +182,10 @@ test('temporal 5.6 formats at their edges', () => {
   // DATETIME2 9999-12-31 23:59:59.999999 and the zero datetime.
   assert.equal(decodeDatetime2(Buffer.from('fef3ff7efb0f423f', 'hex'), 0, 6), '9999-12-31 23:59:59.999999');
   assert.equal(decodeDatetime2(Buffer.from('8000000000', 'hex'), 0, 0), '0000-00-00 00:00:00');
+  // The same bytes again, and the same seconds under another precision or fraction (the last one is remembered).
+  assert.equal(decodeDatetime2(Buffer.from('fef3ff7efb0f423f', 'hex'), 0, 6), '9999-12-31 23:59:59.999999');
+  assert.equal(decodeDatetime2(Buffer.from('fef3ff7efb0f423f', 'hex'), 0, 0), '9999-12-31 23:59:59');
+  assert.equal(decodeDatetime2(Buffer.from('fef3ff7efb0f423e', 'hex'), 0, 6), '9999-12-31 23:59:59.999998');
   assert.equal(decodeTimestamp2(Buffer.from('7fffffff63', 'hex'), 0, 2), '2038-01-19 03:14:07.99');
   assert.equal(decodeTimestamp2(Buffer.from('0000000000', 'hex'), 0, 2), '0000-00-00 00:00:00.00');
 });

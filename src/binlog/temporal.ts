@@ -69,13 +69,20 @@ export function decodeTimestamp2(buf: Buffer, pos: number, fsp: number): string 
  */
 export function decodeDatetime2(buf: Buffer, pos: number, fsp: number): string {
   const v = buf.readUIntBE(pos, 5) - 0x8000000000;
+  const micro = readFraction(buf, pos + 5, fsp);
+  // An update's before and after images mostly hold the same DATETIME: formatted once.
+  const last = lastDatetime;
+  if (last.v === v && last.micro === micro && last.fsp === fsp) return last.text;
   const ymd = Math.floor(v / 2 ** 17);
   const hms = v % 2 ** 17;
   const ym = Math.floor(ymd / 32);
-  return `${p4(Math.floor(ym / 13))}-${p2(ym % 13)}-${p2(ymd % 32)} `
-    + `${p2(Math.floor(hms / 4096))}:${p2(Math.floor(hms / 64) % 64)}:${p2(hms % 64)}`
-    + fraction(readFraction(buf, pos + 5, fsp), fsp);
+  const text = `${p4(Math.floor(ym / 13))}-${p2(ym % 13)}-${p2(ymd % 32)} `
+    + `${p2(Math.floor(hms / 4096))}:${p2(Math.floor(hms / 64) % 64)}:${p2(hms % 64)}${fraction(micro, fsp)}`;
+  lastDatetime = { v, micro, fsp, text };
+  return text;
 }
+
+let lastDatetime = { v: Number.NaN, micro: 0, fsp: 0, text: '' };
 
 /**
  * TIME2: 3 bytes big-endian offset by 2^23 (sign, hour:10, minute:6, second:6), then the fraction. A negative
