@@ -4,6 +4,7 @@
 import { readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Session } from 'node:inspector/promises';
+import { writeHeapSnapshot } from 'node:v8';
 import { ReplicationEngine } from '../src/index.js';
 import type { ReplicaThread } from '../src/index.js';
 import { testLogger } from '../test/helpers/replica.js';
@@ -122,6 +123,9 @@ async function run(job: Job): Promise<Outcome> {
         live = Math.max(live, process.memoryUsage().heapUsed);
       }
     }, SAMPLE_MS);
+    // BENCH_HEAP_SNAPSHOT=<file>@<seconds>: the live heap (a snapshot collects garbage first) that far into the window.
+    const [snapshotFile, snapshotAt] = (process.env.BENCH_HEAP_SNAPSHOT ?? '').split('@');
+    const snapshot = snapshotFile ? setTimeout(() => writeHeapSnapshot(snapshotFile), Number(snapshotAt ?? 2) * 1000) : undefined;
     const serverBefore = processCpu(job.target.pid);
     const nodeBefore = process.cpuUsage();
     const started = performance.now();
@@ -135,6 +139,7 @@ async function run(job: Job): Promise<Outcome> {
     const seconds = (performance.now() - started) / 1000;
     const node = process.cpuUsage(nodeBefore);
     clearInterval(sampler);
+    clearTimeout(snapshot);
     if (process.env.BENCH_MEMORY_PARTS === '1') {
       const mib = (bytes: number) => (bytes / 1048576).toFixed(1);
       process.stderr.write(`memory peaks (MiB): ${Object.entries(parts).map(([k, v]) => `${k} ${mib(v)}`).join(', ')}` +

@@ -22,7 +22,9 @@ import { MariadbGtidPosition } from './gtid/mariadb-gtid.js';
 import { relayLogGtidPosition, relayLogMysqlGtids } from './gtid/relay-gtid.js';
 import type { MysqlGtidSet } from './gtid/mysql-gtid-set.js';
 import { RelayLog, scanRelayFile } from './relaylog/relay-log.js';
-import { executedGtidSet, isMysqlGtidState, SqlStage, type SqlStageCounters, type UntilCondition } from './sql-stage.js';
+import {
+  type BatchBudget, executedGtidSet, isMysqlGtidState, SqlStage, type SqlStageCounters, type UntilCondition,
+} from './sql-stage.js';
 import type { ChannelStats, EngineMetrics } from './metrics/metrics.js';
 import type { ReplicaStatus } from './status.js';
 import { provisionFields, type ProvisionProgress } from './provision/progress.js';
@@ -122,6 +124,8 @@ export interface EngineSettings {
   /** Statements of a MySQL source on a MariaDB target: mapped, refused, or as written. */
   mysqlDdl: MysqlDdlMode;
   metrics: EngineMetrics;
+  /** Batch bytes shared by the engine's SQL stages. */
+  batchBudget?: BatchBudget;
 }
 
 export type ReplicaThread = 'IO_THREAD' | 'SQL_THREAD';
@@ -506,6 +510,7 @@ export class Channel {
         targetRetryTimeout: this.settings.targetRetryTimeout,
         channel: this.name,
         relayLogPurge: this.settings.relayLogPurge,
+        ...(this.settings.batchBudget ? { batchBudget: this.settings.batchBudget } : {}),
         filter: new EventFilter(this.filters, {
           ...this.filterOptions(),
           onProtected: (decision, repeat) => {

@@ -14,7 +14,7 @@ import { lowerConnectionName } from './info/filename-charset.js';
 import { tlsVersionRange } from './protocol/index.js';
 import { emptyFilters, validateFilters, type Decision, type ExplainQuery, type ReplicationFilters } from './filter/index.js';
 import { DEFAULT_MAX_ALLOWED_PACKET } from './protocol/dump.js';
-import type { UntilCondition } from './sql-stage.js';
+import { BatchBudget, type UntilCondition } from './sql-stage.js';
 import type { ReplicaStatus } from './status.js';
 import { MariadbGtidPosition } from './gtid/mariadb-gtid.js';
 import { MysqlGtidSet } from './gtid/mysql-gtid-set.js';
@@ -166,6 +166,7 @@ export class ReplicationEngine {
       replicaSkipErrors: checkSkipErrors(options.replicaSkipErrors ?? []),
       mysqlDdl: checkMysqlDdl(options.mysqlDdl ?? 'map'),
       metrics: new EngineMetrics(() => engine.channelViews()),
+      batchBudget: new BatchBudget(),
     };
     const engine = new ReplicationEngine(settings, lock);
     // The default channel is not listed in multi-master.info: it exists when its master.info does.

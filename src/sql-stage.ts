@@ -38,6 +38,8 @@ export interface SqlStageOptions {
   maxBatchGroups?: number;
   /** Raw event bytes per target transaction, at most. */
   maxBatchBytes?: number;
+  /** The engine's budget of batch bytes, shared by its running SQL stages (instead of maxBatchBytes). */
+  batchBudget?: BatchBudget;
   /** Retries of a transaction that failed with a deadlock or lock wait timeout (replica_transaction_retries). */
   transactionRetries: number;
   /** Seconds to keep reconnecting to a target that cannot be reached before stopping with the error; 0 = no limit. */
@@ -186,6 +188,7 @@ export class SqlStage {
     const events = new RelayEvents(relayLog, decoder, logger, () => grouper.source,
       { file: this.position.relayLogFile, pos: this.position.relayLogPos });
     const batches = new Batches(this.options, (batch, prepared) => this.applyBatch(batch, prepared));
+    const leaveBudget = this.options.batchBudget?.join();
     const caughtUp = new CatchUpLog(logger);
     const stopHere = async () => {
       await batches.flush();
@@ -249,6 +252,7 @@ export class SqlStage {
         }
       }
     } finally {
+      leaveBudget?.();
       try {
         await batches.settled();
       } finally {
@@ -499,12 +503,14 @@ class Batches {
   // were (rows only: no DDL, no statements), so that the next batch's SQL may be rendered against them now.
   private inFlight: { done: boolean; keepsTables: boolean } | undefined;
   private readonly maxGroups: number;
-  private readonly maxBytes: number;
 
   constructor(private readonly options: SqlStageOptions,
     private readonly apply: (batch: TransactionGroup[], prepared?: PreparedBatch) => Promise<void>) {
     this.maxGroups = options.maxBatchGroups ?? 1000;
-    this.maxBytes = options.maxBatchBytes ?? 2 << 20;
+  }
+
+  private get maxBytes(): number {
+    return this.options.batchBudget?.share ?? this.options.maxBatchBytes ?? MAX_BATCH_BYTES;
   }
 
   /** The batch is full: a backlog is being applied. */
@@ -548,6 +554,37 @@ class Batches {
   /** The batch in flight, settled. */
   settled(): Promise<void> {
     return this.applying;
+  }
+}
+
+/** Raw event bytes of one batch, at most: a batch is held twice (in flight, and the next one, rendered ahead). */
+const MAX_BATCH_BYTES = 1 << 20;
+/** A stage's share of a shared budget does not go below this: smaller batches would cost round trips. */
+const MIN_BATCH_BYTES = 256 << 10;
+
+/**
+ * The batch bytes an engine's SQL stages hold at once. Each running stage batches up to an equal share of the
+ * total (at most MAX_BATCH_BYTES, at least MIN_BATCH_BYTES), so that six channels hold about what four do, not
+ * six times what one does: what a Node process holds, V8 lets its heap grow to a multiple of.
+ */
+export class BatchBudget {
+  private stages = 0;
+
+  constructor(private readonly total = 4 * MAX_BATCH_BYTES) {}
+
+  /** A stage starts batching; the function returned says it has stopped. */
+  join(): () => void {
+    this.stages++;
+    let left = false;
+    return () => {
+      if (!left) this.stages--;
+      left = true;
+    };
+  }
+
+  /** What one stage may batch now. */
+  get share(): number {
+    return Math.max(MIN_BATCH_BYTES, Math.min(MAX_BATCH_BYTES, Math.floor(this.total / Math.max(1, this.stages))));
   }
 }
 

@@ -15,6 +15,7 @@ import {
 import { decodeDecimal } from '../src/binlog/decimal.js';
 import { decodeStatusVars } from '../src/binlog/query.js';
 import { ByteReader } from '../src/binlog/reader.js';
+import { withTableMap } from '../src/binlog/rows.js';
 import { decodeDatetime2, decodeTime2, decodeTimestamp2 } from '../src/binlog/temporal.js';
 import { BINLOG_MAGIC, EventType, LOG_EVENT_ARTIFICIAL_F } from '../src/binlog/events.js';
 import {
@@ -181,6 +182,10 @@ test('temporal 5.6 formats at their edges', () => {
   // DATETIME2 9999-12-31 23:59:59.999999 and the zero datetime.
   assert.equal(decodeDatetime2(Buffer.from('fef3ff7efb0f423f', 'hex'), 0, 6), '9999-12-31 23:59:59.999999');
   assert.equal(decodeDatetime2(Buffer.from('8000000000', 'hex'), 0, 0), '0000-00-00 00:00:00');
+  // The same bytes again, and the same seconds under another precision or fraction (the last one is remembered).
+  assert.equal(decodeDatetime2(Buffer.from('fef3ff7efb0f423f', 'hex'), 0, 6), '9999-12-31 23:59:59.999999');
+  assert.equal(decodeDatetime2(Buffer.from('fef3ff7efb0f423f', 'hex'), 0, 0), '9999-12-31 23:59:59');
+  assert.equal(decodeDatetime2(Buffer.from('fef3ff7efb0f423e', 'hex'), 0, 6), '9999-12-31 23:59:59.999998');
   assert.equal(decodeTimestamp2(Buffer.from('7fffffff63', 'hex'), 0, 2), '2038-01-19 03:14:07.99');
   assert.equal(decodeTimestamp2(Buffer.from('0000000000', 'hex'), 0, 2), '0000-00-00 00:00:00.00');
 });
@@ -404,4 +409,34 @@ test('a Table_map mapped again with the same bytes is the same decoded map; chan
     Buffer.from([1, 1, 0]), u32(42)])));
   assert.ok(e.type === 'rows' && e.tableMap.table === 'u');
   assert.deepEqual(e.rows, [{ after: [42] }]);
+});
+
+test('a rows event keeps its bytes: its rows read alike every time, after other events, under a rewritten database; damage fails at decode', () => {
+  const d = decoderWithFormat(1);
+  // VARCHAR(20) (metadata 20: one length byte) and INT, two rows, the second with a NULL.
+  const map = () => tableMapEvent({ tableId: 9, database: 'd', table: 't', types: [ColumnType.VARCHAR, ColumnType.LONG],
+    meta: Buffer.from([20, 0]) });
+  const image = (s: string, n: number | null) => n === null
+    ? Buffer.concat([Buffer.from([0b10, s.length]), Buffer.from(s)])
+    : Buffer.concat([Buffer.from([0, s.length]), Buffer.from(s), u32(n)]);
+  const rows = (images: Buffer) => rowsEventV2(EventType.WRITE_ROWS, 9, 2, [Buffer.from([0b11])], images);
+  const tableMap = d.decode(map()).event;
+  assert.ok(tableMap.type === 'table_map');
+  const { event: e } = d.decode(rows(Buffer.concat([image('abc', 7), image('xyz', null)])));
+  assert.ok(e.type === 'rows');
+  const expected = [{ after: [Buffer.from('abc'), 7] }, { after: [Buffer.from('xyz'), null] }];
+  assert.deepEqual(e.rows, expected);
+  // Other rows events decoded since (the decoder keeps the last rows read) do not change what this one holds.
+  d.decode(map());
+  const other = d.decode(rows(image('qq', 1))).event;
+  assert.ok(other.type === 'rows');
+  assert.deepEqual(other.rows, [{ after: [Buffer.from('qq'), 1] }]);
+  assert.deepEqual(e.rows, expected);
+  const rewritten = withTableMap(e, { ...tableMap, database: 'elsewhere' });
+  assert.equal(rewritten.tableMap.database, 'elsewhere');
+  assert.deepEqual(rewritten.rows, expected);
+  // A string longer than its bytes: refused when the event is decoded, not later when its rows are read.
+  d.decode(map());
+  const torn = Buffer.concat([Buffer.from([0, 30]), Buffer.from('abc'), u32(7)]);
+  assert.throws(() => d.decode(rows(torn)), formatError(/column 1 .*`d`\.`t`/));
 });

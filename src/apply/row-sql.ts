@@ -160,7 +160,8 @@ interface RowSet {
  */
 export function rowStatements(events: RowsEvent[], table: TargetTable, maxStatementBytes: number): RowStatement[] {
   const out: RowStatement[] = [];
-  const name = qualifiedName(table.database, table.table);
+  const rendered = renderedNames(table);
+  const name = rendered.name;
   let insert: { head: string; tuples: string[]; bytes: number; source: RowsEvent } | undefined;
   const flushInsert = () => {
     if (insert) out.push({ sql: insert.head + insert.tuples.join(','), source: insert.source });
@@ -180,7 +181,7 @@ export function rowStatements(events: RowsEvent[], table: TargetTable, maxStatem
       flushSet();
       for (const row of event.rows) {
         const columns = usableColumns(row.after!, table);
-        const head = `INSERT INTO ${name} (${columns.map((i) => quoteIdentifier(table.columns[i]!.name)).join(',')}) VALUES `;
+        const head = insertHead(table, rendered, columns);
         const values = tuple(row.after!, columns, event, table);
         if (!insert || insert.head !== head || insert.bytes + values.length > maxStatementBytes) {
           flushInsert();
@@ -242,6 +243,43 @@ export function rowStatements(events: RowsEvent[], table: TargetTable, maxStatem
   flushSet();
   flushInsert();
   return out;
+}
+
+// Names rendered once per table definition: most rows of a table have the same columns, and a qualified name and
+// an INSERT head (a quoted name per column) built per row were a good part of small transactions' rendering.
+interface RenderedNames {
+  name: string;
+  /** INSERT heads by column list. */
+  heads: Map<string, string>;
+  /** The head asked for last, by its columns: rows of a table mostly have the same ones (no key to build). */
+  last?: { columns: number[]; head: string };
+}
+
+const renderedByTable = new WeakMap<TargetTable, RenderedNames>();
+
+function renderedNames(table: TargetTable): RenderedNames {
+  let rendered = renderedByTable.get(table);
+  if (!rendered) renderedByTable.set(table, rendered = { name: qualifiedName(table.database, table.table), heads: new Map() });
+  return rendered;
+}
+
+function insertHead(table: TargetTable, rendered: RenderedNames, columns: number[]): string {
+  const last = rendered.last;
+  if (last && sameColumns(last.columns, columns)) return last.head;
+  const key = columns.join();
+  let head = rendered.heads.get(key);
+  if (head === undefined) {
+    head = `INSERT INTO ${rendered.name} (${columns.map((i) => quoteIdentifier(table.columns[i]!.name)).join(',')}) VALUES `;
+    rendered.heads.set(key, head);
+  }
+  rendered.last = { columns, head };
+  return head;
+}
+
+function sameColumns(a: number[], b: number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
+  return true;
 }
 
 /** An upper bound of the bytes of a set statement besides its rows (setStatement): the names. */

@@ -5,6 +5,9 @@ export function crc32(buf: Buffer, previous = 0): number {
   return zlib.crc32(buf, previous) >>> 0;
 }
 
+/** crc32 of any bytes followed by their own crc32 (little-endian): an event's whole bytes when its checksum holds. */
+export const CRC32_RESIDUE = 0x2144df1c;
+
 /** The CRC32 stored in an event does not match its bytes. Callers add file and position to the message. */
 export class BinlogChecksumError extends Error {
   override name = 'BinlogChecksumError';

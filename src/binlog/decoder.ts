@@ -4,7 +4,7 @@ import {
   EVENT_HEADER_LENGTH, EventType, LOG_EVENT_BINLOG_IN_USE_F, STMT_END_F, type BinlogEvent, type DecodedEvent, type EventHeader, type FormatDescriptionEvent,
   type TableMapEvent,
 } from './events.js';
-import { BinlogChecksumError, crc32 } from './checksum.js';
+import { BinlogChecksumError, CRC32_RESIDUE, crc32 } from './checksum.js';
 import { zstdDecompress } from './compression.js';
 import {
   decodeFormatDescription, decodeGtidList, decodeHeartbeatV2, decodeIntvar, decodeMariadbGtid, decodeMysqlGtid,
@@ -126,10 +126,9 @@ export class BinlogDecoder {
     if (header.typeCode === EventType.FORMAT_DESCRIPTION) return this.#formatDescription(raw, header);
 
     const end = raw.length - (this.#hasChecksum(raw, options) ? 4 : 0);
-    if (end < raw.length) {
-      const expected = raw.readUInt32LE(end);
-      const actual = crc32(raw.subarray(0, end));
-      if (expected !== actual) throw new BinlogChecksumError(expected, actual, header.typeCode);
+    // The CRC of bytes followed by their own CRC is a constant: no view of the bytes before the checksum.
+    if (end < raw.length && crc32(raw) !== CRC32_RESIDUE) {
+      throw new BinlogChecksumError(raw.readUInt32LE(end), crc32(raw.subarray(0, end)), header.typeCode);
     }
     const r = new ByteReader(raw, EVENT_HEADER_LENGTH, end);
     return { header, event: this.#body(header, r) };
@@ -250,12 +249,13 @@ export class BinlogDecoder {
         return decodeGtidList(r);
       case EventType.MARIA_BINLOG_CHECKPOINT:
         return { type: 'binlog_checkpoint', logFile: r.str(r.u32(), 'binlog file name') };
+      // Views of the event's bytes, as a rows event's values are: a group holds them beside its rows events.
       case EventType.MARIA_ANNOTATE_ROWS:
-        return { type: 'annotate_rows', sql: Buffer.from(r.rest()) };
+        return { type: 'annotate_rows', sql: r.rest() };
       case EventType.ROWS_QUERY:
         // A length byte (truncated at 255, so unreliable) precedes the statement, which runs to the end.
         r.skip(1);
-        return { type: 'rows_query', sql: Buffer.from(r.rest()) };
+        return { type: 'rows_query', sql: r.rest() };
       case EventType.TRANSACTION_PAYLOAD:
         return decodeTransactionPayload(r);
       default: {

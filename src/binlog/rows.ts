@@ -59,13 +59,73 @@ export function decodeRows(
       + `images (column count ${n}) but ${data.remaining} bytes of rows`);
   }
 
-  const jsonColumns = layout.valueOptions ? tableMap.columnTypes.flatMap((t, i) => (t === ColumnType.JSON ? [i] : [])) : [];
+  const jsonColumns = layout.valueOptions ? tableMap.columnTypes.flatMap((t, i) => (t === ColumnType.JSON ? [i] : [])) : undefined;
+  const shape: RowsShape = { tableMap, kind: layout.kind, presentBefore, presentAfter, jsonColumns };
+  // Decoded here so that a damaged event fails now, at its relay log position; then dropped (StoredRowsEvent).
+  const from = data.pos;
+  readRows(data, shape);
+  const event = new StoredRowsEvent(tableId, flags, shape, data.buf, from, data.end);
+  if (extraData && extraData.length > 0) event.extraData = extraData;
+  return event;
+}
+
+/** What reading the row images of an event needs besides its bytes. */
+interface RowsShape {
+  tableMap: TableMapEvent;
+  kind: RowsKind;
+  presentBefore: number[];
+  presentAfter: number[];
+  /** PARTIAL_UPDATE_ROWS: the positions of the table's JSON columns. */
+  jsonColumns: number[] | undefined;
+}
+
+/**
+ * A decoded rows event that keeps its row images as bytes and decodes them whenever `rows` is read. A batch holds
+ * its rows events until the target has committed them, and as row images (an array and an object per row, a
+ * Buffer per string) they are many times their bytes, all of which would outlive V8's young generation: the heap
+ * grows in proportion to what survives, and it is read once or twice (rendered, and again on a retry).
+ */
+class StoredRowsEvent implements RowsEvent {
+  readonly type = 'rows';
+  readonly kind: RowsKind;
+  readonly statementEnd: boolean;
+  extraData?: Buffer;
+
+  constructor(readonly tableId: bigint, readonly flags: number, private readonly shape: RowsShape,
+    private readonly buf: Buffer, private readonly from: number, private readonly end: number,
+    readonly tableMap = shape.tableMap) {
+    this.kind = shape.kind;
+    this.statementEnd = (flags & STMT_END_F) !== 0;
+  }
+
+  get rows(): RowsEvent['rows'] {
+    if (last?.event !== this) last = { event: this, rows: readRows(new ByteReader(this.buf, this.from, this.end), this.shape) };
+    return last.rows;
+  }
+
+  /** The same event under another Table_map of the same table (a rewritten database). */
+  withTableMap(tableMap: TableMapEvent): StoredRowsEvent {
+    const event = new StoredRowsEvent(this.tableId, this.flags, this.shape, this.buf, this.from, this.end, tableMap);
+    if (this.extraData) event.extraData = this.extraData;
+    return event;
+  }
+}
+
+// The rows of the event read last: readers go over an event's rows a few times in a row (a check, then the SQL).
+let last: { event: StoredRowsEvent; rows: RowsEvent['rows'] } | undefined;
+
+/** A rows event under another Table_map of its table (replicate-rewrite-db): its rows stay as they are. */
+export function withTableMap(event: RowsEvent, tableMap: TableMapEvent): RowsEvent {
+  return event instanceof StoredRowsEvent ? event.withTableMap(tableMap) : { ...event, tableMap };
+}
+
+function readRows(data: ByteReader, { tableMap, kind, presentBefore, presentAfter, jsonColumns }: RowsShape): RowsEvent['rows'] {
   const rows: RowsEvent['rows'] = [];
   while (data.remaining > 0) {
     const first = readImage(data, tableMap, presentBefore);
-    if (layout.kind === 'write') rows.push({ after: first });
-    else if (layout.kind === 'delete') rows.push({ before: first });
-    else if (!layout.valueOptions) rows.push({ before: first, after: readImage(data, tableMap, presentAfter) });
+    if (kind === 'write') rows.push({ after: first });
+    else if (kind === 'delete') rows.push({ before: first });
+    else if (!jsonColumns) rows.push({ before: first, after: readImage(data, tableMap, presentAfter) });
     else {
       const partial = partialColumns(data, jsonColumns);
       const jsonDiffs = new Map<number, JsonDiff[]>();
@@ -73,11 +133,7 @@ export function decodeRows(
       rows.push(jsonDiffs.size > 0 ? { before: first, after, jsonDiffs } : { before: first, after });
     }
   }
-  const event: RowsEvent = {
-    type: 'rows', kind: layout.kind, tableId, tableMap, flags, statementEnd: (flags & STMT_END_F) !== 0, rows,
-  };
-  if (extraData && extraData.length > 0) event.extraData = extraData;
-  return event;
+  return rows;
 }
 
 /** Positions of the columns a columns bitmap marks present, among the first n. */

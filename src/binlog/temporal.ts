@@ -2,12 +2,17 @@
 // little-endian integers; the 5.6 formats (TIME2, DATETIME2, TIMESTAMP2) are big-endian with a separate
 // fractional part of ceil(fsp/2) bytes.
 
-const p2 = (n: number) => String(n).padStart(2, '0');
-const p4 = (n: number) => String(n).padStart(4, '0');
+// Every value of a temporal column is formatted (twice: a rows event decodes its rows when read), so the
+// two-digit fields come from a table instead of a String and a padStart each.
+const TWO_DIGITS = Array.from({ length: 100 }, (_, n) => String(n).padStart(2, '0'));
+const p2 = (n: number) => TWO_DIGITS[n] ?? String(n).padStart(2, '0');
+const p4 = (n: number) => (n >= 1000 ? String(n) : String(n).padStart(4, '0'));
 
 /** Fraction digits exactly as the column declares them: none for fsp 0. */
 export function fraction(micro: number, fsp: number): string {
-  return fsp > 0 ? `.${String(micro).padStart(6, '0').slice(0, fsp)}` : '';
+  if (fsp === 0) return '';
+  // 1000000 + micro has the six digits, zero-padded, after its leading 1 (a damaged fraction can exceed them).
+  return micro < 1_000_000 ? `.${String(1_000_000 + micro).slice(1, 1 + fsp)}` : `.${String(micro).slice(0, fsp)}`;
 }
 
 export function fracBytes(fsp: number): number {
@@ -64,13 +69,20 @@ export function decodeTimestamp2(buf: Buffer, pos: number, fsp: number): string 
  */
 export function decodeDatetime2(buf: Buffer, pos: number, fsp: number): string {
   const v = buf.readUIntBE(pos, 5) - 0x8000000000;
+  const micro = readFraction(buf, pos + 5, fsp);
+  // An update's before and after images mostly hold the same DATETIME: formatted once.
+  const last = lastDatetime;
+  if (last.v === v && last.micro === micro && last.fsp === fsp) return last.text;
   const ymd = Math.floor(v / 2 ** 17);
   const hms = v % 2 ** 17;
   const ym = Math.floor(ymd / 32);
-  return `${p4(Math.floor(ym / 13))}-${p2(ym % 13)}-${p2(ymd % 32)} `
-    + `${p2(Math.floor(hms / 4096))}:${p2(Math.floor(hms / 64) % 64)}:${p2(hms % 64)}`
-    + fraction(readFraction(buf, pos + 5, fsp), fsp);
+  const text = `${p4(Math.floor(ym / 13))}-${p2(ym % 13)}-${p2(ymd % 32)} `
+    + `${p2(Math.floor(hms / 4096))}:${p2(Math.floor(hms / 64) % 64)}:${p2(hms % 64)}${fraction(micro, fsp)}`;
+  lastDatetime = { v, micro, fsp, text };
+  return text;
 }
+
+let lastDatetime = { v: Number.NaN, micro: 0, fsp: 0, text: '' };
 
 /**
  * TIME2: 3 bytes big-endian offset by 2^23 (sign, hour:10, minute:6, second:6), then the fraction. A negative

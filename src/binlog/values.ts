@@ -47,7 +47,10 @@ export function readColumnMeta(type: number, r: ByteReader): ColumnMeta {
   }
 }
 
-/** Decodes one non-NULL column value at the reader's position and advances past it. */
+/**
+ * Decodes one non-NULL column value at the reader's position and advances past it. Bytes (strings, BLOBs, BIT)
+ * are views of the event's buffer, not copies: a rows event keeps its bytes anyway (decodeRows).
+ */
 export function readValue(type: number, meta: ColumnMeta, r: ByteReader): ColumnValue {
   const buf = r.buf;
   switch (meta.realType === T.ENUM || meta.realType === T.SET ? meta.realType : type) {
@@ -93,17 +96,17 @@ export function readValue(type: number, meta: ColumnMeta, r: ByteReader): Column
       if (n < 1 || n > 8) throw new BinlogFormatError(`SET pack length ${n} (expected 1..8)`);
       return r.ubig(n);
     }
-    case T.BIT: return Buffer.from(r.bytes(Math.ceil((meta.length ?? 0) / 8), 'BIT'));
+    case T.BIT: return r.bytes(Math.ceil((meta.length ?? 0) / 8), 'BIT');
     case T.VARCHAR: case T.VAR_STRING: case T.STRING: {
       // The length prefix is 1 byte when the column's maximum byte length fits in one, else 2.
       const n = r.uint((meta.length ?? 0) > 255 ? 2 : 1);
-      return Buffer.from(r.bytes(n, 'string'));
+      return r.bytes(n, 'string');
     }
     case T.BLOB: case T.GEOMETRY: case T.VECTOR: {
       const n = r.uint(lengthBytes(meta));
       // A VECTOR is float32s; other lengths would reach the target as bytes no VECTOR column takes.
       if (type === T.VECTOR && n % 4 !== 0) throw new BinlogFormatError(`VECTOR value of ${n} bytes (not whole 4-byte floats)`);
-      return Buffer.from(r.bytes(n, 'blob'));
+      return r.bytes(n, 'blob');
     }
     case T.JSON: {
       const n = r.uint(lengthBytes(meta));

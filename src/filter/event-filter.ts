@@ -5,6 +5,7 @@
 // Before the replicate-* rules comes one the engine sets itself: the database of the position table belongs to
 // the engine, and no source may write in it (a source that could would move other channels' positions).
 import type { QueryEvent, RowsEvent, TableMapEvent } from '../binlog/events.js';
+import { withTableMap } from '../binlog/rows.js';
 import {
   explain, filterRowEvent, filterStatement, hasAnyRules, rewriteDb, type Decision, type ExplainOptions,
   type ExplainQuery, type FilterOptions, type ReplicationFilters,
@@ -82,7 +83,7 @@ export class EventFilter {
       if (judged.decision.rule === PROTECTED_DATABASE_RULE) this.options.onProtected?.(judged.decision, repeat);
       return undefined;
     }
-    return judged.target === event.tableMap ? event : { ...event, tableMap: judged.target };
+    return judged.target === event.tableMap ? event : withTableMap(event, judged.target);
   }
 
   /**

@@ -42,8 +42,8 @@ export class EventSizeLimit {
       const take = Math.min(this.payloadLeft, chunk.length - i);
       if (this.headBytes < EVENT_LENGTH_END) {
         const n = Math.min(take, EVENT_LENGTH_END - this.headBytes);
-        chunk.copy(this.head, this.headBytes, i, i + n);
-        this.headBytes += n;
+        // Byte by byte: Buffer#copy of part of a chunk makes a view of it first, for every event.
+        for (let k = 0; k < n; k++) this.head[this.headBytes++] = chunk[i + k]!;
         if (this.headBytes === EVENT_LENGTH_END && this.head[0] === 0x00) {
           const eventLength = this.head.readUInt32LE(EVENT_LENGTH_END - 4);
           if (eventLength > this.max) return eventLength;

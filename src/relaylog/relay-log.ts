@@ -67,6 +67,8 @@ export class RelayLog extends EventEmitter {
   private resume: SourcePosition | undefined;
   private waitingReader: WaitingReader | undefined;
   private readerWaits = 0;
+  /** The bytes of one append, gathered (appends run one at a time): reused, not allocated per write. */
+  private gathered = Buffer.alloc(0);
 
   private constructor(readonly options: RelayLogOptions) {
     super();
@@ -193,7 +195,7 @@ export class RelayLog extends EventEmitter {
       const file = this.files.at(-1);
       const handle = this.handle;
       if (file === undefined || !handle) throw new Error('relay log has no open file: rotate() first');
-      const data = events.length === 1 ? events[0]! : Buffer.concat(events);
+      const data = events.length === 1 ? events[0]! : this.gather(events);
       const pos = this.sizes.get(file)!;
       try {
         await writeFully(handle, data, pos);
@@ -206,6 +208,16 @@ export class RelayLog extends EventEmitter {
       this.emit('grow');
       return { file, pos: pos + data.length };
     });
+  }
+
+  /** The events' bytes in one buffer; the one reused for appends of up to GATHER_MAX bytes. */
+  private gather(events: Buffer[]): Buffer {
+    let total = 0;
+    for (let i = 0; i < events.length; i++) total += events[i]!.length;
+    if (total > GATHER_MAX) return Buffer.concat(events, total);
+    if (this.gathered.length < total) this.gathered = Buffer.allocUnsafe(Math.max(total, GATHER_MIN));
+    for (let i = 0, at = 0; i < events.length; at += events[i]!.length, i++) this.gathered.set(events[i]!, at);
+    return this.gathered.subarray(0, total);
   }
 
   sync(): Promise<void> {
@@ -401,6 +413,12 @@ class FileWindow {
     return offset >= 0 && offset + length <= this.filled ? this.buffer.subarray(offset, offset + length) : undefined;
   }
 
+  /** The little-endian 32-bit integer at `pos` if the last read holds it (no view made: one per event adds up). */
+  u32(pos: number): number | undefined {
+    const offset = pos - this.start;
+    return offset >= 0 && offset + 4 <= this.filled ? this.buffer.readUInt32LE(offset) : undefined;
+  }
+
   /** `length` bytes at `pos`; `size` is where the readable part of the file ends. */
   async bytes(pos: number, length: number, size: number): Promise<Buffer> {
     const held = this.held(pos, length);
@@ -561,6 +579,9 @@ export async function scanRelayFile(log: RelayLog, file: string, until = Infinit
 }
 
 const CHUNK = 256 << 10;
+/** Appends gathered in the reused buffer: the I/O stage writes every 256 KiB; larger ones get a buffer of their own. */
+const GATHER_MIN = 256 << 10;
+const GATHER_MAX = 1 << 20;
 
 /**
  * Follows the relay log from a position, across files, waiting for the writer at the end. Whatever lies
@@ -611,10 +632,8 @@ export class RelayLogReader {
     const window = this.window;
     const size = this.log.size(this.file);
     if (!window || !this.checked || size === undefined || this.pos + EVENT_HEADER_LENGTH > size) return undefined;
-    const header = window.held(this.pos, EVENT_HEADER_LENGTH);
-    if (!header) return undefined;
-    const length = header.readUInt32LE(9);
-    if (length < EVENT_HEADER_LENGTH || this.pos + length > size) return undefined;
+    const length = window.u32(this.pos + 9);
+    if (length === undefined || length < EVENT_HEADER_LENGTH || this.pos + length > size) return undefined;
     const raw = window.held(this.pos, length);
     if (!raw) return undefined;
     const event = { raw, file: this.file, pos: this.pos, endPos: this.pos + length };
