@@ -64,6 +64,18 @@ describe('the applier', () => {
     assert.deepEqual(await ids(), [1, 3, 10]);
   });
 
+  test('a group that changes a MyISAM table ends its target transaction: a later group failing does not apply it twice', async () => {
+    await target.sql('CREATE TABLE d.m (a INT, b INT, c INT) ENGINE=MyISAM');
+    const mMap = tableMap('d', 'm', [T.LONG, T.LONG, T.LONG]);
+    const [kept, duplicate] = [group([mMap, writes(mMap, [7, 7, 7])]), insert(1)];
+    await assert.rejects(applier.apply([kept!, duplicate!]), (err: unknown) => err instanceof ApplyError &&
+      err.errno === 1062 && err.group === duplicate);
+    // In one target transaction, the rollback would keep the MyISAM row and the replay of the first group alone
+    // would write it again.
+    assert.deepEqual(await target.sql('SELECT a FROM d.m'), [{ a: 7 }]);
+    assert.deepEqual(positions(await applier.open()), positions(kept!.end));
+  });
+
   test('a failure outside the group\'s statements (the DDL marker cannot be written) names the group too', async () => {
     await target.sql('RENAME TABLE tributary.positions TO tributary.gone');
     try {

@@ -234,6 +234,11 @@ describe('segments and render-ahead', () => {
     assert.deepEqual(segments([a!, b!, c!, d!, e!]), [{ transactions: [a, b] }, { ddl: c }, { transactions: [d] }, { transactions: [e] }]);
   });
 
+  test('a group the caller names (rows of a table that does not roll back) ends its transaction', () => {
+    const [a, b, c] = [group([query('DO 1')]), group([query('DO 2')]), group([query('DO 3')])];
+    assert.deepEqual(segments([a!, b!, c!], (g) => g === a), [{ transactions: [a] }, { transactions: [b, c] }]);
+  });
+
   test('only a group of row events keeps the target\'s tables as they are', () => {
     assert.equal(keepsTables(group([T_MAP, writes(T_MAP, [1, 0, 0])])), true);
     assert.equal(keepsTables(group([query('UPDATE t SET a = 1')])), false);

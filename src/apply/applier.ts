@@ -61,6 +61,8 @@ export interface ApplierOptions {
 
 export class Applier {
   private session: TargetSession | undefined;
+  /** The connection while connect() sets it up, before it becomes the session: a stop must reach it too. */
+  private connecting: WatchedConnection | undefined;
   private readonly tables: TableDefinitions;
   private maxBytes: number;
   private collations = new Map<number, Collation>();
@@ -147,6 +149,7 @@ export class Applier {
     raw.on('error', () => undefined);
     const link = new WatchedConnection(raw, { target: this.options.target, intervalMs: this.checkIntervalMs,
       logger: this.options.logger });
+    this.connecting = link;
     try {
       const conn = link.conn;
       await conn.query(OWN_PARSING);
@@ -165,6 +168,8 @@ export class Applier {
     } catch (err) {
       raw.destroy();
       throw err;
+    } finally {
+      this.connecting = undefined;
     }
     this.session = new TargetSession(link, { logger: this.options.logger, skipErrors: this.options.skipErrors,
       maxBytes: this.maxBytes });
@@ -187,7 +192,7 @@ export class Applier {
   }
 
   async close(): Promise<void> {
-    const link = this.session?.link;
+    const link = this.session?.link ?? this.connecting;
     this.session = undefined;
     // Nothing waits for a round trip still in flight (the lock's release on a frozen network, say).
     if (link?.waiting) link.drop('ECONNABORTED', 'closed while a round trip to the target was in flight');
@@ -200,7 +205,7 @@ export class Applier {
    */
   interruptAfterGrace(): () => void {
     const timer = setTimeout(() => {
-      const link = this.session?.link;
+      const link = this.session?.link ?? this.connecting;
       if (!link?.waiting) return;
       this.options.logger.warn('stopping: a round trip to the target has not ended; dropping the connection');
       link.drop('ECONNABORTED', 'stopped while a round trip to the target was in flight');
@@ -241,13 +246,36 @@ export class Applier {
   async apply(groups: TransactionGroup[], ddlMaybeDone?: (group: TransactionGroup) => boolean,
     prepared?: PreparedBatch): Promise<ChannelPosition | undefined> {
     let committed: ChannelPosition | undefined;
-    for (const segment of segments(groups)) {
+    await this.readTables(groups);
+    for (const segment of segments(groups, this.changesNonTransactional)) {
       committed = 'ddl' in segment
         ? await this.applyDdl(segment.ddl, ddlMaybeDone?.(segment.ddl) ?? false)
         : await this.applyTransactions(segment.transactions, this.preparedPieces(prepared, segment.transactions));
     }
     return committed;
   }
+
+  /** Reads the definitions of the tables the groups' rows events change, for changesNonTransactional. */
+  private async readTables(groups: TransactionGroup[]): Promise<void> {
+    for (const group of groups) {
+      for (const { database, table } of changedTables(group)) {
+        if (!this.tables.known(database, table).known) await this.tables.get(database, table);
+      }
+    }
+  }
+
+  /**
+   * The group changes rows of a table whose engine does not roll back (MyISAM, Aria): it ends its target
+   * transaction, so that a failure after it never replays it (which would repeat its changes there). Statements
+   * are not looked into. Only definitions already read count (see readTables).
+   */
+  private readonly changesNonTransactional = (group: TransactionGroup): boolean => {
+    for (const { database, table } of changedTables(group)) {
+      const found = this.tables.known(database, table);
+      if (found.known && found.table && !found.table.transactional) return true;
+    }
+    return false;
+  };
 
   /**
    * Renders the SQL of a batch ahead of its turn, for Applier.apply to send when the batch before it has been
@@ -273,7 +301,7 @@ export class Applier {
       since = performance.now();
     };
     const options = this.renderOptions(lookup, pause);
-    for (const segment of segments(groups)) {
+    for (const segment of segments(groups, this.changesNonTransactional)) {
       if ('ddl' in segment) break;
       let pieces: Piece[];
       try {
@@ -352,6 +380,16 @@ export class Applier {
   /** Table definitions are reloaded after DDL that the channel did not apply itself (e.g. RESET). */
   invalidateTables(): void {
     this.tables.invalidate();
+  }
+}
+
+/** The tables a group's rows events change: each run of events on one Table_map once. */
+function* changedTables(group: TransactionGroup): Generator<{ database: string; table: string }> {
+  let last: unknown;
+  for (const { event } of group.events) {
+    if (event.type !== 'rows' || event.tableMap === last) continue;
+    last = event.tableMap;
+    yield event.tableMap;
   }
 }
 

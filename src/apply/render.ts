@@ -138,10 +138,11 @@ export type Segment = { ddl: TransactionGroup } | { transactions: TransactionGro
 
 /**
  * The target transactions and DDL a batch is applied as: a DDL group alone, and consecutive transactions
- * together, except that a group with CREATE or DROP of a temporary table ends its transaction (ROLLBACK does
- * not undo those, so a batch replayed after a failure must not hold one before the failing group).
+ * together, except that a group with CREATE or DROP of a temporary table, or one `endsTransaction` names (rows
+ * changed in a table whose engine does not roll back), ends its transaction: ROLLBACK does not undo those, so a
+ * batch replayed group by group after a failure must not hold one before the failing group.
  */
-export function segments(groups: TransactionGroup[]): Segment[] {
+export function segments(groups: TransactionGroup[], endsTransaction?: (group: TransactionGroup) => boolean): Segment[] {
   const out: Segment[] = [];
   let batch: TransactionGroup[] = [];
   for (const group of groups) {
@@ -151,7 +152,8 @@ export function segments(groups: TransactionGroup[]): Segment[] {
       out.push({ ddl: group });
     } else {
       batch.push(group);
-      if (group.events.some(({ event }) => event.type === 'query' && isTemporaryTableDdl(event.sql))) {
+      if (group.events.some(({ event }) => event.type === 'query' && isTemporaryTableDdl(event.sql)) ||
+        endsTransaction?.(group)) {
         out.push({ transactions: batch });
         batch = [];
       }
@@ -245,8 +247,10 @@ class PieceWriter {
     try {
       statements = this.stepwise
         ? run.flatMap((r) => rowStatements([r.event], table, 0))
-        // A table whose engine does not roll back keeps each group's rows apart: a statement that failed halfway
-        // keeps what it changed, and the groups before the failing one are applied again, alone.
+        // A table whose engine does not roll back keeps each group's rows apart, so that a statement failing
+        // halfway has changed rows of its own group only. (The groups before a failing one in the same target
+        // transaction are applied again alone after the rollback, which repeats their changes to such a table:
+        // ARCHITECTURE.md, "Batching".)
         : table.transactional ? rowStatements(run.map((r) => r.event), table, this.options.maxBytes)
           : byGroup(run).flatMap((part) => rowStatements(part.map((r) => r.event), table, this.options.maxBytes));
     } catch (err) {
